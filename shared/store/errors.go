@@ -1,0 +1,25 @@
+package store
+
+import "errors"
+
+var (
+	// ErrNotFound is returned when the item asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists is returned by a create when an item with that id exists.
+	ErrExists = errors.New("store: already exists")
+	// ErrSessionFull is returned by Register when the session holds as
+	// many registrations as its capacity.
+	ErrSessionFull = errors.New("store: session full")
+	// ErrSessionOver is returned by Register when the session has ended
+	// or expired.
+	ErrSessionOver = errors.New("store: session ended")
+	// ErrEmployerLimit is returned by BookSession when the employer holds
+	// as many sessions as the event allows one employer.
+	ErrEmployerLimit = errors.New("store: employer session limit reached")
+	// ErrEventLimit is returned by BookSession when the event holds as
+	// many sessions as it allows in total.
+	ErrEventLimit = errors.New("store: event session limit reached")
+	// ErrSlotFull is returned by BookSession when the slot holds as many
+	// concurrent sessions as the event allows.
+	ErrSlotFull = errors.New("store: slot full")
+)
