@@ -1,0 +1,101 @@
+# Greenroom build, test and release targets. The README documents them:
+#
+#   make dev     the whole stack in one process on the embedded store
+#   make test    tier 1: Go only, fresh machine (race detector on)
+#   make e2e     tier 2: DynamoDB Local contract tests, sam validate/lint/build
+#                (.ci/e2e.sh installs what it needs)
+#   make bench   figures, never pass/fail: bootstrap sizes, store contention
+#   make lint    go vet, staticcheck, gofmt, go mod tidy check
+#   make build   every Lambda bootstrap into bin/<LogicalId>/
+#   make clean   remove build output (never the dev data in .greenroom/)
+#
+# SAM builds each function by calling `make build-<LogicalId>` with
+# ARTIFACTS_DIR set (template.yaml: Metadata: BuildMethod: makefile).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+GO ?= go
+# Extra flags for `make dev`, e.g. make dev ARGS='--addr 127.0.0.1:9090'.
+ARGS ?=
+STATICCHECK_VERSION := v0.8.2
+
+# Lambda functions, one line each: <LogicalId in template.yaml>:<directory
+# under functions/>. Each gets a build-<LogicalId> target that SAM calls, and
+# `make bench` reports each bootstrap's size.
+LAMBDAS := ApiFunction:api
+# LAMBDAS += WsConnectFunction:wsconnect
+
+# The one way a Lambda is built: static, arm64 (Graviton), provided.al2023,
+# no RPC shim (lambda.norpc), no local paths or symbol tables in the binary.
+# $(1) is the directory under functions/, $(2) the output directory.
+lambda_build = mkdir -p $(2) && GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc \
+	-trimpath -ldflags='-s -w' -o $(2)/bootstrap ./functions/$(1)
+
+lambda_id = $(word 1,$(subst :, ,$(1)))
+lambda_dir = $(word 2,$(subst :, ,$(1)))
+LAMBDA_IDS := $(foreach l,$(LAMBDAS),$(call lambda_id,$(l)))
+
+# build-<LogicalId>: SAM passes ARTIFACTS_DIR; by hand it defaults to bin/<LogicalId>.
+define lambda_rule
+.PHONY: build-$(call lambda_id,$(1))
+build-$(call lambda_id,$(1)):
+	$$(call lambda_build,$(call lambda_dir,$(1)),$$(or $$(ARTIFACTS_DIR),bin/$(call lambda_id,$(1))))
+endef
+$(foreach l,$(LAMBDAS),$(eval $(call lambda_rule,$(l))))
+
+.PHONY: help dev test e2e bench bench-sizes bench-store lint build clean
+
+help:
+	@echo 'targets: dev test e2e bench lint build clean $(addprefix build-,$(LAMBDA_IDS))'
+
+dev:
+	$(GO) run ./infra/local $(ARGS)
+
+# Fuzz targets' seed corpora (testdata/fuzz/...) run as plain tests here.
+test:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+e2e:
+	bash .ci/e2e.sh
+
+build: $(addprefix build-,$(LAMBDA_IDS))
+
+lint:
+	@echo '== go vet'
+	$(GO) vet ./...
+	@echo '== staticcheck $(STATICCHECK_VERSION)'
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@echo '== gofmt -l'
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' \
+		-not -path '*/node_modules/*' -not -path './.aws-sam/*' -print); \
+	unformatted=$$( [ -z "$$files" ] || gofmt -l $$files ); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	@echo '== go mod tidy -diff'
+	@$(GO) mod tidy -diff || { echo 'go.mod/go.sum are not tidy: run go mod tidy'; exit 1; }
+
+# Figures, never pass/fail timings.
+bench: bench-sizes bench-store
+
+# Each bootstrap built exactly as SAM builds it, then measured.
+bench-sizes:
+	@echo '== Lambda bootstrap sizes (linux/arm64, -trimpath -s -w)'
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	for id in $(LAMBDA_IDS); do \
+		$(MAKE) --no-print-directory -s build-$$id ARTIFACTS_DIR="$$out/$$id"; \
+		bytes=$$(stat -c %s "$$out/$$id/bootstrap"); \
+		awk -v id="$$id" -v b="$$bytes" 'BEGIN { printf "bootstrap %-24s %10d bytes  %7.2f MiB\n", id, b, b / 1048576 }'; \
+	done
+
+bench-store:
+	@echo '== store: registrations/s and p50/p99 under contention'
+	@# BENCH-STORE (embedded): the store benchmark goes here, e.g.
+	@#   $(GO) run ./infra/bench -store embedded
+	@# BENCH-STORE (DynamoDB Local): the same, under .ci/dynamodb-local.sh, e.g.
+	@#   bash .ci/dynamodb-local.sh run -- $(GO) run ./infra/bench -store dynamodb
+	@echo '(store benchmarks not wired yet: infra/bench comes in a later change)'
+
+clean:
+	rm -rf bin/ dist/ .aws-sam/
