@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# e2e.sh is the integration tier (`make e2e`): it installs what it needs and
+# runs named steps, each with a header, its time and a summary line at the end.
+#
+#   .ci/e2e.sh              every step, in order
+#   .ci/e2e.sh STEP...      only these steps (e.g. `.ci/e2e.sh sam-build`)
+#   .ci/e2e.sh --list       the step names
+#
+# Install steps stop the run when they fail (nothing after them can pass);
+# check steps all run, and the script fails at the end if any of them failed.
+# Later issues add steps here (browser tests, API fuzzing): write a step_NAME
+# function and list it in STEPS.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+GO=${GO:-go}
+export CI=${CI:-}
+
+# The order matters: installs first, then the checks.
+STEPS=(
+  install-sam           # aws-sam-cli + cfn-lint in the project venv
+  install-dynamodb      # DynamoDB Local from Maven Central
+  dynamodb-contract     # store contract suite against DynamoDB Local
+  sam-validate          # sam validate --lint (offline, no credentials)
+  cfn-lint              # cfn-lint on every template
+  sam-build             # sam build through the Makefile's build-<LogicalId>
+  # browser             # (later) headless Chromium through the web client
+  # api-fuzz            # (later) property-based fuzzing against the OpenAPI document
+)
+# Steps whose failure ends the run at once.
+FATAL_STEPS=" install-sam install-dynamodb "
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/greenroom-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+sam_run() { bash "$ROOT/.ci/sam.sh" run -- "$@"; }
+
+# templates lists the CloudFormation/SAM templates to lint: the root one and
+# any nested templates under infra/.
+templates() {
+  printf '%s\n' template.yaml
+  find infra -type f \( -name '*.yaml' -o -name '*.yml' \) \
+    -not -path '*/testdata/*' -not -path '*/node_modules/*' 2>/dev/null |
+    xargs -r grep -l -E '^(AWSTemplateFormatVersion|Resources):' | sort
+}
+
+step_install-sam() { bash .ci/sam.sh install; }
+
+step_install-dynamodb() { bash .ci/dynamodb-local.sh install; }
+
+# The contract tests talk to DynamoDB Local only; the dummy credentials keep
+# the SDK from reaching for a developer's real profile.
+step_dynamodb-contract() {
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_SESSION_TOKEN= \
+    AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_PROFILE= \
+    bash .ci/dynamodb-local.sh run -- \
+    "$GO" test -race -count=1 -timeout 20m ./shared/store/dynamostore/
+}
+
+step_sam-validate() { sam_run sam validate --lint --template-file template.yaml; }
+
+step_cfn-lint() {
+  local files
+  mapfile -t files < <(templates)
+  echo "linting: ${files[*]}"
+  sam_run cfn-lint -- "${files[@]}"
+}
+
+# sam build runs `make build-<LogicalId>` for every function in the source
+# tree (build_in_source), writing into a scratch build dir; then every
+# artifact must be a linux/arm64 Go binary named bootstrap.
+step_sam-build() {
+  local build=$WORK/sam-build
+  sam_run sam build --template-file template.yaml --build-in-source \
+    --build-dir "$build" --cache-dir "$WORK/sam-cache"
+  local n=0 f info
+  for f in "$build"/*/bootstrap; do
+    [[ -f $f ]] || continue
+    info=$("$GO" version -m "$f")
+    grep -q 'GOOS=linux' <<<"$info" && grep -q 'GOARCH=arm64' <<<"$info" || {
+      echo "$f is not a linux/arm64 Go binary:"
+      echo "$info"
+      return 1
+    }
+    printf 'built %s (%d bytes)\n' "${f#"$build"/}" "$(stat -c %s "$f")"
+    n=$((n + 1))
+  done
+  ((n > 0)) || { echo "sam build produced no bootstrap"; return 1; }
+}
+
+declare -A RESULT
+ORDER=()
+
+# run_step runs one step in a subshell with errexit on, records its result,
+# and sets LAST_RC. It is never called in a condition: bash ignores `set -e`
+# inside anything run from an `if` or `||`.
+LAST_RC=0
+run_step() {
+  local name=$1 start rc
+  start=$SECONDS
+  printf '\n==== e2e step: %s ====\n' "$name"
+  set +e
+  (
+    set -e
+    "step_$name"
+  )
+  rc=$?
+  set -e
+  LAST_RC=$rc
+  ORDER+=("$name")
+  if ((rc == 0)); then
+    RESULT[$name]="ok   ($((SECONDS - start))s)"
+  else
+    RESULT[$name]="FAIL ($((SECONDS - start))s, exit $rc)"
+  fi
+  printf '==== e2e step: %s: %s ====\n' "$name" "${RESULT[$name]}"
+}
+
+summary() {
+  local name passed=0 failed=0
+  printf '\n==== e2e summary ====\n'
+  for name in "${ORDER[@]}"; do
+    printf '  %-20s %s\n' "$name" "${RESULT[$name]}"
+    if [[ ${RESULT[$name]} == ok* ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  done
+  printf 'e2e: %d passed, %d failed\n' "$passed" "$failed"
+  ((failed == 0))
+}
+
+main() {
+  local selected=() name
+  if [[ ${1:-} == --list ]]; then
+    printf '%s\n' "${STEPS[@]}"
+    return 0
+  fi
+  if (($# > 0)); then selected=("$@"); else selected=("${STEPS[@]}"); fi
+  for name in "${selected[@]}"; do
+    declare -F "step_$name" >/dev/null || {
+      echo "e2e: unknown step '$name' (steps: ${STEPS[*]})" >&2
+      return 2
+    }
+  done
+  for name in "${selected[@]}"; do
+    run_step "$name"
+    if ((LAST_RC != 0)) && [[ $FATAL_STEPS == *" $name "* ]]; then
+      echo "e2e: $name failed; the steps after it cannot run" >&2
+      break
+    fi
+  done
+  summary
+}
+
+main "$@"
