@@ -1,0 +1,232 @@
+// Package runner is Greenroom's whole stack in one process: the same
+// handlers Lambda runs, behind faithful emulations of the AWS edges, on an
+// embedded store (or DynamoDB). The `infra/local` command and the
+// whole-stack tests both start it.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/greenroom-live/greenroom/shared/auth"
+	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/httpapi"
+	"github.com/greenroom-live/greenroom/shared/store"
+	"github.com/greenroom-live/greenroom/shared/store/boltstore"
+	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
+)
+
+// Store kinds.
+const (
+	StoreEmbedded = "embedded"
+	StoreDynamoDB = "dynamodb"
+)
+
+// Config configures the local stack. Zero values are the defaults of the
+// `infra/local` command's flags.
+type Config struct {
+	// Addr is where everything listens (default 127.0.0.1:8080; port 0
+	// picks a free one).
+	Addr string
+	// DataDir holds the embedded store and the token signing key
+	// (default ./.greenroom).
+	DataDir string
+	// AdminKey mints organizer tokens; random when empty.
+	AdminKey string
+	// Store is StoreEmbedded (default) or StoreDynamoDB.
+	Store string
+	// DynamoDBEndpoint and Table address DynamoDB (Local) in StoreDynamoDB
+	// mode; the table is created when missing.
+	DynamoDBEndpoint string
+	Table            string
+	// Clock is the system clock when nil; tests set one.
+	Clock domain.Clock
+	// Logger discards when nil.
+	Logger *slog.Logger
+}
+
+// Stack is a running local stack. Close stops it.
+type Stack struct {
+	// URL is the base URL, for example http://127.0.0.1:8080.
+	URL string
+	// AdminKey is the key that mints organizer tokens.
+	AdminKey string
+	// Store is the stack's store, for tests that look behind the API.
+	Store store.Store
+
+	srv       *http.Server
+	closeDB   func() error
+	served    chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens the store, builds the handlers and starts listening. The
+// stack serves until Close.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	cfg = withDefaults(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("runner: data dir: %w", err)
+	}
+	st, closeDB, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(ctx, cfg, st, closeDB)
+	if err != nil {
+		_ = closeDB()
+		return nil, err
+	}
+	return s, nil
+}
+
+func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error) (*Stack, error) {
+	key, err := tokenKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewIssuer(auth.Config{Key: key, Clock: cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("runner: tokens: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("runner: listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	api, err := httpapi.New(httpapi.Config{
+		Store: st, Tokens: tokens, AdminKey: cfg.AdminKey, Clock: cfg.Clock,
+		Logger: cfg.Logger, WebURL: base,
+	})
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("runner: api: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", apiGateway{handler: api.Handle, clock: cfg.Clock})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("Greenroom local runner: the HTTP API is under /v1/.\n"))
+	})
+	s := &Stack{
+		URL:      base,
+		AdminKey: cfg.AdminKey,
+		Store:    st,
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		},
+		closeDB: closeDB,
+		served:  make(chan error, 1),
+	}
+	go func() { s.served <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close shuts the server down gracefully (in-flight requests finish until
+// ctx ends), then closes the store. It is idempotent.
+func (s *Stack) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		err := s.srv.Shutdown(ctx)
+		if serveErr := <-s.served; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+		s.closeErr = errors.Join(err, s.closeDB())
+	})
+	return s.closeErr
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".greenroom"
+	}
+	if cfg.AdminKey == "" {
+		cfg.AdminKey = randomHex(24)
+	}
+	if cfg.Store == "" {
+		cfg.Store = StoreEmbedded
+	}
+	if cfg.Table == "" {
+		cfg.Table = "greenroom"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = domain.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, func() error, error) {
+	switch cfg.Store {
+	case StoreEmbedded:
+		db, err := boltstore.Open(filepath.Join(cfg.DataDir, "greenroom.db"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("runner: embedded store: %w", err)
+		}
+		return db, db.Close, nil
+	case StoreDynamoDB:
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("runner: aws config: %w", err)
+		}
+		client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+			if cfg.DynamoDBEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+			}
+		})
+		if err := dynamostore.CreateTable(ctx, client, cfg.Table); err != nil {
+			return nil, nil, fmt.Errorf("runner: table: %w", err)
+		}
+		return dynamostore.New(client, cfg.Table), func() error { return nil }, nil
+	default:
+		return nil, nil, fmt.Errorf("runner: unknown store %q (want %s or %s)", cfg.Store, StoreEmbedded, StoreDynamoDB)
+	}
+}
+
+// tokenKey returns the signing key kept in the data dir, making one the
+// first time, so tokens survive a restart just as the data does.
+func tokenKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "token.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if k := strings.TrimSpace(string(b)); len(k) >= auth.MinKeyLen {
+			return []byte(k), nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("runner: token key: %w", err)
+	}
+	k := randomHex(32)
+	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("runner: token key: %w", err)
+	}
+	return []byte(k), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
