@@ -70,12 +70,19 @@ type Event struct {
 // SlotLength is the length of one slot.
 func (e Event) SlotLength() time.Duration { return time.Duration(e.SlotMinutes) * time.Minute }
 
-// Normalize fills defaults (capacity 50, sessions per slot up to the event
-// total, the default stage), puts the times in UTC and sorts the windows.
-// Call it before Validate.
+// Normalize fills defaults (capacity 50; no event limit beyond
+// MaxSessionsLimit; per employer and per slot up to the event total; the
+// default stage), puts the times in UTC and sorts the windows. Call it
+// before Validate.
 func (e *Event) Normalize() {
 	if e.Capacity == 0 {
 		e.Capacity = MaxCapacity
+	}
+	if e.MaxSessions == 0 {
+		e.MaxSessions = MaxSessionsLimit
+	}
+	if e.MaxSessionsPerEmployer == 0 {
+		e.MaxSessionsPerEmployer = e.MaxSessions
 	}
 	if e.SessionsPerSlot == 0 {
 		e.SessionsPerSlot = e.MaxSessions

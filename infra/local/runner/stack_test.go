@@ -33,7 +33,7 @@ func newOrganizer(t *testing.T, c *client, adminKey, name string) identity {
 	want(t, r, http.StatusCreated, "")
 	var out struct {
 		Organizer struct{ ID string } `json:"organizer"`
-		Token     string             `json:"token"`
+		Token     string              `json:"token"`
 	}
 	r.decode(t, &out)
 	return identity{out.Organizer.ID, out.Token}
@@ -45,7 +45,7 @@ func newUser(t *testing.T, c *client, name string) identity {
 	want(t, r, http.StatusCreated, "")
 	var out struct {
 		User  struct{ ID string } `json:"user"`
-		Token string             `json:"token"`
+		Token string              `json:"token"`
 	}
 	r.decode(t, &out)
 	return identity{out.User.ID, out.Token}
@@ -57,7 +57,7 @@ func newEmployer(t *testing.T, c *client, org identity, eventID, name string) id
 	want(t, r, http.StatusCreated, "")
 	var out struct {
 		Employer struct{ ID string } `json:"employer"`
-		Token    string             `json:"token"`
+		Token    string              `json:"token"`
 	}
 	r.decode(t, &out)
 	return identity{out.Employer.ID, out.Token}
