@@ -33,7 +33,7 @@ func (db *DB) Register(ctx context.Context, r domain.Registration) (domain.Regis
 		if exists(tx, bucketRegistrations, k) {
 			return get(tx, bucketRegistrations, k, &out)
 		}
-		if s.Registered > s.Capacity {
+		if s.Registered >= s.Capacity {
 			return store.ErrSessionFull
 		}
 		s.Registered++
