@@ -140,6 +140,7 @@ func (e Event) Validate() error {
 
 func (e Event) validateWindows(f FieldErrors) {
 	slot := e.SlotLength()
+	before := len(f)
 	for i, w := range e.Windows {
 		key := fmt.Sprintf("windows[%d]", i)
 		switch {
@@ -155,7 +156,11 @@ func (e Event) validateWindows(f FieldErrors) {
 			f[key+".start"] = "windows must not overlap"
 		}
 	}
-	if len(f) == 0 && slot > 0 && len(e.Slots()) > MaxSlots {
+	// Count the slots only when the windows and the slot length are
+	// sound, but whatever other fields are bad, so that every bad field
+	// is named.
+	_, badSlot := f["slotMinutes"]
+	if len(f) == before && !badSlot && slot > 0 && len(e.Slots()) > MaxSlots {
 		f["windows"] = fmt.Sprintf("must hold at most %d slots", MaxSlots)
 	}
 }
