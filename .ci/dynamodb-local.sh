@@ -30,8 +30,16 @@ die() {
 	exit 1
 }
 
+# need makes sure the command $1 exists, installing the Debian package $2
+# when it is missing and this is a root shell with apt-get.
 need() {
-	command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		log "installing $2 for $1"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >&2 ||
+			die "could not install $2"
+	fi
+	command -v "$1" >/dev/null 2>&1 || die "$1 is required (Debian package $2)"
 }
 
 # fetch copies DynamoDB Local and its dependencies into a fresh directory
@@ -56,7 +64,7 @@ fetch() {
   </dependencies>
 </project>
 EOF
-	if ! mvn -B -q -f "$work/pom.xml" \
+	if ! mvn -B -q -Dstyle.color=never -f "$work/pom.xml" \
 		org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$work/lib" >&2; then
 		rm -rf "$work"
@@ -85,9 +93,9 @@ EOF
 }
 
 install() {
+	need java openjdk-17-jre-headless
 	[[ -f "$HOME_DIR/.installed" ]] && return 0
-	need java "install a JDK 17 or later, e.g. apt-get install openjdk-17-jre-headless"
-	need mvn "install Maven, e.g. apt-get install maven"
+	need mvn maven
 	mkdir -p "$CACHE"
 	log "fetching com.amazonaws:DynamoDBLocal:$VERSION from Maven Central"
 	if ! fetch; then
@@ -126,7 +134,7 @@ answers() {
 start_in() {
 	local dir="$1"
 	install
-	need curl "install curl"
+	need curl curl
 	mkdir -p "$dir"
 	if [[ -f "$dir/pid" ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
 		cat "$dir/endpoint"
@@ -194,13 +202,14 @@ run() {
 	(($# > 0)) || die "usage: $0 run -- CMD..."
 	mkdir -p "$CACHE"
 	# A private state directory lets several runs, and a started instance,
-	# live side by side.
-	local dir endpoint status=0
-	dir="$(mktemp -d "$CACHE/run.XXXXXX")"
-	trap 'stop_in "$dir"; rm -rf "$dir"' EXIT
+	# live side by side. It is a global so that the EXIT trap, which runs
+	# after this function returns, still sees it.
+	RUN_DIR="$(mktemp -d "$CACHE/run.XXXXXX")"
+	trap 'stop_in "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	endpoint="$(start_in "$dir")"
+	local endpoint status=0
+	endpoint="$(start_in "$RUN_DIR")"
 	GREENROOM_DYNAMODB_ENDPOINT="$endpoint" "$@" || status=$?
 	return "$status"
 }

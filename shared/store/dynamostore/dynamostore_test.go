@@ -136,7 +136,7 @@ func BenchmarkRegisterContention(b *testing.B) {
 		p99 += r.P99
 	}
 	n := float64(b.N)
-	b.ReportMetric(float64(users)*n/total.Seconds(), "registrations/s")
+	b.ReportMetric(float64(users)*n/total.Seconds(), "register-calls/s")
 	b.ReportMetric(float64(p50.Milliseconds())/n, "p50-ms")
 	b.ReportMetric(float64(p99.Milliseconds())/n, "p99-ms")
 	b.Logf("last run (%d users, %d spots, %d goroutines): %v", users, capacity, workers, res)
