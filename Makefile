@@ -58,8 +58,10 @@ dev:
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# All steps, or some: make e2e E2E_STEPS='cfn-lint sam-build' (.ci/e2e.sh --list).
+E2E_STEPS ?=
 e2e:
-	bash .ci/e2e.sh
+	bash .ci/e2e.sh $(E2E_STEPS)
 
 build: $(addprefix build-,$(LAMBDA_IDS))
 
