@@ -64,9 +64,10 @@ fetch() {
   </dependencies>
 </project>
 EOF
-	if ! mvn -B -q -Dstyle.color=never -f "$work/pom.xml" \
+	if ! mvn -B -q -f "$work/pom.xml" \
 		org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/lib" >&2; then
+		-DincludeScope=runtime -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1; then
+		tail -n 30 "$work/mvn.log" >&2
 		rm -rf "$work"
 		return 1
 	fi

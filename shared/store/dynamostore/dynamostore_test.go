@@ -62,6 +62,35 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestEnsureTable checks that EnsureTable makes a missing table and
+// leaves an existing one, with its items, as it is.
+func TestEnsureTable(t *testing.T) {
+	client := localClient(t)
+	ctx := t.Context()
+	name := "greenroom-test-" + domain.NewID(12)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dynamostore.DeleteTable(ctx, client, name); err != nil {
+			t.Errorf("DeleteTable: %v", err)
+		}
+	})
+	if err := dynamostore.EnsureTable(ctx, client, name); err != nil {
+		t.Fatalf("EnsureTable of a missing table: %v", err)
+	}
+	db := dynamostore.New(client, name)
+	u := domain.User{ID: "u1", Name: "Ada", CreatedAt: time.Date(2030, time.May, 6, 9, 0, 0, 0, time.UTC)}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if err := dynamostore.EnsureTable(ctx, client, name); err != nil {
+		t.Fatalf("EnsureTable of an existing table: %v", err)
+	}
+	if got, err := db.GetUser(ctx, u.ID); err != nil || got != u {
+		t.Fatalf("GetUser after EnsureTable = %+v, %v; want %+v", got, err, u)
+	}
+}
+
 // TestExpiredItemsAreGone checks that an item whose TTL has passed reads
 // as missing, since DynamoDB Local never deletes it and AWS only
 // eventually does.

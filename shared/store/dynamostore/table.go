@@ -68,6 +68,33 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 	return nil
 }
 
+// EnsureTable creates the table as CreateTable does unless a table of that
+// name exists, and waits until it is active. The local runner's dynamodb
+// mode calls it at start, so a fresh DynamoDB Local needs no setup.
+func EnsureTable(ctx context.Context, client *dynamodb.Client, name string) error {
+	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	var nf *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+	case errors.As(err, &nf):
+		err = CreateTable(ctx, client, name)
+		var inUse *types.ResourceInUseException
+		if err == nil || !errors.As(err, &inUse) {
+			return err
+		}
+	default:
+		return fmt.Errorf("dynamostore: describe table %s: %w", name, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 2 * time.Second
+	})
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, tableWait); err != nil {
+		return fmt.Errorf("dynamostore: wait for table %s: %w", name, err)
+	}
+	return nil
+}
+
 // DeleteTable deletes a table and waits until it is gone; a table that
 // does not exist is not an error.
 func DeleteTable(ctx context.Context, client *dynamodb.Client, name string) error {
