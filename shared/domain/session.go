@@ -68,6 +68,8 @@ type Session struct {
 	CreatedAt  time.Time   `json:"createdAt"`
 	// Version grows with every change of the session's live state.
 	Version int64 `json:"version"`
+	// Live is the state that changes while the session runs.
+	Live Live `json:"live"`
 }
 
 // SpotsLeft is how many registrations the session still takes.

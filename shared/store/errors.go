@@ -19,6 +19,9 @@ var (
 	// ErrEventLimit is returned by BookSession when the event holds as
 	// many sessions as it allows in total.
 	ErrEventLimit = errors.New("store: event session limit reached")
+	// ErrContention is returned by UpdateSession when the session kept
+	// changing under it for every one of its attempts.
+	ErrContention = errors.New("store: too many concurrent changes")
 	// ErrSlotFull is returned by BookSession when the slot holds as many
 	// concurrent sessions as the event allows.
 	ErrSlotFull = errors.New("store: slot full")

@@ -73,6 +73,91 @@ type Store interface {
 	// CancelRegistration removes a user's registration and frees its
 	// spot; ErrNotFound when there is none.
 	CancelRegistration(ctx context.Context, session domain.SessionID, user domain.UserID) error
+
+	// UpdateSession changes a session's live state as one atomic step: it
+	// reads the session, calls fn on it and stores the result only if the
+	// session has not changed in between (compare-and-swap on Version and
+	// Registered), retrying with a fresh read otherwise (a bounded number
+	// of times, then ErrContention). fn may run several times and must
+	// depend only on the session it is given. When fn returns an error,
+	// nothing is stored and UpdateSession returns the session as read
+	// with that error. On success Version has grown by one and the stored
+	// session is returned. Only Status, PresenterID and Live are written
+	// (and the due time the scheduler queries, from Session.NextDue);
+	// everything else fn changes is ignored. ErrNotFound when there is no
+	// such session.
+	UpdateSession(ctx context.Context, id domain.SessionID, fn func(*domain.Session) error) (domain.Session, error)
+	// DueSessions returns up to limit sessions whose NextDue is not after
+	// now, earliest first; sessions that are over are never returned.
+	DueSessions(ctx context.Context, now time.Time, limit int) ([]domain.SessionID, error)
+
+	// PutConnection records a WebSocket connection (replacing one with
+	// the same id). It expires ConnectionTTL after ConnectedAt.
+	PutConnection(ctx context.Context, c Connection) error
+	// GetConnection returns a connection, or ErrNotFound (also once it has
+	// expired).
+	GetConnection(ctx context.Context, id domain.ConnectionID) (Connection, error)
+	// TouchConnection sets a connection's LastSeenAt; ErrNotFound when
+	// there is none.
+	TouchConnection(ctx context.Context, id domain.ConnectionID, at time.Time) error
+	// DeleteConnection removes a connection; removing one that is not
+	// there is not an error.
+	DeleteConnection(ctx context.Context, id domain.ConnectionID) error
+	// StaleConnections returns up to limit connections that API Gateway
+	// has closed by now: idle domain.MaxIdle since LastSeenAt, or open
+	// domain.MaxConnectionAge since ConnectedAt (whichever comes first is
+	// the connection's Stale time).
+	StaleConnections(ctx context.Context, now time.Time, limit int) ([]Connection, error)
+
+	// AddChat keeps a chat message with its session for ChatTTL.
+	AddChat(ctx context.Context, m ChatMessage) error
+	// RecentChat returns the newest limit messages of a session's room
+	// (nil: the main room), oldest first.
+	RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]ChatMessage, error)
+
+	// Allow counts one use of key in the fixed window that starts at
+	// window and reports whether it is within max. Counters expire on
+	// their own after the window has passed.
+	Allow(ctx context.Context, key string, window time.Time, max int) (bool, error)
+}
+
+// ConnectionTTL is how long a connection record lives: past API Gateway's
+// two-hour limit, so a record outlives its connection even when
+// $disconnect never comes.
+const ConnectionTTL = 2*time.Hour + 10*time.Minute
+
+// ChatTTL is how long chat messages are kept.
+const ChatTTL = 7 * 24 * time.Hour
+
+// Connection maps an API Gateway WebSocket connection to its session and
+// user.
+type Connection struct {
+	ID          domain.ConnectionID `json:"id"`
+	SessionID   domain.SessionID    `json:"sessionId"`
+	UserID      domain.UserID       `json:"userId"`
+	Device      domain.Device       `json:"device"`
+	ConnectedAt time.Time           `json:"connectedAt"`
+	LastSeenAt  time.Time           `json:"lastSeenAt"`
+}
+
+// Stale is when API Gateway closes the connection at the latest.
+func (c Connection) Stale() time.Time {
+	idle := c.LastSeenAt.Add(domain.MaxIdle)
+	if aged := c.ConnectedAt.Add(domain.MaxConnectionAge); aged.Before(idle) {
+		return aged
+	}
+	return idle
+}
+
+// ChatMessage is one chat line of a session's main or breakout room.
+type ChatMessage struct {
+	SessionID domain.SessionID `json:"sessionId"`
+	ID        string           `json:"id"`
+	UserID    domain.UserID    `json:"userId"`
+	Name      string           `json:"name"`
+	Text      string           `json:"text"`
+	Room      *int             `json:"room"`
+	At        time.Time        `json:"at"`
 }
 
 // BookingLimits are the limits BookSession enforces, taken from the event.

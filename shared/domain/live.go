@@ -1,0 +1,316 @@
+package domain
+
+import (
+	"errors"
+	"sort"
+	"time"
+)
+
+// The live state of a session — members, stage, hand queue, questions and
+// breakout rooms — is kept with the session and changed only through the
+// methods in this package. The store applies them with compare-and-swap on
+// Session.Version, so each method is one atomic step whatever the number of
+// handlers running at once, and every limit here holds under races.
+
+// Role is a member's part in a session.
+type Role string
+
+const (
+	// RoleHost created an instant or primetime session.
+	RoleHost Role = "host"
+	// RoleSpeaker is a scheduled session's employer or listed speaker.
+	RoleSpeaker Role = "speaker"
+	// RoleParticipant is everyone else.
+	RoleParticipant Role = "participant"
+)
+
+// Moderates reports whether the role approves hands, answers questions,
+// removes members and runs breakout rooms.
+func (r Role) Moderates() bool { return r == RoleHost || r == RoleSpeaker }
+
+// ConnectionID is an API Gateway WebSocket connection id.
+type ConnectionID string
+
+// Times of the live rules.
+const (
+	// HostRejoinWindow is how long the host of an instant session may be
+	// away from the setup screen before the session expires (seed 000).
+	HostRejoinWindow = 30 * time.Minute
+	// AdmissionHold is how long an admitted member who has not connected,
+	// or who dropped, keeps their spot in the room.
+	AdmissionHold = 2 * time.Minute
+	// StageHold is how long a member who dropped keeps a stage seat and a
+	// raised hand before the scheduler frees them.
+	StageHold = 2 * time.Minute
+	// MaxConnectionAge and MaxIdle are API Gateway's WebSocket limits.
+	MaxConnectionAge = 2 * time.Hour
+	MaxIdle          = 10 * time.Minute
+	// MaxQuestions bounds the questions of one session.
+	MaxQuestions = 200
+	// MaxChatLen and MaxQuestionLen bound texts, in characters.
+	MaxChatLen     = 1000
+	MaxQuestionLen = 500
+)
+
+// Errors of the live rules. The WebSocket handler maps each to the
+// contract's code once, at the edge.
+var (
+	// ErrForbidden: the actor's role or device may not do this.
+	ErrForbidden = errors.New("domain: forbidden")
+	// ErrConflict: the session is not in a state where this can happen.
+	ErrConflict = errors.New("domain: conflict")
+	// ErrStageFull: no free seat on the stage.
+	ErrStageFull = errors.New("domain: stage full")
+	// ErrNotMember: the user named is not a member of the session.
+	ErrNotMember = errors.New("domain: not a member")
+	// ErrNoQuestion: no question with that id.
+	ErrNoQuestion = errors.New("domain: no such question")
+	// ErrNoChange: the command changes nothing (a repeat); nothing is
+	// stored and nothing is broadcast.
+	ErrNoChange = errors.New("domain: no change")
+	// ErrSessionOver: the session has ended or expired.
+	ErrSessionOver = errors.New("domain: session over")
+	// ErrNotRegistered: a scheduled session before it is live admits only
+	// registered users and its speakers.
+	ErrNotRegistered = errors.New("domain: not registered")
+	// ErrRoomFull: the room holds its capacity.
+	ErrRoomFull = errors.New("domain: room full")
+	// ErrRemoved: the member was removed from the session by a moderator.
+	ErrRemoved = errors.New("domain: removed from the session")
+)
+
+// Member is one user's place in a session.
+type Member struct {
+	UserID UserID `json:"userId"`
+	Name   string `json:"name"`
+	Device Device `json:"device"`
+	Role   Role   `json:"role"`
+	Mic    bool   `json:"mic"`
+	Cam    bool   `json:"cam"`
+	// OnStage members may publish media.
+	OnStage bool `json:"onStage"`
+	// HandRaisedAt is when the member asked to go on stage; HandSeq orders
+	// the queue (the server's order, identical for everyone).
+	HandRaisedAt *time.Time `json:"handRaisedAt"`
+	HandSeq      int64      `json:"handSeq,omitempty"`
+	// Room is the breakout room the member is in; nil is the main room.
+	Room *int `json:"room"`
+	// Registered members hold a registration's spot.
+	Registered bool `json:"registered,omitempty"`
+	// ConnectionID is the member's current WebSocket connection; it is
+	// never shown to other members.
+	ConnectionID ConnectionID `json:"connectionId,omitempty"`
+	Connected    bool         `json:"connected"`
+	AdmittedAt   time.Time    `json:"admittedAt"`
+	ConnectedAt  time.Time    `json:"connectedAt,omitzero"`
+	LastSeenAt   time.Time    `json:"lastSeenAt,omitzero"`
+	LeftAt       time.Time    `json:"leftAt,omitzero"`
+	// Removed members were sent away by a moderator and may not return.
+	Removed bool `json:"removed,omitempty"`
+}
+
+// handRaised reports whether the member is in the hand queue.
+func (m *Member) handRaised() bool { return m.HandRaisedAt != nil }
+
+func (m *Member) lowerHand() {
+	m.HandRaisedAt = nil
+	m.HandSeq = 0
+}
+
+// present reports whether the member takes a spot in the room at now:
+// connected, or admitted or dropped within AdmissionHold.
+func (m *Member) present(now time.Time) bool {
+	if m.Removed {
+		return false
+	}
+	if m.Connected {
+		return true
+	}
+	last := m.AdmittedAt
+	if m.LeftAt.After(last) {
+		last = m.LeftAt
+	}
+	return now.Sub(last) < AdmissionHold
+}
+
+// QuestionStatus is where a question is: open, answered or dismissed.
+type QuestionStatus string
+
+const (
+	QuestionOpen      QuestionStatus = "open"
+	QuestionAnswered  QuestionStatus = "answered"
+	QuestionDismissed QuestionStatus = "dismissed"
+)
+
+// Question is one entry of a session's Q&A.
+type Question struct {
+	ID      string         `json:"id"`
+	UserID  UserID         `json:"userId"`
+	Name    string         `json:"name"`
+	Text    string         `json:"text"`
+	Votes   int            `json:"votes"`
+	Voters  []UserID       `json:"voters,omitempty"`
+	Status  QuestionStatus `json:"status"`
+	AskedAt time.Time      `json:"askedAt"`
+	Seq     int64          `json:"seq"`
+}
+
+// votedBy reports whether u has upvoted the question.
+func (q *Question) votedBy(u UserID) bool {
+	for _, v := range q.Voters {
+		if v == u {
+			return true
+		}
+	}
+	return false
+}
+
+// Change is one effect of a command, broadcast as
+// {"type":"event","event":Event,"userId":…,"questionId":…, …Data}.
+type Change struct {
+	Event      string
+	UserID     UserID
+	QuestionID string
+	Data       map[string]any
+	// Room scopes the change to one breakout room's members (nil: all).
+	Room *int
+	// Disconnect asks the handler to close these connections afterwards.
+	Disconnect []ConnectionID
+}
+
+// Live is the part of a session that changes while it runs.
+type Live struct {
+	Members   []Member   `json:"members,omitempty"`
+	Questions []Question `json:"questions,omitempty"`
+	Breakout  Breakout   `json:"breakout"`
+	// Seq orders hands and questions.
+	Seq        int64     `json:"seq,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	EndedAt    time.Time `json:"endedAt,omitzero"`
+	HostLeftAt time.Time `json:"hostLeftAt,omitzero"`
+}
+
+// member returns the member u, or nil.
+func (s *Session) member(u UserID) *Member {
+	for i := range s.Live.Members {
+		if s.Live.Members[i].UserID == u {
+			return &s.Live.Members[i]
+		}
+	}
+	return nil
+}
+
+// Member returns a copy of member u.
+func (s *Session) Member(u UserID) (Member, bool) {
+	if m := s.member(u); m != nil {
+		return *m, true
+	}
+	return Member{}, false
+}
+
+// MemberByConnection returns the member using connection c.
+func (s *Session) MemberByConnection(c ConnectionID) (Member, bool) {
+	for _, m := range s.Live.Members {
+		if m.ConnectionID == c && c != "" {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// actor returns the member u, who must be in the session and not removed.
+func (s *Session) actor(u UserID) (*Member, error) {
+	m := s.member(u)
+	if m == nil || m.Removed {
+		return nil, ErrNotMember
+	}
+	return m, nil
+}
+
+// moderator returns the member u, who must be a host or speaker.
+func (s *Session) moderator(u UserID) (*Member, error) {
+	m, err := s.actor(u)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Role.Moderates() {
+		return nil, ErrForbidden
+	}
+	return m, nil
+}
+
+// running refuses commands once the session is over.
+func (s *Session) running() error {
+	if s.Status.Over() {
+		return ErrSessionOver
+	}
+	return nil
+}
+
+// Hands returns the hand queue in the server's order.
+func (s *Session) Hands() []Member {
+	var out []Member
+	for _, m := range s.Live.Members {
+		if m.handRaised() && !m.Removed {
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].HandSeq < out[j].HandSeq })
+	return out
+}
+
+// SortedQuestions returns the questions by votes, most first, then by the
+// order they were asked.
+func (s *Session) SortedQuestions() []Question {
+	out := append([]Question(nil), s.Live.Questions...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Votes != out[j].Votes {
+			return out[i].Votes > out[j].Votes
+		}
+		return out[i].Seq < out[j].Seq
+	})
+	return out
+}
+
+// Connections returns the connection ids of the connected members; when
+// room is not nil, only of the members in that breakout room.
+func (s *Session) Connections(room *int) []ConnectionID {
+	var out []ConnectionID
+	for _, m := range s.Live.Members {
+		if !m.Connected || m.ConnectionID == "" || m.Removed {
+			continue
+		}
+		if room != nil && (m.Room == nil || *m.Room != *room) {
+			continue
+		}
+		out = append(out, m.ConnectionID)
+	}
+	return out
+}
+
+// onStage counts the members on stage by kind of seat: speaker seats are
+// taken by hosts and speakers, participant seats by everyone else.
+func (s *Session) onStage() (speakers, participants int) {
+	for _, m := range s.Live.Members {
+		if !m.OnStage || m.Removed {
+			continue
+		}
+		if m.Role.Moderates() {
+			speakers++
+		} else {
+			participants++
+		}
+	}
+	return speakers, participants
+}
+
+// OnStage returns the ids of the members on stage.
+func (s *Session) OnStage() []UserID {
+	var out []UserID
+	for _, m := range s.Live.Members {
+		if m.OnStage && !m.Removed {
+			out = append(out, m.UserID)
+		}
+	}
+	return out
+}

@@ -1,0 +1,586 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Every method here validates first and changes the session only when it
+// succeeds, so a refused command leaves the session as it was. A method
+// that would change nothing returns ErrNoChange.
+
+// Joiner is a user asking to join a session.
+type Joiner struct {
+	UserID     UserID
+	Name       string
+	Device     Device
+	Registered bool
+}
+
+// roleOf returns the role u takes in the session.
+func (s *Session) roleOf(u UserID) Role {
+	switch {
+	case s.HostID != "" && u == s.HostID:
+		return RoleHost
+	case s.IsSpeaker(u):
+		return RoleSpeaker
+	default:
+		return RoleParticipant
+	}
+}
+
+// Admit lets j into the session: the first step of joining, before the
+// WebSocket opens. Scheduled sessions admit their speakers at any time and,
+// before they are live, only registered users; once live, anyone while the
+// unclaimed spots last. Other kinds admit anyone up to capacity.
+// Participants count against capacity; hosts and speakers do not.
+func (s *Session) Admit(j Joiner, now time.Time) ([]Change, error) {
+	if err := s.running(); err != nil {
+		return nil, err
+	}
+	if m := s.member(j.UserID); m != nil {
+		if m.Removed {
+			return nil, ErrRemoved
+		}
+		m.Name, m.Device, m.AdmittedAt = j.Name, j.Device, now
+		m.Registered = m.Registered || j.Registered
+		return nil, nil
+	}
+	role := s.roleOf(j.UserID)
+	if role == RoleParticipant {
+		if err := s.admitParticipant(j, now); err != nil {
+			return nil, err
+		}
+	}
+	m := Member{UserID: j.UserID, Name: j.Name, Device: j.Device, Role: role, Registered: j.Registered, AdmittedAt: now}
+	if role == RoleHost {
+		m.OnStage = true
+	}
+	if role == RoleSpeaker {
+		if speakers, _ := s.onStage(); speakers < s.Stage.MaxSpeakers {
+			m.OnStage = true
+		}
+	}
+	s.Live.Members = append(s.Live.Members, m)
+	return nil, nil
+}
+
+func (s *Session) admitParticipant(j Joiner, now time.Time) error {
+	if s.Kind == KindScheduled {
+		if j.Registered {
+			return nil
+		}
+		if s.Status != StatusLive {
+			return ErrNotRegistered
+		}
+		// Once live, unclaimed spots are open to all: the registered keep
+		// theirs, the rest share what is left.
+		if s.Registered+s.presentUnregistered(now) >= s.Capacity {
+			return ErrRoomFull
+		}
+		return nil
+	}
+	if s.presentParticipants(now) >= s.Capacity {
+		return ErrRoomFull
+	}
+	return nil
+}
+
+func (s *Session) presentParticipants(now time.Time) int {
+	n := 0
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.Role == RoleParticipant && m.present(now) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Session) presentUnregistered(now time.Time) int {
+	n := 0
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.Role == RoleParticipant && !m.Registered && m.present(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// Connect binds an admitted member to a WebSocket connection. A member who
+// connects again replaces the old connection (returned in the change's
+// Disconnect) and keeps role, stage seat and raised hand.
+func (s *Session) Connect(u UserID, c ConnectionID, now time.Time) ([]Change, error) {
+	m := s.member(u)
+	switch {
+	case m == nil:
+		return nil, ErrNotMember
+	case m.Removed:
+		return nil, ErrRemoved
+	}
+	if err := s.running(); err != nil {
+		return nil, err
+	}
+	old := m.ConnectionID
+	again := !m.ConnectedAt.IsZero()
+	m.ConnectionID, m.Connected = c, true
+	m.ConnectedAt, m.LastSeenAt, m.LeftAt = now, now, time.Time{}
+	if m.Role == RoleHost {
+		s.Live.HostLeftAt = time.Time{}
+	}
+	ch := Change{Event: "member.joined", UserID: u, Data: map[string]any{"rejoined": again}}
+	if old != "" && old != c {
+		ch.Disconnect = []ConnectionID{old}
+	}
+	return []Change{ch}, nil
+}
+
+// Disconnect marks the member on connection c as gone. It is idempotent:
+// an unknown or replaced connection changes nothing. When the host of an
+// instant session leaves its setup screen, the 30-minute rejoin window
+// starts.
+func (s *Session) Disconnect(c ConnectionID, now time.Time) ([]Change, error) {
+	if c == "" {
+		return nil, ErrNoChange
+	}
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.ConnectionID != c {
+			continue
+		}
+		m.ConnectionID, m.Connected, m.LeftAt = "", false, now
+		if m.Role == RoleHost && s.Kind == KindInstant && s.Status == StatusOpen {
+			s.Live.HostLeftAt = now
+		}
+		return []Change{{Event: "member.left", UserID: m.UserID}}, nil
+	}
+	return nil, ErrNoChange
+}
+
+// SetDevices sets a member's microphone and camera.
+func (s *Session) SetDevices(u UserID, mic, cam bool) ([]Change, error) {
+	m, err := s.live(u)
+	if err != nil {
+		return nil, err
+	}
+	if m.Mic == mic && m.Cam == cam {
+		return nil, ErrNoChange
+	}
+	m.Mic, m.Cam = mic, cam
+	return []Change{{Event: "devices.changed", UserID: u, Data: map[string]any{"mic": mic, "cam": cam}}}, nil
+}
+
+// live returns the acting member of a running session.
+func (s *Session) live(u UserID) (*Member, error) {
+	if err := s.running(); err != nil {
+		return nil, err
+	}
+	return s.actor(u)
+}
+
+// AssignPresenter makes target the presenter of an instant session (seed
+// 000): only the host, only before the start, only while the host is on a
+// mobile device, and only a member on a mobile device.
+func (s *Session) AssignPresenter(actor, target UserID) ([]Change, error) {
+	a, err := s.live(actor)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case s.Kind != KindInstant, a.Role != RoleHost, s.Status != StatusOpen, a.Device != DeviceMobile:
+		return nil, ErrForbidden
+	}
+	t, err := s.actor(target)
+	if err != nil {
+		return nil, err
+	}
+	if t.Device != DeviceMobile {
+		return nil, ErrForbidden
+	}
+	if s.PresenterID == target {
+		return nil, ErrNoChange
+	}
+	var changes []Change
+	if prev := s.member(s.PresenterID); prev != nil && prev.Role != RoleHost {
+		prev.OnStage = false
+		changes = append(changes, stageChange(prev))
+	}
+	s.PresenterID = target
+	t.OnStage = true
+	t.lowerHand()
+	changes = append(changes, Change{Event: "presenter.assigned", UserID: target}, stageChange(t))
+	return changes, nil
+}
+
+func stageChange(m *Member) Change {
+	return Change{Event: "stage.changed", UserID: m.UserID, Data: map[string]any{"onStage": m.OnStage}}
+}
+
+// StartSession makes the session live. Instant: the host, with a presenter chosen
+// and both on mobile. Scheduled: a speaker, from StartWindow before the
+// slot. Primetime: the host.
+func (s *Session) StartSession(actor UserID, now time.Time) ([]Change, error) {
+	a, err := s.live(actor)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status == StatusLive {
+		return nil, ErrConflict
+	}
+	switch s.Kind {
+	case KindInstant:
+		if a.Role != RoleHost {
+			return nil, ErrForbidden
+		}
+		p := s.member(s.PresenterID)
+		if p == nil || p.Removed || p.Device != DeviceMobile || a.Device != DeviceMobile {
+			return nil, ErrConflict
+		}
+	case KindScheduled:
+		if a.Role != RoleSpeaker {
+			return nil, ErrForbidden
+		}
+		if now.Before(s.Start.Add(-StartWindow)) {
+			return nil, ErrConflict
+		}
+	default:
+		if a.Role != RoleHost {
+			return nil, ErrForbidden
+		}
+	}
+	s.Status = StatusLive
+	s.Live.StartedAt = now
+	s.Live.HostLeftAt = time.Time{}
+	return []Change{{Event: "session.started", UserID: actor}}, nil
+}
+
+// EndSession ends the session for everyone (a host or speaker); every connection
+// is closed afterwards.
+func (s *Session) EndSession(actor UserID, now time.Time) ([]Change, error) {
+	if _, err := s.live(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.moderator(actor); err != nil {
+		return nil, err
+	}
+	return []Change{s.finish(StatusEnded, "session.ended", now)}, nil
+}
+
+// finish puts the session in a final status; the change closes every
+// connection.
+func (s *Session) finish(st Status, event string, now time.Time) Change {
+	s.Status = st
+	s.Live.EndedAt = now
+	return Change{Event: event, Data: map[string]any{"status": string(st)}, Disconnect: s.Connections(nil)}
+}
+
+// RaiseHand puts a member off stage in the hand queue, behind everyone
+// who raised theirs before.
+func (s *Session) RaiseHand(u UserID, now time.Time) ([]Change, error) {
+	m, err := s.live(u)
+	if err != nil {
+		return nil, err
+	}
+	if m.OnStage || (s.Status != StatusOpen && s.Status != StatusLive) {
+		return nil, ErrConflict
+	}
+	if m.handRaised() {
+		return nil, ErrNoChange
+	}
+	s.Live.Seq++
+	t := now
+	m.HandRaisedAt, m.HandSeq = &t, s.Live.Seq
+	return []Change{{Event: "hand.raised", UserID: u, Data: map[string]any{"handRaisedAt": t}}}, nil
+}
+
+// LowerHand takes a member's own request back (Cancel).
+func (s *Session) LowerHand(u UserID) ([]Change, error) {
+	m, err := s.live(u)
+	if err != nil {
+		return nil, err
+	}
+	if !m.handRaised() {
+		return nil, ErrNoChange
+	}
+	m.lowerHand()
+	return []Change{{Event: "hand.lowered", UserID: u}}, nil
+}
+
+// Approve seats a member whose hand is raised. The stage holds at most
+// MaxSpeakers hosts and speakers and MaxParticipants others: past that,
+// ErrStageFull. In a primetime session one approved speaker stands beside
+// the host at a time: approving the next sends the current one back to
+// watching.
+func (s *Session) Approve(actor, target UserID) ([]Change, error) {
+	if _, err := s.live(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.moderator(actor); err != nil {
+		return nil, err
+	}
+	t, err := s.actor(target)
+	if err != nil {
+		return nil, err
+	}
+	if !t.handRaised() || t.OnStage {
+		return nil, ErrConflict
+	}
+	var changes []Change
+	speakers, participants := s.onStage()
+	if t.Role.Moderates() {
+		if speakers >= s.Stage.MaxSpeakers {
+			return nil, ErrStageFull
+		}
+	} else if participants >= s.Stage.MaxParticipants {
+		if s.Kind != KindPrimetime {
+			return nil, ErrStageFull
+		}
+		for i := range s.Live.Members {
+			m := &s.Live.Members[i]
+			if m.OnStage && !m.Role.Moderates() {
+				m.OnStage = false
+				changes = append(changes, stageChange(m))
+			}
+		}
+	}
+	t.OnStage = true
+	t.lowerHand()
+	return append(changes, Change{Event: "hand.approved", UserID: target}, stageChange(t)), nil
+}
+
+// Decline takes a member's raised hand down (a host or speaker).
+func (s *Session) Decline(actor, target UserID) ([]Change, error) {
+	if _, err := s.live(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.moderator(actor); err != nil {
+		return nil, err
+	}
+	t, err := s.actor(target)
+	if err != nil {
+		return nil, err
+	}
+	if !t.handRaised() {
+		return nil, ErrConflict
+	}
+	t.lowerHand()
+	return []Change{{Event: "hand.declined", UserID: target}}, nil
+}
+
+// LeaveStage sends a member on stage back to watching (primetime: "end my
+// live video"). The host stays on stage, and an instant session's presenter
+// cannot change once it is live.
+func (s *Session) LeaveStage(u UserID) ([]Change, error) {
+	m, err := s.live(u)
+	if err != nil {
+		return nil, err
+	}
+	if !m.OnStage {
+		return nil, ErrConflict
+	}
+	if m.Role == RoleHost || s.lockedPresenter(u) {
+		return nil, ErrForbidden
+	}
+	m.OnStage = false
+	return []Change{stageChange(m)}, nil
+}
+
+// lockedPresenter reports whether u is the presenter of a live instant
+// session (who cannot change mid-session).
+func (s *Session) lockedPresenter(u UserID) bool {
+	return s.Kind == KindInstant && s.Status == StatusLive && s.PresenterID == u
+}
+
+// RemoveFromStage sends target back to watching (a host or speaker).
+func (s *Session) RemoveFromStage(actor, target UserID) ([]Change, error) {
+	if _, err := s.live(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.moderator(actor); err != nil {
+		return nil, err
+	}
+	t, err := s.actor(target)
+	if err != nil {
+		return nil, err
+	}
+	if !t.OnStage {
+		return nil, ErrConflict
+	}
+	if t.Role == RoleHost || s.lockedPresenter(target) {
+		return nil, ErrForbidden
+	}
+	t.OnStage = false
+	return []Change{stageChange(t)}, nil
+}
+
+// RemoveMember sends target out of the session for good (a host or
+// speaker); the target's connection is closed and it may not rejoin.
+func (s *Session) RemoveMember(actor, target UserID) ([]Change, error) {
+	if _, err := s.live(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.moderator(actor); err != nil {
+		return nil, err
+	}
+	t, err := s.actor(target)
+	if err != nil {
+		return nil, err
+	}
+	if t.Role == RoleHost || target == actor || s.lockedPresenter(target) {
+		return nil, ErrForbidden
+	}
+	ch := Change{Event: "member.removed", UserID: target}
+	if t.ConnectionID != "" {
+		ch.Disconnect = []ConnectionID{t.ConnectionID}
+	}
+	t.Removed, t.OnStage, t.Connected, t.ConnectionID = true, false, false, ""
+	t.lowerHand()
+	if s.PresenterID == target {
+		s.PresenterID = ""
+	}
+	if s.Live.Breakout.Assign != nil {
+		delete(s.Live.Breakout.Assign, target)
+	}
+	t.Room = nil
+	return []Change{ch}, nil
+}
+
+// Ask adds a question to the session's Q&A.
+func (s *Session) Ask(u UserID, id, text string, now time.Time) ([]Change, error) {
+	m, err := s.live(u)
+	if err != nil {
+		return nil, err
+	}
+	if n := RuneLen(text); n < 1 || n > MaxQuestionLen {
+		return nil, FieldErrors{"text": fmt.Sprintf("must be 1 to %d characters", MaxQuestionLen)}
+	}
+	if len(s.Live.Questions) >= MaxQuestions {
+		return nil, ErrConflict
+	}
+	s.Live.Seq++
+	q := Question{ID: id, UserID: u, Name: m.Name, Text: text, Status: QuestionOpen, AskedAt: now, Seq: s.Live.Seq}
+	s.Live.Questions = append(s.Live.Questions, q)
+	return []Change{{Event: "qa.asked", UserID: u, QuestionID: id, Data: map[string]any{"text": text, "name": m.Name, "votes": 0, "askedAt": now}}}, nil
+}
+
+func (s *Session) question(id string) (*Question, error) {
+	for i := range s.Live.Questions {
+		if s.Live.Questions[i].ID == id {
+			return &s.Live.Questions[i], nil
+		}
+	}
+	return nil, ErrNoQuestion
+}
+
+// Upvote adds u's one vote to an open question; a second vote is a
+// conflict.
+func (s *Session) Upvote(u UserID, qid string) ([]Change, error) {
+	if _, err := s.live(u); err != nil {
+		return nil, err
+	}
+	q, err := s.question(qid)
+	if err != nil {
+		return nil, err
+	}
+	if q.Status != QuestionOpen || q.votedBy(u) {
+		return nil, ErrConflict
+	}
+	q.Voters = append(q.Voters, u)
+	q.Votes++
+	return []Change{{Event: "qa.voted", UserID: u, QuestionID: qid, Data: map[string]any{"votes": q.Votes}}}, nil
+}
+
+// CloseQuestion marks a question answered or dismissed (a host or
+// speaker).
+func (s *Session) CloseQuestion(actor UserID, qid string, st QuestionStatus) ([]Change, error) {
+	if _, err := s.live(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.moderator(actor); err != nil {
+		return nil, err
+	}
+	q, err := s.question(qid)
+	if err != nil {
+		return nil, err
+	}
+	if q.Status == st {
+		return nil, ErrNoChange
+	}
+	q.Status = st
+	return []Change{{Event: "qa." + string(st), UserID: actor, QuestionID: qid}}, nil
+}
+
+// Tick applies the rules of time: a scheduled session opens StartWindow
+// before its slot and ends at the slot's end; an instant session whose
+// host has been away HostRejoinWindow expires; a member gone StageHold
+// loses their stage seat and raised hand; a connection older than API
+// Gateway's limit is gone. The scheduler calls it, and so does every
+// command before it runs.
+func (s *Session) Tick(now time.Time) []Change {
+	if s.Status.Over() {
+		return nil
+	}
+	var changes []Change
+	if s.Kind == KindScheduled && !s.End.IsZero() && !now.Before(s.End) {
+		return []Change{s.finish(StatusEnded, "session.ended", now)}
+	}
+	if s.Kind == KindInstant && s.Status == StatusOpen && !s.Live.HostLeftAt.IsZero() &&
+		now.Sub(s.Live.HostLeftAt) >= HostRejoinWindow {
+		return []Change{s.finish(StatusExpired, "session.expired", now)}
+	}
+	if s.Kind == KindScheduled && s.Status == StatusScheduled && !now.Before(s.Start.Add(-StartWindow)) {
+		s.Status = StatusOpen
+		changes = append(changes, Change{Event: "session.startable"})
+	}
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.Connected && now.Sub(m.ConnectedAt) >= MaxConnectionAge {
+			m.Connected, m.ConnectionID, m.LeftAt = false, "", now
+			changes = append(changes, Change{Event: "member.left", UserID: m.UserID})
+		}
+		if m.Connected || m.Removed || now.Sub(m.LeftAt) < StageHold || m.Role == RoleHost || m.UserID == s.PresenterID {
+			continue
+		}
+		if m.OnStage {
+			m.OnStage = false
+			changes = append(changes, stageChange(m))
+		}
+		if m.handRaised() {
+			m.lowerHand()
+			changes = append(changes, Change{Event: "hand.lowered", UserID: m.UserID})
+		}
+	}
+	return changes
+}
+
+// NextDue is the next time Tick would change the session, or zero when
+// nothing is pending. The scheduler looks at sessions that are due.
+func (s *Session) NextDue() time.Time {
+	if s.Status.Over() {
+		return time.Time{}
+	}
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if s.Kind == KindScheduled {
+		if s.Status == StatusScheduled {
+			consider(s.Start.Add(-StartWindow))
+		}
+		consider(s.End)
+	}
+	if s.Kind == KindInstant && s.Status == StatusOpen && !s.Live.HostLeftAt.IsZero() {
+		consider(s.Live.HostLeftAt.Add(HostRejoinWindow))
+	}
+	for _, m := range s.Live.Members {
+		if m.Connected {
+			consider(m.ConnectedAt.Add(MaxConnectionAge))
+		} else if !m.Removed && (m.OnStage || m.handRaised()) && m.Role != RoleHost && m.UserID != s.PresenterID {
+			consider(m.LeftAt.Add(StageHold))
+		}
+	}
+	return next
+}
