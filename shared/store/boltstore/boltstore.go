@@ -21,6 +21,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
@@ -32,11 +33,13 @@ const DefaultLockTimeout = 2 * time.Second
 
 // DB is a store.Store in one bbolt file. It is safe for concurrent use.
 type DB struct {
-	bolt *bolt.DB
+	bolt  *bolt.DB
+	clock domain.Clock
 }
 
 type options struct {
 	lockTimeout time.Duration
+	clock       domain.Clock
 }
 
 // Option changes how Open opens the database.
@@ -48,10 +51,16 @@ func WithLockTimeout(d time.Duration) Option {
 	return func(o *options) { o.lockTimeout = d }
 }
 
+// WithClock sets the clock that decides whether a connection, a chat
+// message or a rate counter has expired (the system clock by default).
+func WithClock(c domain.Clock) Option {
+	return func(o *options) { o.clock = c }
+}
+
 // Open opens the database file at path, creating the file and its
 // directory when missing.
 func Open(path string, opts ...Option) (*DB, error) {
-	o := options{lockTimeout: DefaultLockTimeout}
+	o := options{lockTimeout: DefaultLockTimeout, clock: domain.SystemClock{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -74,7 +83,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = b.Close() // The open error is the one that matters.
 		return nil, fmt.Errorf("boltstore: open %s: create buckets: %w", path, err)
 	}
-	return &DB{bolt: b}, nil
+	return &DB{bolt: b, clock: o.clock}, nil
 }
 
 // Close releases the file. It is idempotent.
@@ -117,6 +126,14 @@ func get(tx *bolt.Tx, b, k []byte, v any) error {
 // exists reports whether bucket b holds k.
 func exists(tx *bolt.Tx, b, k []byte) bool {
 	return tx.Bucket(b).Get(k) != nil
+}
+
+// decode unmarshals the value data of bucket b into v.
+func decode(b, data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", b, err)
+	}
+	return nil
 }
 
 // put encodes v as the value at k in bucket b.

@@ -1,7 +1,9 @@
 package boltstore
 
 import (
+	"bytes"
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
@@ -22,6 +24,18 @@ import (
 //	eventSessions  key(eventID, sessionID)    empty: the index behind ListEventSessions
 //	slots          key(eventID, slotStart)    slotCount, slotStart in UTC RFC 3339
 //	registrations  key(sessionID, userID)     domain.Registration
+//	due            <due>#<sessionID>          empty: the index behind DueSessions
+//	sessionDue     sessionID                  the session's key in due, when it has one
+//	connections    connectionID               store.Connection
+//	stale          <stale>#<connectionID>     empty: the index behind StaleConnections
+//	chat           key(sessionID, room, <at>#<messageID>)
+//	                                          store.ChatMessage; room is "main" or the breakout index
+//	rates          key(key, windowUnix)       rateCount
+//	rateExpiry     <expires><rates key>       empty: counters in the order they expire
+//
+// <due>, <stale>, <at> and <expires> are UTC times of fixed width
+// (keyTime), so that the byte order of keys is the order of time and the
+// indexes are scanned from their first key up to a time.
 var (
 	bucketUsers         = []byte("users")
 	bucketOrganizers    = []byte("organizers")
@@ -31,6 +45,13 @@ var (
 	bucketEventSessions = []byte("eventSessions")
 	bucketSlots         = []byte("slots")
 	bucketRegistrations = []byte("registrations")
+	bucketDue           = []byte("due")
+	bucketSessionDue    = []byte("sessionDue")
+	bucketConnections   = []byte("connections")
+	bucketStale         = []byte("stale")
+	bucketChat          = []byte("chat")
+	bucketRates         = []byte("rates")
+	bucketRateExpiry    = []byte("rateExpiry")
 )
 
 // buckets lists every bucket; Open creates those that are missing.
@@ -38,6 +59,8 @@ func buckets() [][]byte {
 	return [][]byte{
 		bucketUsers, bucketOrganizers, bucketEvents, bucketEmployers,
 		bucketSessions, bucketEventSessions, bucketSlots, bucketRegistrations,
+		bucketDue, bucketSessionDue, bucketConnections, bucketStale,
+		bucketChat, bucketRates, bucketRateExpiry,
 	}
 }
 
@@ -94,4 +117,73 @@ func slotKey(event domain.EventID, start time.Time) []byte {
 
 func registrationKey(session domain.SessionID, user domain.UserID) []byte {
 	return key(string(session), string(user))
+}
+
+// keyTimeLayout is fixed width (nanoseconds always written), so that the
+// byte order of keys that start with a time is the order of time.
+const keyTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// keyTime writes t in UTC at a fixed width.
+func keyTime(t time.Time) []byte { return []byte(t.UTC().Format(keyTimeLayout)) }
+
+// timeKey is the key of an index ordered by time, then id: keyTime(t),
+// "#" and id.
+func timeKey(t time.Time, id string) []byte {
+	return append(append(keyTime(t), '#'), id...)
+}
+
+// timeKeyDue reports whether a key made by timeKey (or one that starts
+// with keyTime) is at or before now.
+func timeKeyDue(k []byte, now time.Time) bool {
+	return len(k) >= len(keyTimeLayout) && bytes.Compare(k[:len(keyTimeLayout)], keyTime(now)) <= 0
+}
+
+// timeKeyID returns the id of a key made by timeKey.
+func timeKeyID(k []byte) string {
+	if len(k) <= len(keyTimeLayout) {
+		return ""
+	}
+	return string(k[len(keyTimeLayout)+1:])
+}
+
+// roomPart names a chat room in keys: "main" for the main room, else the
+// breakout room's index.
+func roomPart(room *int) string {
+	if room == nil {
+		return "main"
+	}
+	return strconv.Itoa(*room)
+}
+
+// chatRoomPrefix is the prefix of the keys of one room's messages.
+func chatRoomPrefix(session domain.SessionID, room *int) []byte {
+	return key(string(session), roomPart(room))
+}
+
+// chatKey orders a room's messages by time, then id.
+func chatKey(session domain.SessionID, room *int, at time.Time, id string) []byte {
+	return key(string(session), roomPart(room), string(timeKey(at, id)))
+}
+
+// rateKey is the counter of key in the window that starts at window.
+func rateKey(k string, window time.Time) []byte {
+	return key(k, strconv.FormatInt(window.Unix(), 10))
+}
+
+// rateExpiryKey indexes the counter rk by when it expires.
+func rateExpiryKey(expires time.Time, rk []byte) []byte {
+	return append(keyTime(expires), rk...)
+}
+
+// prefixEnd returns the least key greater than every key that starts
+// with prefix, or nil when there is none (prefix is all 0xff).
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // BookSession stores a scheduled session in its event's slot, all or
-// nothing, within the limits of lim checked in the order of the contract:
+// nothing, due for the scheduler at s.NextDue(), within the limits of lim checked in the order of the contract:
 // store.ErrEmployerLimit, then store.ErrEventLimit, then store.ErrSlotFull.
 // store.ErrNotFound if the event or the employer does not exist,
 // store.ErrExists if the session id is taken.
@@ -65,6 +65,9 @@ func (db *DB) BookSession(ctx context.Context, s domain.Session, lim store.Booki
 		if err := put(tx, bucketSessions, []byte(s.ID), s); err != nil {
 			return err
 		}
+		if err := setDue(tx, s); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketEventSessions).Put(eventSessionKey(s.EventID, s.ID), []byte{})
 	})
 	if err != nil {
@@ -74,7 +77,7 @@ func (db *DB) BookSession(ctx context.Context, s domain.Session, lim store.Booki
 }
 
 // CreateSession stores an instant or primetime session with no
-// registrations; store.ErrExists if the id is taken. A scheduled session
+// registrations, due for the scheduler at s.NextDue(); store.ErrExists if the id is taken. A scheduled session
 // is refused with ErrScheduled: it is booked with BookSession, which
 // keeps the event's counters.
 func (db *DB) CreateSession(ctx context.Context, s domain.Session) error {
@@ -83,7 +86,10 @@ func (db *DB) CreateSession(ctx context.Context, s domain.Session) error {
 	}
 	s.Registered = 0
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		return create(tx, bucketSessions, []byte(s.ID), s)
+		if err := create(tx, bucketSessions, []byte(s.ID), s); err != nil {
+			return err
+		}
+		return setDue(tx, s)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: create session %s: %w", s.ID, err)

@@ -1,0 +1,104 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/store"
+)
+
+// maxChatPrune bounds how many expired messages one AddChat deletes, so
+// that a write stays short however long the room was left alone.
+const maxChatPrune = 100
+
+// chatExpired reports whether m has outlived store.ChatTTL at now, in
+// whole seconds as DynamoDB's TTL attribute counts.
+func chatExpired(m store.ChatMessage, now time.Time) bool {
+	return m.At.Add(store.ChatTTL).Unix() <= now.Unix()
+}
+
+// AddChat keeps a chat message in its room, ordered by At then ID. It
+// deletes the room's oldest messages that have expired on the way, so
+// that a long-running local runner does not keep chat forever.
+func (db *DB) AddChat(ctx context.Context, m store.ChatMessage) error {
+	m.At = m.At.UTC()
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if err := pruneChat(tx, chatRoomPrefix(m.SessionID, m.Room), db.clock.Now()); err != nil {
+			return err
+		}
+		return put(tx, bucketChat, chatKey(m.SessionID, m.Room, m.At, m.ID), m)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: add chat %s to %s: %w", m.ID, m.SessionID, err)
+	}
+	return nil
+}
+
+// pruneChat deletes up to maxChatPrune of the oldest messages under
+// prefix that have expired at now.
+func pruneChat(tx *bolt.Tx, prefix []byte, now time.Time) error {
+	b := tx.Bucket(bucketChat)
+	var gone [][]byte
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(gone) < maxChatPrune; k, v = c.Next() {
+		var m store.ChatMessage
+		if err := decode(bucketChat, v, &m); err != nil {
+			return err
+		}
+		if !chatExpired(m, now) {
+			break
+		}
+		gone = append(gone, bytes.Clone(k))
+	}
+	for _, k := range gone {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecentChat returns the newest limit messages of a session's room (nil:
+// the main room) that have not expired, oldest first.
+func (db *DB) RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]store.ChatMessage, error) {
+	out := []store.ChatMessage{}
+	if limit <= 0 {
+		return out, nil
+	}
+	now := db.clock.Now()
+	prefix := chatRoomPrefix(session, room)
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketChat).Cursor()
+		var k, v []byte
+		if end := prefixEnd(prefix); end == nil {
+			k, v = c.Last()
+		} else if k, v = c.Seek(end); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+			var m store.ChatMessage
+			if err := decode(bucketChat, v, &m); err != nil {
+				return err
+			}
+			// Older messages expire first: past this one, all have.
+			if chatExpired(m, now) {
+				break
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: recent chat of %s room %s: %w", session, roomPart(room), err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
