@@ -32,7 +32,11 @@ const (
 // partition. Each counter's condition holds it within its limit, so that
 // no limit can be passed whatever runs at the same time.
 func (d *DB) BookSession(ctx context.Context, s domain.Session, lim store.BookingLimits) error {
-	sess, err := d.putNew(toSessionItem(s))
+	si, err := toSessionItem(s)
+	if err != nil {
+		return fmt.Errorf("dynamostore: book session %s: %w", s.ID, err)
+	}
+	sess, err := d.putNew(si)
 	if err != nil {
 		return fmt.Errorf("dynamostore: book session %s: %w", s.ID, err)
 	}
@@ -172,10 +176,15 @@ func (d *DB) ListEventSessions(ctx context.Context, event domain.EventID) ([]dom
 	err = d.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
 		var it sessionItem
 		ok, err := d.decode(item, &it)
-		if ok {
-			out = append(out, it.domain())
+		if !ok || err != nil {
+			return err
 		}
-		return err
+		s, err := it.domain()
+		if err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: list sessions of event %s: %w", event, err)

@@ -29,6 +29,8 @@ import (
 type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -334,10 +336,14 @@ func (d *DB) GetEmployer(ctx context.Context, event domain.EventID, id domain.Em
 	return it.domain(), nil
 }
 
-// CreateSession stores an instant or primetime session; store.ErrExists
-// if the id is taken.
+// CreateSession stores an instant or primetime session, filed in the list
+// of sessions due at s.NextDue(); store.ErrExists if the id is taken.
 func (d *DB) CreateSession(ctx context.Context, s domain.Session) error {
-	if err := d.create(ctx, toSessionItem(s)); err != nil {
+	it, err := toSessionItem(s)
+	if err != nil {
+		return fmt.Errorf("dynamostore: create session %s: %w", s.ID, err)
+	}
+	if err := d.create(ctx, it); err != nil {
 		return fmt.Errorf("dynamostore: create session %s: %w", s.ID, err)
 	}
 	return nil
@@ -362,5 +368,9 @@ func (d *DB) session(ctx context.Context, id domain.SessionID) (domain.Session, 
 	if err != nil || !ok {
 		return domain.Session{}, false, err
 	}
-	return it.domain(), true, nil
+	s, err := it.domain()
+	if err != nil {
+		return domain.Session{}, false, err
+	}
+	return s, true, nil
 }

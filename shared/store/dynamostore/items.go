@@ -1,12 +1,15 @@
 package dynamostore
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/store"
 )
 
 // The items below are the stored form of the domain types. They are
@@ -20,6 +23,12 @@ const (
 	attrRegistered     = "registered"
 	attrCapacity       = "capacity"
 	attrStatus         = "status"
+	attrPresenterID    = "presenterId"
+	attrLive           = "live"
+	attrVersion        = "version"
+	attrLastSeenAt     = "lastSeenAt"
+	attrConnectedAt    = "connectedAt"
+	attrCount          = "n"
 )
 
 type userItem struct {
@@ -189,10 +198,31 @@ type sessionItem struct {
 	StageMaxParticipants int       `dynamodbav:"stageMaxParticipants"`
 	CreatedAt            time.Time `dynamodbav:"createdAt"`
 	Version              int64     `dynamodbav:"version"`
+	// Live is domain.Live as one JSON string: UpdateSession replaces it
+	// whole, and one attribute keeps the update expression short.
+	Live string `dynamodbav:"live,omitempty"`
+	// GSI1PK and GSI1SK file the session in the list of sessions due
+	// (dueIndexKey); absent when nothing is pending.
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
 }
 
-// toSessionItem stores a new session: no spot is held yet.
-func toSessionItem(s domain.Session) sessionItem {
+// encodeLive is the stored form of a session's live state.
+func encodeLive(l domain.Live) (string, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return "", fmt.Errorf("encode live state: %w", err)
+	}
+	return string(b), nil
+}
+
+// toSessionItem stores a new session: no spot is held yet, and it is due
+// for the scheduler at s.NextDue().
+func toSessionItem(s domain.Session) (sessionItem, error) {
+	live, err := encodeLive(s.Live)
+	if err != nil {
+		return sessionItem{}, err
+	}
 	k := sessionKey(s.ID)
 	var sp []string
 	if len(s.Speakers) > 0 {
@@ -201,7 +231,7 @@ func toSessionItem(s domain.Session) sessionItem {
 			sp[i] = string(u)
 		}
 	}
-	return sessionItem{
+	it := sessionItem{
 		PK: k.PK, SK: k.SK,
 		ID:                   string(s.ID),
 		Kind:                 string(s.Kind),
@@ -221,10 +251,25 @@ func toSessionItem(s domain.Session) sessionItem {
 		StageMaxParticipants: s.Stage.MaxParticipants,
 		CreatedAt:            s.CreatedAt,
 		Version:              s.Version,
+		Live:                 live,
 	}
+	if due := s.NextDue(); !due.IsZero() {
+		ik := dueIndexKey(due, s.ID)
+		it.GSI1PK, it.GSI1SK = ik.PK, ik.SK
+	}
+	return it, nil
 }
 
-func (it sessionItem) domain() domain.Session {
+// domain returns the session the item stores. Each call decodes the live
+// state afresh, so two calls give sessions that share nothing mutable but
+// the speakers.
+func (it sessionItem) domain() (domain.Session, error) {
+	var live domain.Live
+	if it.Live != "" {
+		if err := json.Unmarshal([]byte(it.Live), &live); err != nil {
+			return domain.Session{}, fmt.Errorf("decode live state of session %s: %w", it.ID, err)
+		}
+	}
 	var sp []domain.UserID
 	if len(it.Speakers) > 0 {
 		sp = make([]domain.UserID, len(it.Speakers))
@@ -250,7 +295,8 @@ func (it sessionItem) domain() domain.Session {
 		Stage:       domain.StageLimits{MaxSpeakers: it.StageMaxSpeakers, MaxParticipants: it.StageMaxParticipants},
 		CreatedAt:   it.CreatedAt,
 		Version:     it.Version,
-	}
+		Live:        live,
+	}, nil
 }
 
 type registrationItem struct {
@@ -268,6 +314,97 @@ func toRegistrationItem(r domain.Registration) registrationItem {
 
 func (it registrationItem) domain() domain.Registration {
 	return domain.Registration{SessionID: domain.SessionID(it.SessionID), UserID: domain.UserID(it.UserID), CreatedAt: it.CreatedAt}
+}
+
+// dueItem is the part of a session item DueSessions reads.
+type dueItem struct {
+	ID     string `dynamodbav:"id"`
+	Status string `dynamodbav:"status"`
+}
+
+// connectionItem is a WebSocket connection; ttl is ConnectedAt +
+// store.ConnectionTTL in Unix seconds.
+type connectionItem struct {
+	PK          string    `dynamodbav:"PK"`
+	SK          string    `dynamodbav:"SK"`
+	ID          string    `dynamodbav:"id"`
+	SessionID   string    `dynamodbav:"sessionId"`
+	UserID      string    `dynamodbav:"userId"`
+	Device      string    `dynamodbav:"device,omitempty"`
+	ConnectedAt time.Time `dynamodbav:"connectedAt"`
+	LastSeenAt  time.Time `dynamodbav:"lastSeenAt"`
+	TTL         int64     `dynamodbav:"ttl"`
+	GSI1PK      string    `dynamodbav:"GSI1PK"`
+	GSI1SK      string    `dynamodbav:"GSI1SK"`
+}
+
+func toConnectionItem(c store.Connection) connectionItem {
+	k := connectionKey(c.ID)
+	ik := staleIndexKey(c.Stale(), c.ID)
+	return connectionItem{
+		PK: k.PK, SK: k.SK,
+		ID:          string(c.ID),
+		SessionID:   string(c.SessionID),
+		UserID:      string(c.UserID),
+		Device:      string(c.Device),
+		ConnectedAt: c.ConnectedAt.UTC(),
+		LastSeenAt:  c.LastSeenAt.UTC(),
+		TTL:         c.ConnectedAt.Add(store.ConnectionTTL).Unix(),
+		GSI1PK:      ik.PK,
+		GSI1SK:      ik.SK,
+	}
+}
+
+func (it connectionItem) domain() store.Connection {
+	return store.Connection{
+		ID:          domain.ConnectionID(it.ID),
+		SessionID:   domain.SessionID(it.SessionID),
+		UserID:      domain.UserID(it.UserID),
+		Device:      domain.Device(it.Device),
+		ConnectedAt: it.ConnectedAt,
+		LastSeenAt:  it.LastSeenAt,
+	}
+}
+
+// chatItem is one chat message; ttl is At + store.ChatTTL in Unix seconds.
+type chatItem struct {
+	PK        string    `dynamodbav:"PK"`
+	SK        string    `dynamodbav:"SK"`
+	SessionID string    `dynamodbav:"sessionId"`
+	ID        string    `dynamodbav:"id"`
+	UserID    string    `dynamodbav:"userId"`
+	Name      string    `dynamodbav:"name"`
+	Text      string    `dynamodbav:"text"`
+	Room      *int      `dynamodbav:"room,omitempty"`
+	At        time.Time `dynamodbav:"at"`
+	TTL       int64     `dynamodbav:"ttl"`
+}
+
+func toChatItem(m store.ChatMessage) chatItem {
+	k := chatKey(m.SessionID, m.Room, m.At, m.ID)
+	return chatItem{
+		PK: k.PK, SK: k.SK,
+		SessionID: string(m.SessionID),
+		ID:        m.ID,
+		UserID:    string(m.UserID),
+		Name:      m.Name,
+		Text:      m.Text,
+		Room:      m.Room,
+		At:        m.At.UTC(),
+		TTL:       m.At.Add(store.ChatTTL).Unix(),
+	}
+}
+
+func (it chatItem) domain() store.ChatMessage {
+	return store.ChatMessage{
+		SessionID: domain.SessionID(it.SessionID),
+		ID:        it.ID,
+		UserID:    domain.UserID(it.UserID),
+		Name:      it.Name,
+		Text:      it.Text,
+		Room:      it.Room,
+		At:        it.At,
+	}
 }
 
 // expired reports whether an item carries a TTL that has passed. DynamoDB

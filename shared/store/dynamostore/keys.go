@@ -1,6 +1,7 @@
 package dynamostore
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,12 +21,35 @@ import (
 //	event's session      EVENT#<id>         SESSION#<start>#<session> (points at the session)
 //	session              SESSION#<id>       META                      (counter registered)
 //	registration         SESSION#<id>       REG#<user>
+//	chat message         SESSION#<id>       CHAT#<room>#<at>#<message>  (ttl)
+//	connection           CONN#<id>          META                      (ttl)
+//	rate counter         RATE#<key>#<unix>  META                      (counter n, ttl)
 //
 // An event's sessions and slot counters live in the event's partition, so
 // that ListEventSessions and SlotUsage are strongly consistent queries
 // rather than reads of an eventually consistent index. <start> is a UTC
 // time of fixed width, so the sort key orders sessions by start, then id.
-// GSI1 is not used yet.
+// A chat message's <room> is "main" or the breakout room's index, and
+// <at> a fixed-width time, so one room's messages are one range of the
+// session's partition, in time order. A rate counter's <unix> is the
+// start of its window in Unix seconds; it is last so that any <key>
+// works.
+//
+// GSI1 (projection ALL) is sparse: only items that carry GSI1PK are in
+// it, and those are the two time-ordered lists the scheduler walks.
+//
+//	list                 GSI1PK             GSI1SK
+//	sessions due         DUE                <due>#<session>    (Session.NextDue; absent when zero)
+//	connections          CONN               <stale>#<conn>     (store.Connection.Stale)
+//
+// Each list is one index partition, which holds up to about 1,000 writes
+// a second: ample for one event's sessions and connections. Should it
+// become hot, the partition can be sharded (DUE#0 … DUE#n-1 by a hash of
+// the id) and the readers merge the shards by GSI1SK. Reads of a global
+// secondary index are eventually consistent: a session or connection may
+// show up a moment late, or at its previous time. The scheduler that
+// reads them tolerates both: it applies Tick, which changes nothing
+// (domain.ErrNoChange) for a session that is not due after all.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
@@ -42,7 +66,18 @@ const (
 	prefixSlot      = "SLOT#"
 	prefixSession   = "SESSION#"
 	prefixReg       = "REG#"
+	prefixChat      = "CHAT#"
+	prefixConn      = "CONN#"
+	prefixRate      = "RATE#"
 	skMeta          = "META"
+
+	// chatMainRoom names the main room in chat sort keys.
+	chatMainRoom = "main"
+
+	// gsiDue and gsiConn are the GSI1 partitions of the sessions due
+	// and of the connections by stale time.
+	gsiDue  = "DUE"
+	gsiConn = "CONN"
 
 	// keyTimeLayout is fixed width (nanoseconds always written), so that
 	// the lexical order of keys is the order of time.
@@ -100,3 +135,45 @@ func slotStartOf(sk string) (time.Time, bool) {
 	}
 	return t.UTC(), true
 }
+
+// chatRoomPrefix is the prefix of the sort keys of one room's messages.
+func chatRoomPrefix(room *int) string {
+	if room == nil {
+		return prefixChat + chatMainRoom + "#"
+	}
+	return prefixChat + strconv.Itoa(*room) + "#"
+}
+
+// chatKey orders a room's messages by time, then id, in the session's
+// partition.
+func chatKey(session domain.SessionID, room *int, at time.Time, id string) key {
+	return key{sessionPK(session), chatRoomPrefix(room) + keyTime(at) + "#" + id}
+}
+
+func connectionKey(id domain.ConnectionID) key { return key{prefixConn + string(id), skMeta} }
+
+// rateKey is the counter of k in the window that starts at window.
+func rateKey(k string, window time.Time) key {
+	return key{prefixRate + k + "#" + strconv.FormatInt(window.Unix(), 10), skMeta}
+}
+
+// indexKey is the GSI1 key of an item in one of the time-ordered lists.
+type indexKey struct {
+	PK string
+	SK string
+}
+
+// dueIndexKey files a session in the list of sessions due at due.
+func dueIndexKey(due time.Time, id domain.SessionID) indexKey {
+	return indexKey{gsiDue, keyTime(due) + "#" + string(id)}
+}
+
+// staleIndexKey files a connection in the list of connections by the
+// time API Gateway closes them.
+func staleIndexKey(stale time.Time, id domain.ConnectionID) indexKey {
+	return indexKey{gsiConn, keyTime(stale) + "#" + string(id)}
+}
+
+// indexUpTo is the least GSI1SK greater than that of every item filed
+// at or before t: "$" sorts right after the "#" that ends the time.
+func indexUpTo(t time.Time) string { return keyTime(t) + "$" }
