@@ -6,7 +6,13 @@
 // about the implementation: every subtest opens its own empty store, uses
 // fresh ids from domain.NewID, waits for nothing but returned calls and
 // compares times with whole seconds in UTC, so that an implementation that
-// stores RFC 3339 strings passes as well as one that stores JSON.
+// stores RFC 3339 strings passes as well as one that stores JSON. The one
+// exception is the lists the scheduler reads (DueSessions,
+// StaleConnections), which a store may serve from an eventually
+// consistent index: those checks poll until the list is as expected or a
+// deadline passes. Items with a time to live (connections, chat) are
+// given times near the wall clock, since the suite cannot set a store's
+// clock.
 //
 // MeasureContention, in this package too, measures registrations under
 // contention for `make bench`; it does not import the testing package, so
@@ -50,6 +56,13 @@ func Run(t *testing.T, open Opener) {
 		{"CancelRegistration", testCancelRegistration},
 		{"GetRegistration", testGetRegistration},
 		{"Concurrency", testConcurrency},
+		{"UpdateSession", testUpdateSession},
+		{"UpdateSessionConcurrency", testUpdateSessionConcurrency},
+		{"DueSessions", testDueSessions},
+		{"Connections", testConnections},
+		{"StaleConnections", testStaleConnections},
+		{"Chat", testChat},
+		{"Allow", testAllow},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
@@ -306,6 +319,24 @@ func normalize(v any) any {
 	case domain.Registration:
 		x.CreatedAt = x.CreatedAt.UTC()
 		return x
+	case store.Connection:
+		x.ConnectedAt, x.LastSeenAt = x.ConnectedAt.UTC(), x.LastSeenAt.UTC()
+		return x
+	case store.ChatMessage:
+		x.At = x.At.UTC()
+		return x
+	case []store.Connection:
+		out := make([]any, len(x))
+		for i, c := range x {
+			out[i] = normalize(c)
+		}
+		return out
+	case []store.ChatMessage:
+		out := make([]any, len(x))
+		for i, m := range x {
+			out[i] = normalize(m)
+		}
+		return out
 	default:
 		panic(fmt.Sprintf("storetest: normalize: unexpected type %T", v))
 	}
@@ -317,3 +348,32 @@ func nilIfEmpty[T any](s []T) []T {
 	}
 	return s
 }
+
+// pollDeadline bounds how long the suite waits for an eventually
+// consistent list to settle.
+const pollDeadline = 10 * time.Second
+
+// eventually calls check until it returns "" or pollDeadline passes, and
+// then fails the test with the last thing check said was wrong.
+func eventually(t *testing.T, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(pollDeadline)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", pollDeadline, msg)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v", msg, t.Context().Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// wallNow is the wall clock in UTC at a whole second, for items that
+// expire: a store decides expiry by its own clock.
+func wallNow() time.Time { return time.Now().UTC().Truncate(time.Second) }
