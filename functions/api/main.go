@@ -8,17 +8,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/httpapi"
 	"github.com/greenroom-live/greenroom/shared/lambdaenv"
-	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
 )
 
 func main() {
@@ -32,13 +31,13 @@ func main() {
 }
 
 func newHandler(ctx context.Context) (*httpapi.Handler, error) {
-	table, err := lambdaenv.Require("GREENROOM_TABLE")
-	if err != nil {
-		return nil, err
-	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	st, err := lambdaenv.Store(cfg)
+	if err != nil {
+		return nil, err
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
 	tokenKey, err := lambdaenv.Secret(ctx, sm, "GREENROOM_TOKEN_KEY_SECRET")
@@ -49,17 +48,32 @@ func newHandler(ctx context.Context) (*httpapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	wsURL, err := lambdaenv.Require("GREENROOM_WS_URL")
+	if err != nil {
+		return nil, err
+	}
+	// TURN is optional: without its URLs, members get no relay.
+	var turnCfg httpapi.TURNConfig
+	if urls := strings.TrimSpace(os.Getenv("GREENROOM_TURN_URLS")); urls != "" {
+		secret, err := lambdaenv.Secret(ctx, sm, "GREENROOM_TURN_SECRET_SECRET")
+		if err != nil {
+			return nil, err
+		}
+		turnCfg = httpapi.TURNConfig{Secret: secret, URLs: strings.Split(urls, ",")}
+	}
 	clock := domain.SystemClock{}
 	tokens, err := auth.NewIssuer(auth.Config{Key: []byte(tokenKey), Clock: clock})
 	if err != nil {
 		return nil, err
 	}
 	return httpapi.New(httpapi.Config{
-		Store:    dynamostore.New(dynamodb.NewFromConfig(cfg), table),
+		Store:    st,
 		Tokens:   tokens,
 		AdminKey: adminKey,
 		Clock:    clock,
 		Logger:   lambdaenv.Logger(),
 		WebURL:   os.Getenv("GREENROOM_WEB_URL"),
+		WSURL:    wsURL,
+		TURN:     turnCfg,
 	})
 }

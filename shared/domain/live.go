@@ -117,20 +117,22 @@ func (m *Member) lowerHand() {
 	m.HandSeq = 0
 }
 
+// awaySince is when a member who is not connected was last known here:
+// when it dropped, or when it was admitted if it never connected since.
+func (m *Member) awaySince() time.Time {
+	if m.LeftAt.After(m.AdmittedAt) {
+		return m.LeftAt
+	}
+	return m.AdmittedAt
+}
+
 // present reports whether the member takes a spot in the room at now:
 // connected, or admitted or dropped within AdmissionHold.
 func (m *Member) present(now time.Time) bool {
 	if m.Removed {
 		return false
 	}
-	if m.Connected {
-		return true
-	}
-	last := m.AdmittedAt
-	if m.LeftAt.After(last) {
-		last = m.LeftAt
-	}
-	return now.Sub(last) < AdmissionHold
+	return m.Connected || now.Sub(m.awaySince()) < AdmissionHold
 }
 
 // QuestionStatus is where a question is: open, answered or dismissed.

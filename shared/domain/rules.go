@@ -42,6 +42,13 @@ func (s *Session) Admit(j Joiner, now time.Time) ([]Change, error) {
 		if m.Removed {
 			return nil, ErrRemoved
 		}
+		// A participant whose spot lapsed (gone past AdmissionHold) asks
+		// for one again, like a newcomer.
+		if m.Role == RoleParticipant && !m.present(now) {
+			if err := s.admitParticipant(j, now); err != nil {
+				return nil, err
+			}
+		}
 		m.Name, m.Device, m.AdmittedAt = j.Name, j.Device, now
 		m.Registered = m.Registered || j.Registered
 		return nil, nil
@@ -201,10 +208,16 @@ func (s *Session) AssignPresenter(actor, target UserID) ([]Change, error) {
 	if s.PresenterID == target {
 		return nil, ErrNoChange
 	}
+	// The presenter takes the stage's participant seat (InstantStage):
+	// whoever holds it, a former presenter or an approved hand, goes back
+	// to watching.
 	var changes []Change
-	if prev := s.member(s.PresenterID); prev != nil && prev.Role != RoleHost {
-		prev.OnStage = false
-		changes = append(changes, stageChange(prev))
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.OnStage && !m.Role.Moderates() && m.UserID != target {
+			m.OnStage = false
+			changes = append(changes, stageChange(m))
+		}
 	}
 	s.PresenterID = target
 	t.OnStage = true
@@ -537,9 +550,12 @@ func (s *Session) Tick(now time.Time) []Change {
 		m := &s.Live.Members[i]
 		if m.Connected && now.Sub(m.ConnectedAt) >= MaxConnectionAge {
 			m.Connected, m.ConnectionID, m.LeftAt = false, "", now
+			if m.Role == RoleHost && s.Kind == KindInstant && s.Status == StatusOpen {
+				s.Live.HostLeftAt = now // as in Disconnect: the rejoin window starts
+			}
 			changes = append(changes, Change{Event: "member.left", UserID: m.UserID})
 		}
-		if m.Connected || m.Removed || now.Sub(m.LeftAt) < StageHold || m.Role == RoleHost || m.UserID == s.PresenterID {
+		if m.Connected || m.Removed || now.Sub(m.awaySince()) < StageHold || m.Role == RoleHost || m.UserID == s.PresenterID {
 			continue
 		}
 		if m.OnStage {
@@ -579,7 +595,7 @@ func (s *Session) NextDue() time.Time {
 		if m.Connected {
 			consider(m.ConnectedAt.Add(MaxConnectionAge))
 		} else if !m.Removed && (m.OnStage || m.handRaised()) && m.Role != RoleHost && m.UserID != s.PresenterID {
-			consider(m.LeftAt.Add(StageHold))
+			consider(m.awaySince().Add(StageHold))
 		}
 	}
 	return next

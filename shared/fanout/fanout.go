@@ -19,11 +19,13 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"github.com/greenroom-live/greenroom/shared/domain"
 )
 
 // ConnectionID is an API Gateway WebSocket connection id, as found in
 // events.APIGatewayWebsocketProxyRequestContext.ConnectionID.
-type ConnectionID string
+type ConnectionID = domain.ConnectionID
 
 // DefaultConcurrency is how many posts a Broadcast has in flight at most
 // when Config.Concurrency is zero.
@@ -209,4 +211,19 @@ func unique(ids []ConnectionID) []ConnectionID {
 		out = append(out, id)
 	}
 	return out
+}
+
+// Send posts payload to every connection in ids and returns those that are
+// gone, for the session handlers (wsapi.Sender). Other failures are logged
+// by Broadcast.
+func (n *Notifier) Send(ctx context.Context, ids []ConnectionID, payload []byte) []ConnectionID {
+	return n.Broadcast(ctx, ids, payload).Gone
+}
+
+// Close closes a connection; one that is already gone is not an error.
+func (n *Notifier) Close(ctx context.Context, id ConnectionID) error {
+	if err := n.Disconnect(ctx, id); err != nil && !errors.Is(err, ErrGone) {
+		return err
+	}
+	return nil
 }

@@ -33,6 +33,12 @@ type Config struct {
 	// WebURL is the base of share links (for example
 	// http://127.0.0.1:8080); when empty, the request's own host is used.
 	WebURL string
+	// WSURL is the WebSocket API's URL handed to joining members (for
+	// example wss://abc.execute-api.eu-west-1.amazonaws.com/live).
+	WSURL string
+	// TURN mints TURN credentials; without a secret no TURN server is
+	// offered.
+	TURN TURNConfig
 }
 
 var (
@@ -51,6 +57,8 @@ type Handler struct {
 	clock    domain.Clock
 	log      *slog.Logger
 	webURL   string
+	wsBase   string
+	turn     TURNConfig
 	validate *validator.Validate
 	router   router
 }
@@ -73,6 +81,8 @@ func New(cfg Config) (*Handler, error) {
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		webURL:   strings.TrimSuffix(cfg.WebURL, "/"),
+		wsBase:   cfg.WSURL,
+		turn:     cfg.TURN,
 		validate: newValidator(),
 	}
 	if h.clock == nil {

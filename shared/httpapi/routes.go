@@ -27,6 +27,7 @@ func (h *Handler) routes() {
 	r.add(http.MethodGet, "/v1/sessions/{sessionId}", h.getSession)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/registrations", h.register)
 	r.add(http.MethodDelete, "/v1/sessions/{sessionId}/registrations/me", h.cancelRegistration)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/join", h.join)
 }
 
 // ---- identities

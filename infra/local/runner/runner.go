@@ -17,17 +17,23 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/fanout"
 	"github.com/greenroom-live/greenroom/shared/httpapi"
+	"github.com/greenroom-live/greenroom/shared/scheduler"
 	"github.com/greenroom-live/greenroom/shared/store"
 	"github.com/greenroom-live/greenroom/shared/store/boltstore"
 	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
+	"github.com/greenroom-live/greenroom/shared/wsapi"
 )
 
 // Store kinds.
@@ -57,6 +63,9 @@ type Config struct {
 	Clock domain.Clock
 	// Logger discards when nil.
 	Logger *slog.Logger
+	// SweepEvery is how often the scheduler runs (every 2 seconds when
+	// zero; AWS runs it every minute).
+	SweepEvery time.Duration
 }
 
 // Stack is a running local stack. Close stops it.
@@ -69,8 +78,11 @@ type Stack struct {
 	Store store.Store
 
 	srv       *http.Server
+	ws        *wsGateway
 	closeDB   func() error
 	served    chan error
+	stopSweep context.CancelFunc
+	swept     chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -108,16 +120,52 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		return nil, fmt.Errorf("runner: listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
+	fail := func(what string, err error) (*Stack, error) {
+		_ = ln.Close()
+		return nil, fmt.Errorf("runner: %s: %w", what, err)
+	}
+	turnSecret, err := secretFile(cfg.DataDir, "turn.key")
+	if err != nil {
+		return fail("turn secret", err)
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Store: st, Tokens: tokens, AdminKey: cfg.AdminKey, Clock: cfg.Clock,
-		Logger: cfg.Logger, WebURL: base,
+		Logger: cfg.Logger, WebURL: base, WSURL: "ws://" + ln.Addr().String() + "/ws",
+		TURN: httpapi.TURNConfig{Secret: string(turnSecret)},
 	})
 	if err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("runner: api: %w", err)
+		return fail("api", err)
+	}
+	// The real management API client, pointed at the runner's own
+	// @connections endpoint, is the notifier, exactly as in AWS.
+	mgmt := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+		BaseEndpoint: aws.String(base),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+	notifier, err := fanout.New(fanout.Config{Client: mgmt, Logger: cfg.Logger})
+	if err != nil {
+		return fail("notifier", err)
+	}
+	live, err := wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Clock: cfg.Clock, Logger: cfg.Logger})
+	if err != nil {
+		return fail("websocket handlers", err)
+	}
+	ws, err := newWSGateway(wsGatewayConfig{
+		Connect: live.Connect, Default: live.Default, Disconnect: live.Disconnect,
+		RouteResponse: true, Clock: cfg.Clock, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return fail("websocket gateway", err)
+	}
+	sweeper, err := scheduler.New(scheduler.Config{Store: st, Sessions: live, Clock: cfg.Clock, Logger: cfg.Logger})
+	if err != nil {
+		return fail("scheduler", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", apiGateway{handler: api.Handle, clock: cfg.Clock})
+	mux.HandleFunc("GET /ws", ws.ServeWS)
+	mux.HandleFunc("/@connections/", ws.ServeConnections)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -134,10 +182,18 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
+		ws:      ws,
 		closeDB: closeDB,
 		served:  make(chan error, 1),
+		swept:   make(chan struct{}),
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSweep = stop
+	go func() {
+		defer close(s.swept)
+		sweeper.Every(sweepCtx, cfg.SweepEvery)
+	}()
 	return s, nil
 }
 
@@ -145,7 +201,12 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 // ctx ends), then closes the store. It is idempotent.
 func (s *Stack) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		err := s.srv.Shutdown(ctx)
+		s.stopSweep()
+		<-s.swept
+		// Sockets first: their $disconnect handlers still need the store,
+		// and Shutdown does not wait for hijacked connections.
+		err := s.ws.Close()
+		err = errors.Join(err, s.srv.Shutdown(ctx))
 		if serveErr := <-s.served; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = errors.Join(err, serveErr)
 		}
@@ -175,6 +236,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = 2 * time.Second
 	}
 	return cfg
 }
@@ -208,19 +272,23 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 
 // tokenKey returns the signing key kept in the data dir, making one the
 // first time, so tokens survive a restart just as the data does.
-func tokenKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "token.key")
+func tokenKey(dir string) ([]byte, error) { return secretFile(dir, "token.key") }
+
+// secretFile returns the secret kept in a file of the data dir, making a
+// random one the first time.
+func secretFile(dir, name string) ([]byte, error) {
+	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if k := strings.TrimSpace(string(b)); len(k) >= auth.MinKeyLen {
 			return []byte(k), nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("runner: token key: %w", err)
+		return nil, fmt.Errorf("runner: %s: %w", name, err)
 	}
 	k := randomHex(32)
 	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("runner: token key: %w", err)
+		return nil, fmt.Errorf("runner: %s: %w", name, err)
 	}
 	return []byte(k), nil
 }

@@ -1,0 +1,162 @@
+package wsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/greenroom-live/greenroom/shared/domain"
+)
+
+// op is one rule applied to a session.
+type op func(s *domain.Session) ([]domain.Change, error)
+
+// apply runs the time rules and then o on the session as one
+// compare-and-swap. When o is refused after the time rules changed the
+// session, those changes are still stored and broadcast, and o's error is
+// returned.
+func (h *Handler) apply(ctx context.Context, id domain.SessionID, o op) (domain.Session, []domain.Change, error) {
+	now := h.clock.Now()
+	var changes []domain.Change
+	var opErr error
+	s, err := h.store.UpdateSession(ctx, id, func(s *domain.Session) error {
+		changes, opErr = s.Tick(now), nil
+		more, err := o(s)
+		if err != nil {
+			opErr = err
+			if len(changes) > 0 {
+				return nil
+			}
+			return err
+		}
+		changes = append(changes, more...)
+		return nil
+	})
+	if err != nil {
+		return s, nil, err
+	}
+	if opErr != nil {
+		h.publish(ctx, s, changes, "")
+		return s, nil, opErr
+	}
+	return s, changes, nil
+}
+
+// publish broadcasts changes, closes the connections they end, and drops
+// connections found gone on the way (never the one that sent the
+// message: skip is not posted to).
+func (h *Handler) publish(ctx context.Context, s domain.Session, changes []domain.Change, skip domain.ConnectionID) {
+	gone := h.publishOnce(ctx, s, changes, skip)
+	if len(gone) > 0 {
+		h.dropConnections(ctx, s.ID, gone)
+	}
+}
+
+// publishOnce sends each change to the connections it concerns and
+// returns the connections found gone.
+func (h *Handler) publishOnce(ctx context.Context, s domain.Session, changes []domain.Change, skip domain.ConnectionID) []domain.ConnectionID {
+	var gone []domain.ConnectionID
+	var closing []domain.ConnectionID
+	for _, c := range changes {
+		payload, err := json.Marshal(eventPayload(s, c))
+		if err != nil {
+			h.log.ErrorContext(ctx, "encode event", "event", c.Event, "err", err)
+			continue
+		}
+		var to []domain.ConnectionID
+		for _, conn := range s.Connections(c.Room) {
+			if conn != skip {
+				to = append(to, conn)
+			}
+		}
+		// Connections a change closes hear of it first.
+		for _, conn := range c.Disconnect {
+			if conn != skip && !contains(to, conn) {
+				to = append(to, conn)
+			}
+		}
+		gone = append(gone, h.sender.Send(ctx, to, payload)...)
+		closing = append(closing, c.Disconnect...)
+	}
+	for _, conn := range closing {
+		if err := h.sender.Close(ctx, conn); err != nil {
+			h.log.InfoContext(ctx, "close connection", "connectionId", conn, "err", err)
+		}
+		if err := h.store.DeleteConnection(ctx, conn); err != nil {
+			h.log.WarnContext(ctx, "forget connection", "connectionId", conn, "err", err)
+		}
+	}
+	return dedupe(gone, closing)
+}
+
+func contains(list []domain.ConnectionID, c domain.ConnectionID) bool {
+	for _, x := range list {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// dedupe returns the gone connections that are not being closed anyway.
+func dedupe(gone, closing []domain.ConnectionID) []domain.ConnectionID {
+	var out []domain.ConnectionID
+	for _, g := range gone {
+		if !contains(closing, g) && !contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// eventPayload is the wire form of a change: {"type":"event","event":…}
+// with the member, question, stage or queue it concerns.
+func eventPayload(s domain.Session, c domain.Change) map[string]any {
+	p := map[string]any{"type": "event", "event": c.Event, "sessionId": s.ID, "version": s.Version}
+	for k, v := range c.Data {
+		p[k] = v
+	}
+	if c.UserID != "" {
+		p["userId"] = c.UserID
+		if m, ok := s.Member(c.UserID); ok && (c.Event == "member.joined" || c.Event == "devices.changed" || c.Event == "stage.changed") {
+			p["member"] = viewMember(m)
+		}
+	}
+	if c.QuestionID != "" {
+		p["questionId"] = c.QuestionID
+	}
+	if c.Room != nil {
+		p["room"] = *c.Room
+	}
+	switch c.Event {
+	case "stage.changed", "hand.approved", "presenter.assigned":
+		p["onStageIds"] = nonNil(s.OnStage())
+		p["presenterId"] = optionalUser(s.PresenterID)
+	case "hand.raised", "hand.lowered", "hand.declined":
+		var q []domain.UserID
+		for _, m := range s.Hands() {
+			q = append(q, m.UserID)
+		}
+		p["hands"] = nonNil(q)
+	case "session.started", "session.ended", "session.expired", "session.startable":
+		p["status"] = s.Status
+	}
+	return p
+}
+
+func nonNil(l []domain.UserID) []domain.UserID {
+	if l == nil {
+		return []domain.UserID{}
+	}
+	return l
+}
+
+// syncMedia tells the SFU worker about the session after a change.
+func (h *Handler) syncMedia(ctx context.Context, s domain.Session) {
+	if h.media == nil {
+		return
+	}
+	if err := h.media.Sync(ctx, s); err != nil && !errors.Is(err, context.Canceled) {
+		h.log.WarnContext(ctx, "sync media", "sessionId", s.ID, "err", err)
+	}
+}
