@@ -198,3 +198,66 @@ func BenchmarkContention(b *testing.B) {
 	b.ReportMetric(float64(last.P50.Microseconds()), "p50-µs")
 	b.ReportMetric(float64(last.P99.Microseconds()), "p99-µs")
 }
+
+// TestReopenLiveState checks that the live state, the due index,
+// connections, chat and rate counters survive closing and reopening.
+func TestReopenLiveState(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "greenroom.db")
+	db, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	sess, err := domain.NewHostedSession(domain.KindInstant, "host", "Now", "", now)
+	if err != nil {
+		t.Fatalf("NewHostedSession: %v", err)
+	}
+	conn := store.Connection{ID: "c1", SessionID: sess.ID, UserID: "host", ConnectedAt: now, LastSeenAt: now}
+	msg := store.ChatMessage{SessionID: sess.ID, ID: "m1", UserID: "host", Name: "Host", Text: "hi", At: now}
+	window := now.Truncate(time.Minute)
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"CreateSession", func() error { return db.CreateSession(ctx, sess) }},
+		{"UpdateSession", func() error {
+			_, err := db.UpdateSession(ctx, sess.ID, func(x *domain.Session) error {
+				if _, err := x.Admit(domain.Joiner{UserID: "host", Name: "Host", Device: domain.DeviceMobile}, now); err != nil {
+					return err
+				}
+				_, err := x.Connect("host", conn.ID, now)
+				return err
+			})
+			return err
+		}},
+		{"PutConnection", func() error { return db.PutConnection(ctx, conn) }},
+		{"AddChat", func() error { return db.AddChat(ctx, msg) }},
+		{"Allow", func() error { _, err := db.Allow(ctx, "k", window, 1); return err }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	db = reopen(t, path)
+	if got, err := db.GetSession(ctx, sess.ID); err != nil || got.Version != 1 || len(got.Live.Members) != 1 {
+		t.Errorf("GetSession after reopen = %+v, %v; want version 1 with the host", got, err)
+	}
+	if got, err := db.DueSessions(ctx, now.Add(domain.MaxConnectionAge), 10); err != nil || len(got) != 1 || got[0] != sess.ID {
+		t.Errorf("DueSessions after reopen = %v, %v; want %s", got, err, sess.ID)
+	}
+	if got, err := db.GetConnection(ctx, conn.ID); err != nil || got.ID != conn.ID {
+		t.Errorf("GetConnection after reopen = %+v, %v", got, err)
+	}
+	if got, err := db.RecentChat(ctx, sess.ID, nil, 10); err != nil || len(got) != 1 || got[0].ID != msg.ID {
+		t.Errorf("RecentChat after reopen = %+v, %v", got, err)
+	}
+	if ok, err := db.Allow(ctx, "k", window, 1); err != nil || ok {
+		t.Errorf("Allow of a used-up window after reopen = %v, %v; want false", ok, err)
+	}
+}
