@@ -185,6 +185,8 @@ type Live struct {
 	Members   []Member   `json:"members,omitempty"`
 	Questions []Question `json:"questions,omitempty"`
 	Breakout  Breakout   `json:"breakout"`
+	// Media is the SFU worker carrying the session's media.
+	Media MediaAssignment `json:"media,omitzero"`
 	// Seq orders hands and questions.
 	Seq        int64     `json:"seq,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
@@ -315,4 +317,12 @@ func (s *Session) OnStage() []UserID {
 		}
 	}
 	return out
+}
+
+// MediaAssignment names the SFU worker a session's media runs on. Epoch
+// grows with every reassignment, so members can tell a new worker from
+// the one they knew.
+type MediaAssignment struct {
+	WorkerID string `json:"workerId,omitempty"`
+	Epoch    int64  `json:"epoch,omitempty"`
 }

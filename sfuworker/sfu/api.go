@@ -1,0 +1,113 @@
+// Package sfu is the SFU worker's room layer: one PeerConnection per
+// member (publishing and subscribing on it), rooms and breakout groups,
+// who may publish, and signaling. It knows sessions only as room ids and
+// members; the packet path lives in package forward, which knows nothing
+// of sessions.
+//
+// The control API (package control) and the local runner drive a Worker
+// through the methods below. Server-originated signaling (offers for
+// renegotiation, trickled candidates) leaves through Config.Signal.
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+)
+
+// RoomID is a session id; MemberID a user id; ConnectionID the member's
+// WebSocket connection, where its signaling goes.
+type (
+	RoomID       string
+	MemberID     string
+	ConnectionID string
+)
+
+// MainGroup is the main room; breakout rooms are groups 0..9.
+const MainGroup = -1
+
+// MemberState is what the session says of one member: the worker forwards
+// a member's tracks only while it may publish, and only to members of the
+// same group.
+type MemberState struct {
+	ID         MemberID     `json:"id"`
+	Connection ConnectionID `json:"connection"`
+	// Publish: the member is on stage (in a breakout room: any member,
+	// up to the room's stage limits, as the session decides).
+	Publish bool `json:"publish"`
+	// Mic and Cam off stop forwarding that kind of track.
+	Mic bool `json:"mic"`
+	Cam bool `json:"cam"`
+	// Group is MainGroup or a breakout room index.
+	Group int `json:"group"`
+}
+
+// RoomState is the whole desired state of a room. Version grows with the
+// session's version: a state older than the one applied is ignored, so
+// updates may arrive in any order.
+type RoomState struct {
+	Room    RoomID        `json:"room"`
+	Version int64         `json:"version"`
+	Members []MemberState `json:"members"`
+}
+
+// Signal sends a server-originated message to a member's connection:
+// msgType is media.offer or media.candidate, payload its JSON body
+// ({"sdp":…} or {"candidate":…}).
+type Signal func(ctx context.Context, room RoomID, member MemberID, conn ConnectionID, msgType string, payload json.RawMessage) error
+
+// Config configures a Worker.
+type Config struct {
+	// UDP is the one socket all ICE traffic over UDP shares (UDP mux).
+	UDP net.PacketConn
+	// TCP, when not nil, carries ICE over TCP on one listener.
+	TCP net.Listener
+	// PublicIPs are the addresses ICE advertises (NAT 1:1); empty means
+	// the sockets' own addresses.
+	PublicIPs []string
+	// Signal delivers server-originated signaling (required).
+	Signal Signal
+	// ActiveSpeaker, when not nil, hears which member of a room's group
+	// speaks loudest (from RFC 6464 audio levels).
+	ActiveSpeaker func(room RoomID, group int, member MemberID)
+	Logger        *slog.Logger
+}
+
+// Errors of the worker.
+var (
+	ErrNoSignal   = errors.New("sfu: no signal function")
+	ErrNoUDP      = errors.New("sfu: no UDP socket")
+	ErrNoRoom     = errors.New("sfu: no such room")
+	ErrNoMember   = errors.New("sfu: no such member in the room")
+	ErrBadSDP     = errors.New("sfu: malformed session description")
+	ErrClosed     = errors.New("sfu: worker closed")
+	ErrBadMessage = errors.New("sfu: unknown signaling message")
+)
+
+// Stats is a snapshot for metrics and load reporting.
+type Stats struct {
+	Rooms            int
+	Members          int
+	Tracks           int
+	PacketsForwarded uint64
+	BytesForwarded   uint64
+	NACKs            uint64
+	PLIs             uint64
+}
+
+// The Worker's methods (worker.go):
+//
+//	func New(cfg Config) (*Worker, error)
+//	// Apply makes a room match st: creates it, adds and removes members,
+//	// sets who may publish and who sees whom. Idempotent; older versions
+//	// are ignored.
+//	func (w *Worker) Apply(ctx context.Context, st RoomState) error
+//	// Signal takes a member's media.offer, media.answer or
+//	// media.candidate (payload {"sdp":…} or {"candidate":…}).
+//	func (w *Worker) Signal(ctx context.Context, room RoomID, member MemberID, msgType string, payload json.RawMessage) error
+//	func (w *Worker) CloseRoom(ctx context.Context, room RoomID) error
+//	func (w *Worker) Rooms() []RoomID
+//	func (w *Worker) Stats() Stats
+//	func (w *Worker) Close() error
