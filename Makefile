@@ -24,9 +24,12 @@ STATICCHECK_VERSION := v0.8.2
 
 # Lambda functions, one line each: <LogicalId in template.yaml>:<directory
 # under functions/>. Each gets a build-<LogicalId> target that SAM calls, and
-# `make bench` reports each bootstrap's size.
+# `make bench` reports each bootstrap's size. Functions in nested templates
+# (infra/*.yaml) point their CodeUri at the repository root too, so SAM runs
+# this Makefile for them as well.
 LAMBDAS := ApiFunction:api
-# LAMBDAS += WsConnectFunction:wsconnect
+LAMBDAS += WsFunction:ws
+LAMBDAS += SchedulerFunction:scheduler
 
 # The one way a Lambda is built: static, arm64 (Graviton), provided.al2023,
 # no RPC shim (lambda.norpc), no local paths or symbol tables in the binary.
