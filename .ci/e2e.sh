@@ -25,6 +25,7 @@ STEPS=(
   dynamodb-contract     # store contract suite against DynamoDB Local
   sam-validate          # sam validate --lint (offline, no credentials)
   cfn-lint              # cfn-lint on every template
+  template-check        # every function: build target, env vars the code reads, secrets
   sam-build             # sam build through the Makefile's build-<LogicalId>
   # browser             # (later) headless Chromium through the web client
   # api-fuzz            # (later) property-based fuzzing against the OpenAPI document
@@ -68,26 +69,37 @@ step_cfn-lint() {
   sam_run cfn-lint -- "${files[@]}"
 }
 
+# .ci/check_template.py reads template.yaml and the templates it nests: each
+# function's build-<LogicalId> target exists and builds ./functions/<dir>,
+# every environment variable that code reads is set on the function, each
+# secret it reads is one it may GetSecretValue (and no other), and `sam local
+# start-api` sees no WebSocket route.
+step_template-check() { sam_run python .ci/check_template.py; }
+
 # sam build runs `make build-<LogicalId>` for every function in the source
-# tree (build_in_source), writing into a scratch build dir; then every
-# artifact must be a linux/arm64 Go binary named bootstrap.
+# tree (build_in_source), nested stacks included, writing into a scratch
+# build dir (a nested function lands in <StackLogicalId>/<LogicalId>/); then
+# every function of every template must have a linux/arm64 Go binary named
+# bootstrap there.
 step_sam-build() {
   local build=$WORK/sam-build
   sam_run sam build --template-file template.yaml --build-in-source \
     --build-dir "$build" --cache-dir "$WORK/sam-cache"
-  local n=0 f info
-  for f in "$build"/*/bootstrap; do
-    [[ -f $f ]] || continue
+  local fns=() fn f info
+  mapfile -t fns < <(sam_run python .ci/check_template.py --functions)
+  ((${#fns[@]} > 0)) || { echo "no functions found in the templates"; return 1; }
+  for fn in "${fns[@]}"; do
+    f=$build/$fn/bootstrap
+    [[ -f $f ]] || { echo "sam build produced no bootstrap for $fn (want $f)"; return 1; }
     info=$("$GO" version -m "$f")
     grep -q 'GOOS=linux' <<<"$info" && grep -q 'GOARCH=arm64' <<<"$info" || {
       echo "$f is not a linux/arm64 Go binary:"
       echo "$info"
       return 1
     }
-    printf 'built %s (%d bytes)\n' "${f#"$build"/}" "$(stat -c %s "$f")"
-    n=$((n + 1))
+    printf 'built %s (%d bytes)\n' "$fn/bootstrap" "$(stat -c %s "$f")"
   done
-  ((n > 0)) || { echo "sam build produced no bootstrap"; return 1; }
+  echo "sam build: ${#fns[@]} functions, ${#fns[@]} bootstraps"
 }
 
 declare -A RESULT
