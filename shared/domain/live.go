@@ -174,8 +174,10 @@ type Change struct {
 	UserID     UserID
 	QuestionID string
 	Data       map[string]any
-	// Room scopes the change to one breakout room's members (nil: all).
-	Room *int
+	// Scoped changes go only to the members of Room (nil: the main
+	// room); others go to every member.
+	Scoped bool
+	Room   *int
 	// Disconnect asks the handler to close these connections afterwards.
 	Disconnect []ConnectionID
 }
@@ -276,18 +278,25 @@ func (s *Session) SortedQuestions() []Question {
 	return out
 }
 
-// Connections returns the connection ids of the connected members; when
-// room is not nil, only of the members in that breakout room.
-func (s *Session) Connections(room *int) []ConnectionID {
+// Connections returns the connection ids of the connected members.
+func (s *Session) Connections() []ConnectionID {
 	var out []ConnectionID
 	for _, m := range s.Live.Members {
-		if !m.Connected || m.ConnectionID == "" || m.Removed {
-			continue
+		if m.Connected && m.ConnectionID != "" && !m.Removed {
+			out = append(out, m.ConnectionID)
 		}
-		if room != nil && (m.Room == nil || *m.Room != *room) {
-			continue
+	}
+	return out
+}
+
+// ConnectionsIn returns the connection ids of the connected members of
+// one room: a breakout room's index, or nil for the main room.
+func (s *Session) ConnectionsIn(room *int) []ConnectionID {
+	var out []ConnectionID
+	for _, m := range s.Live.Members {
+		if m.Connected && m.ConnectionID != "" && !m.Removed && sameRoom(m.Room, room) {
+			out = append(out, m.ConnectionID)
 		}
-		out = append(out, m.ConnectionID)
 	}
 	return out
 }

@@ -285,7 +285,7 @@ func (s *Session) EndSession(actor UserID, now time.Time) ([]Change, error) {
 func (s *Session) finish(st Status, event string, now time.Time) Change {
 	s.Status = st
 	s.Live.EndedAt = now
-	return Change{Event: event, Data: map[string]any{"status": string(st)}, Disconnect: s.Connections(nil)}
+	return Change{Event: event, Data: map[string]any{"status": string(st)}, Disconnect: s.Connections()}
 }
 
 // RaiseHand puts a member off stage in the hand queue, behind everyone
@@ -546,6 +546,7 @@ func (s *Session) Tick(now time.Time) []Change {
 		s.Status = StatusOpen
 		changes = append(changes, Change{Event: "session.startable"})
 	}
+	changes = append(changes, s.tickBreakout(now)...)
 	for i := range s.Live.Members {
 		m := &s.Live.Members[i]
 		if m.Connected && now.Sub(m.ConnectedAt) >= MaxConnectionAge {
@@ -591,6 +592,7 @@ func (s *Session) NextDue() time.Time {
 	if s.Kind == KindInstant && s.Status == StatusOpen && !s.Live.HostLeftAt.IsZero() {
 		consider(s.Live.HostLeftAt.Add(HostRejoinWindow))
 	}
+	consider(s.breakoutDue())
 	for _, m := range s.Live.Members {
 		if m.Connected {
 			consider(m.ConnectedAt.Add(MaxConnectionAge))

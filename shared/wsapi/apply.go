@@ -64,7 +64,11 @@ func (h *Handler) publishOnce(ctx context.Context, s domain.Session, changes []d
 			continue
 		}
 		var to []domain.ConnectionID
-		for _, conn := range s.Connections(c.Room) {
+		audience := s.Connections()
+		if c.Scoped {
+			audience = s.ConnectionsIn(c.Room)
+		}
+		for _, conn := range audience {
 			if conn != skip {
 				to = append(to, conn)
 			}

@@ -25,6 +25,8 @@ func (h *Handler) run(ctx context.Context, rec store.Connection, msg message, no
 		return h.state(ctx, rec, msg, now)
 	case "chat.send":
 		return nil, h.chat(ctx, rec, msg.Body.(*textMsg).Text, now)
+	case "breakout.broadcast":
+		return nil, h.broadcast(ctx, rec, msg.Body.(*textMsg).Text, now)
 	case "media.offer", "media.answer", "media.candidate":
 		return nil, h.signal(ctx, rec, msg)
 	}
@@ -149,7 +151,7 @@ func (h *Handler) chat(ctx context.Context, rec store.Connection, text string, n
 		return err
 	}
 	data := map[string]any{"id": cm.ID, "name": cm.Name, "text": cm.Text, "at": cm.At, "room": cm.Room}
-	h.publish(ctx, s, []domain.Change{{Event: "chat.message", UserID: m.UserID, Data: data, Room: m.Room}}, "")
+	h.publish(ctx, s, []domain.Change{{Event: "chat.message", UserID: m.UserID, Data: data, Scoped: true, Room: m.Room}}, "")
 	return nil
 }
 

@@ -128,8 +128,12 @@ func viewState(s domain.Session, self domain.Member, chat []store.ChatMessage, n
 			st.Members = append(st.Members, viewMember(m))
 		}
 	}
+	// Each room has its own hand queue: a member sees the one of the room
+	// it is in.
 	for _, m := range s.Hands() {
-		st.Hands = append(st.Hands, m.UserID)
+		if sameRoom(m.Room, self.Room) {
+			st.Hands = append(st.Hands, m.UserID)
+		}
 	}
 	for _, q := range s.SortedQuestions() {
 		voted := false
@@ -138,14 +142,27 @@ func viewState(s domain.Session, self domain.Member, chat []store.ChatMessage, n
 		}
 		st.Questions = append(st.Questions, questionView{ID: q.ID, UserID: q.UserID, Name: q.Name, Text: q.Text, Votes: q.Votes, Voted: voted, Status: q.Status, AskedAt: q.AskedAt})
 	}
+	// Open rooms list who is in them; configured rooms, who is assigned.
+	open := s.Live.Breakout.Status == domain.BreakoutOpen
 	for _, r := range s.Live.Breakout.Rooms {
 		rv := roomView{Index: r.Index, Name: r.Name, Members: []domain.UserID{}}
 		for _, m := range s.Live.Members {
-			if idx, ok := s.Live.Breakout.Assign[m.UserID]; ok && idx == r.Index && !m.Removed {
+			if m.Removed {
+				continue
+			}
+			idx, assigned := s.Live.Breakout.Assign[m.UserID]
+			if (open && m.Room != nil && *m.Room == r.Index) || (!open && assigned && idx == r.Index) {
 				rv.Members = append(rv.Members, m.UserID)
 			}
 		}
 		st.Breakout.Rooms = append(st.Breakout.Rooms, rv)
 	}
 	return st
+}
+
+func sameRoom(a, b *int) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }
