@@ -119,6 +119,18 @@ type Store interface {
 	// window and reports whether it is within max. Counters expire on
 	// their own after the window has passed.
 	Allow(ctx context.Context, key string, window time.Time, max int) (bool, error)
+
+	// PutWorker records an SFU worker's heartbeat, replacing the record
+	// with the same id. The record expires WorkerTTL after HeartbeatAt.
+	PutWorker(ctx context.Context, w Worker) error
+	// ListWorkers returns the workers whose records have not expired,
+	// ordered by id. It may be served from an eventually consistent index:
+	// a record may show up a moment late, or as it was at its previous
+	// heartbeat.
+	ListWorkers(ctx context.Context) ([]Worker, error)
+	// DeleteWorker removes a worker's record; removing one that is not
+	// there is not an error.
+	DeleteWorker(ctx context.Context, id string) error
 }
 
 // ConnectionTTL is how long a connection record lives: past API Gateway's
@@ -175,3 +187,32 @@ func LimitsOf(e domain.Event) BookingLimits {
 		SessionsPerSlot:        e.SessionsPerSlot,
 	}
 }
+
+// WorkerTTL is how long a worker's record outlives its last heartbeat.
+// Liveness is decided by the heartbeat's age (sfuworker/registry), long
+// before the record expires; the TTL only clears records that nobody
+// deleted.
+const WorkerTTL = 10 * time.Minute
+
+// Worker is an SFU worker's record in the registry, written with every
+// heartbeat.
+type Worker struct {
+	// ID names the worker (the hostname by default); a session's
+	// domain.MediaAssignment refers to it.
+	ID string `json:"id"`
+	// ControlURL is the base URL of the worker's control API.
+	ControlURL string `json:"controlUrl"`
+	// Capacity is how many members the worker takes at most; Load is how
+	// many it carries now.
+	Capacity int `json:"capacity"`
+	Load     int `json:"load"`
+	// Rooms are the rooms (session ids) open on the worker.
+	Rooms []string `json:"rooms,omitempty"`
+	// Draining workers take no new rooms.
+	Draining bool `json:"draining,omitempty"`
+	// HeartbeatAt is when the worker last wrote its record.
+	HeartbeatAt time.Time `json:"heartbeatAt"`
+}
+
+// Expires is when the record expires.
+func (w Worker) Expires() time.Time { return w.HeartbeatAt.Add(WorkerTTL) }

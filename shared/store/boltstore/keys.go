@@ -32,6 +32,7 @@ import (
 //	                                          store.ChatMessage; room is "main" or the breakout index
 //	rates          key(key, windowUnix)       rateCount
 //	rateExpiry     <expires><rates key>       empty: counters in the order they expire
+//	workers        workerID                   store.Worker
 //
 // <due>, <stale>, <at> and <expires> are UTC times of fixed width
 // (keyTime), so that the byte order of keys is the order of time and the
@@ -52,6 +53,7 @@ var (
 	bucketChat          = []byte("chat")
 	bucketRates         = []byte("rates")
 	bucketRateExpiry    = []byte("rateExpiry")
+	bucketWorkers       = []byte("workers")
 )
 
 // buckets lists every bucket; Open creates those that are missing.
@@ -60,7 +62,7 @@ func buckets() [][]byte {
 		bucketUsers, bucketOrganizers, bucketEvents, bucketEmployers,
 		bucketSessions, bucketEventSessions, bucketSlots, bucketRegistrations,
 		bucketDue, bucketSessionDue, bucketConnections, bucketStale,
-		bucketChat, bucketRates, bucketRateExpiry,
+		bucketChat, bucketRates, bucketRateExpiry, bucketWorkers,
 	}
 }
 

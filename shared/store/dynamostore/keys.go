@@ -24,6 +24,7 @@ import (
 //	chat message         SESSION#<id>       CHAT#<room>#<at>#<message>  (ttl)
 //	connection           CONN#<id>          META                      (ttl)
 //	rate counter         RATE#<key>#<unix>  META                      (counter n, ttl)
+//	SFU worker           WORKER#<id>        META                      (ttl)
 //
 // An event's sessions and slot counters live in the event's partition, so
 // that ListEventSessions and SlotUsage are strongly consistent queries
@@ -36,11 +37,13 @@ import (
 // works.
 //
 // GSI1 (projection ALL) is sparse: only items that carry GSI1PK are in
-// it, and those are the two time-ordered lists the scheduler walks.
+// it: the two time-ordered lists the scheduler walks, and the registry of
+// SFU workers.
 //
 //	list                 GSI1PK             GSI1SK
 //	sessions due         DUE                <due>#<session>    (Session.NextDue; absent when zero)
 //	connections          CONN               <stale>#<conn>     (store.Connection.Stale)
+//	SFU workers          WORKER             <id>
 //
 // Each list is one index partition, which holds up to about 1,000 writes
 // a second: ample for one event's sessions and connections. Should it
@@ -69,6 +72,7 @@ const (
 	prefixChat      = "CHAT#"
 	prefixConn      = "CONN#"
 	prefixRate      = "RATE#"
+	prefixWorker    = "WORKER#"
 	skMeta          = "META"
 
 	// chatMainRoom names the main room in chat sort keys.
@@ -78,6 +82,8 @@ const (
 	// and of the connections by stale time.
 	gsiDue  = "DUE"
 	gsiConn = "CONN"
+	// gsiWorker is the GSI1 partition of the SFU workers, by id.
+	gsiWorker = "WORKER"
 
 	// keyTimeLayout is fixed width (nanoseconds always written), so that
 	// the lexical order of keys is the order of time.
@@ -156,6 +162,11 @@ func connectionKey(id domain.ConnectionID) key { return key{prefixConn + string(
 func rateKey(k string, window time.Time) key {
 	return key{prefixRate + k + "#" + strconv.FormatInt(window.Unix(), 10), skMeta}
 }
+
+func workerKey(id string) key { return key{prefixWorker + id, skMeta} }
+
+// workerIndexKey files a worker in the list of workers, by id.
+func workerIndexKey(id string) indexKey { return indexKey{gsiWorker, id} }
 
 // indexKey is the GSI1 key of an item in one of the time-ordered lists.
 type indexKey struct {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"StaleConnections", testStaleConnections},
 		{"Chat", testChat},
 		{"Allow", testAllow},
+		{"Workers", testWorkers},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
