@@ -4,7 +4,8 @@
 #   make test    tier 1: Go only, fresh machine (race detector on)
 #   make e2e     tier 2: DynamoDB Local contract tests, sam validate/lint/build
 #                (.ci/e2e.sh installs what it needs)
-#   make bench   figures, never pass/fail: bootstrap sizes, store contention
+#   make bench   figures, never pass/fail: bootstrap sizes, store contention,
+#                chat fan-out and $default throughput (infra/bench)
 #   make lint    go vet, staticcheck, gofmt, go mod tidy check
 #   make build   every Lambda bootstrap into bin/<LogicalId>/
 #   make clean   remove build output (never the dev data in .greenroom/)
@@ -81,8 +82,20 @@ lint:
 	@echo '== go mod tidy -diff'
 	@$(GO) mod tidy -diff || { echo 'go.mod/go.sum are not tidy: run go mod tidy'; exit 1; }
 
-# Figures, never pass/fail timings.
-bench: bench-sizes bench-store
+# Figures, never pass/fail timings: bootstrap sizes, then infra/bench's
+# store contention (embedded, then DynamoDB Local, which the script installs
+# and starts on 127.0.0.1), then chat fan-out and $default throughput over
+# real WebSockets to the local runner started in-process. Every load loop
+# is bounded in count and time; `bin/bench store -h` (fanout, throughput)
+# lists the knobs.
+bench: bench-sizes bench-store bench-live
+
+.PHONY: bench-bin bench-live
+BENCH_BIN := bin/bench
+
+bench-bin:
+	@mkdir -p $(dir $(BENCH_BIN))
+	@$(GO) build -o $(BENCH_BIN) ./infra/bench
 
 # Each bootstrap built exactly as SAM builds it, then measured.
 bench-sizes:
@@ -94,13 +107,13 @@ bench-sizes:
 		awk -v id="$$id" -v b="$$bytes" 'BEGIN { printf "bootstrap %-24s %10d bytes  %7.2f MiB\n", id, b, b / 1048576 }'; \
 	done
 
-bench-store:
-	@echo '== store: registrations/s and p50/p99 under contention'
-	@# BENCH-STORE (embedded): the store benchmark goes here, e.g.
-	@#   $(GO) run ./infra/bench -store embedded
-	@# BENCH-STORE (DynamoDB Local): the same, under .ci/dynamodb-local.sh, e.g.
-	@#   bash .ci/dynamodb-local.sh run -- $(GO) run ./infra/bench -store dynamodb
-	@echo '(store benchmarks not wired yet: infra/bench comes in a later change)'
+bench-store: bench-bin
+	@$(BENCH_BIN) store
+	@bash .ci/dynamodb-local.sh run -- $(BENCH_BIN) store -dynamodb
+
+bench-live: bench-bin
+	@$(BENCH_BIN) fanout
+	@$(BENCH_BIN) throughput
 
 clean:
 	rm -rf bin/ dist/ .aws-sam/

@@ -1,0 +1,51 @@
+// Command bench prints Greenroom's performance figures for `make bench`:
+// figures, never pass/fail. Every load loop is bounded in count and in
+// time, and all traffic stays on 127.0.0.1.
+//
+// Usage:
+//
+//	bench store [-dynamodb]   registrations under contention
+//	bench fanout              chat.send fan-out latency to a full session
+//	bench throughput          messages per second through $default
+//
+// `bench store -dynamodb` runs against the DynamoDB Local endpoint in
+// GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one measurement: it parses its own flags and prints its
+// figures to out.
+type command func(ctx context.Context, out io.Writer, args []string) error
+
+var commands = map[string]command{
+	"store":      runStore,
+	"fanout":     runFanout,
+	"throughput": runThroughput,
+}
+
+func main() {
+	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput  (-h for each one's flags)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := commands[os.Args[1]](ctx, os.Stdout, os.Args[2:])
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
