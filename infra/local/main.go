@@ -1,11 +1,13 @@
 // Command local runs Greenroom's whole stack in one process on this
-// machine: `make dev`. See PROTOCOL.md, "Local runner".
+// machine: `make dev`. See docs/protocol.md, "Local runner".
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -16,48 +18,50 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "greenroom:", err)
 		os.Exit(1)
 	}
 }
 
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// run parses the flags (each with an environment fallback), starts the
+// stack, prints the ready line and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
 	}
-	return def
-}
-
-func run() error {
 	var cfg runner.Config
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", env("GREENROOM_ADDR", "127.0.0.1:8080"), "HTTP API, WebSocket (/ws), @connections and web client `address`")
 	fs.StringVar(&cfg.DataDir, "data-dir", env("GREENROOM_DATA_DIR", "./.greenroom"), "embedded store `directory`")
 	fs.StringVar(&cfg.AdminKey, "admin-key", env("GREENROOM_ADMIN_KEY", ""), "`key` that mints organizer tokens (random, printed at start, when empty)")
 	fs.StringVar(&cfg.Store, "store", env("GREENROOM_STORE", runner.StoreEmbedded), "`kind` of store: embedded or dynamodb")
 	fs.StringVar(&cfg.DynamoDBEndpoint, "dynamodb-endpoint", env("AWS_ENDPOINT_URL_DYNAMODB", ""), "DynamoDB `URL` (for example DynamoDB Local) with --store dynamodb")
 	fs.StringVar(&cfg.Table, "table", env("GREENROOM_TABLE", "greenroom"), "DynamoDB table `name`, created when missing")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if err == flag.ErrHelp {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Logger = logger
 	printKey := cfg.AdminKey == ""
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	stack, err := runner.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	if printKey {
-		fmt.Printf("admin key %s\n", stack.AdminKey)
+		fmt.Fprintf(stdout, "admin key %s\n", stack.AdminKey)
 	}
-	fmt.Printf("ready %s\n", stack.URL)
+	fmt.Fprintf(stdout, "ready %s\n", stack.URL)
 	<-ctx.Done()
 	logger.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
