@@ -49,6 +49,10 @@ var (
 	ErrNoAdminKey = errors.New("httpapi: no admin key")
 )
 
+// RequestDeadline bounds one request's work, retries included, below API
+// Gateway's 30-second integration timeout.
+const RequestDeadline = 25 * time.Second
+
 // Handler serves the HTTP API. It is safe for concurrent use.
 type Handler struct {
 	store    store.Store
@@ -129,6 +133,8 @@ type handlerFunc func(ctx context.Context, r *request) (response, error)
 // generic message and the detail in the log.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, _ error) {
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, RequestDeadline)
+	defer cancel()
 	method := ev.RequestContext.HTTP.Method
 	path := ev.RawPath
 	if path == "" {

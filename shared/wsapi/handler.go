@@ -52,6 +52,9 @@ const (
 	chatHistory = 50
 	// touchEvery is how often a connection's last-seen time is written.
 	touchEvery = time.Minute
+	// MessageDeadline bounds one message's work, retries included, below
+	// API Gateway's 29-second integration timeout.
+	MessageDeadline = 20 * time.Second
 )
 
 // Config configures a Handler.
@@ -203,6 +206,8 @@ func (h *Handler) dropConnections(ctx context.Context, id domain.SessionID, conn
 // the same connection; events go to everyone they concern.
 func (h *Handler) Default(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, MessageDeadline)
+	defer cancel()
 	conn := domain.ConnectionID(ev.RequestContext.ConnectionID)
 	reply, msgType, code := h.handle(ctx, conn, ev)
 	h.log.InfoContext(ctx, "message", "connectionId", conn, "requestId", ev.RequestContext.RequestID,
