@@ -1,0 +1,437 @@
+// Greenroom's browser client: a small router and the screens that are not
+// the live room (sign in, dashboard, join, organizer, event, employer).
+
+import { api, identity, deviceKind, explain, ApiError } from './api.js';
+import { h, replace, toast, showError, busy, copy, fmtTime, field } from './ui.js';
+import { enterRoom } from './room.js';
+
+const app = document.getElementById('app');
+let leaveScreen = null; // cleanup of the current screen
+
+export function go(path, { replace: rep = false } = {}) {
+  if (rep) history.replaceState(null, '', path); else history.pushState(null, '', path);
+  render();
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[data-link]');
+  if (!a || e.metaKey || e.ctrlKey || e.shiftKey || a.target === '_blank') return;
+  e.preventDefault();
+  go(a.getAttribute('href'));
+});
+window.addEventListener('popstate', render);
+
+function link(href, ...children) {
+  return h('a', { href, 'data-link': '' }, ...children);
+}
+
+// sessionIdFrom reads a session id from an id or a share link.
+export function sessionIdFrom(text) {
+  const t = (text || '').trim();
+  const m = /\/s\/([^/?#\s]+)/.exec(t);
+  return m ? decodeURIComponent(m[1]) : t;
+}
+
+export function shareLink(id) {
+  return `${location.origin}/s/${encodeURIComponent(id)}`;
+}
+
+function render() {
+  if (leaveScreen) { try { leaveScreen(); } catch { /* ignore */ } leaveScreen = null; }
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  let m;
+  replace(app);
+  window.scrollTo(0, 0);
+  updateNav();
+  if (path === '/') return home();
+  if ((m = /^\/s\/([^/]+)$/.exec(path))) return sessionScreen(decodeURIComponent(m[1]));
+  if (path === '/organizer') return organizerScreen();
+  if ((m = /^\/events\/([^/]+)$/.exec(path))) return eventScreen(decodeURIComponent(m[1]));
+  if ((m = /^\/employer\/([^/]+)$/.exec(path))) return employerScreen(decodeURIComponent(m[1]));
+  app.append(h('section.card', h('h1', 'Page not found'), h('p', 'There is nothing at this address. '), link('/', 'Go to the dashboard')));
+}
+
+function updateNav() {
+  const who = document.getElementById('who');
+  const u = identity.user();
+  replace(who, u ? [h('span.muted', 'Signed in as '), h('strong', u.name), ' ',
+    h('button.link', { onclick: () => { identity.setUser(null); go('/'); } }, 'Sign out')] : '');
+}
+
+// ---- sign in
+
+function signInForm(onDone, note) {
+  const name = h('input', { name: 'name', required: true, maxLength: 64, autocomplete: 'nickname', placeholder: 'e.g. Frida Marquez' });
+  const submit = h('button.primary', { type: 'submit' }, 'Continue');
+  const form = h('form.card.signin', {
+    onsubmit: (e) => {
+      e.preventDefault();
+      busy(submit, async () => {
+        const device = deviceKind();
+        const r = await api.createUser(name.value.trim(), device);
+        identity.setUser({ id: r.user.id, name: r.user.name, token: r.token, device });
+        updateNav();
+        onDone();
+      });
+    },
+  }, h('h2', 'Sign in'), note ? h('p.muted', note) : null,
+  field('Your display name', name, 'Others in the session see this name.'), submit);
+  setTimeout(() => name.focus(), 0);
+  return form;
+}
+
+// ---- dashboard
+
+function home() {
+  const u = identity.user();
+  if (!u) {
+    app.append(h('section.hero', h('h1', 'Greenroom'), h('p', 'Live video sessions: instant, scheduled and primetime.')),
+      signInForm(render));
+    return;
+  }
+  const title = h('input', { name: 'title', maxLength: 120, value: `${u.name}'s session`, required: true });
+  const createBtn = (kind, label) => h(`button.${kind === 'instant' ? 'primary' : 'secondary'}`, {
+    type: 'button', dataset: { kind },
+    onclick: (e) => busy(e.currentTarget, async () => {
+      const r = await api.createSession(u.token, kind, title.value.trim() || 'Live session');
+      sessionStorage.setItem('greenroom.created', r.session.id);
+      go(`/s/${encodeURIComponent(r.session.id)}`);
+    }),
+  }, label);
+  const joinInput = h('input', { name: 'join', placeholder: 'Session ID or link', required: true });
+  app.append(
+    h('section.card',
+      h('h2', 'Create a session'),
+      field('Title', title),
+      h('div.row', createBtn('instant', '+ Create instant session'), createBtn('primetime', '+ Create primetime session')),
+      h('p.hint', 'Instant: you and a presenter on phones, everyone else watches. Primetime: you host, others ask to speak.')),
+    h('form.card', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        const id = sessionIdFrom(joinInput.value);
+        if (!id) { toast('Enter a session ID or link', 'error'); return; }
+        go(`/s/${encodeURIComponent(id)}`);
+      },
+    }, h('h2', 'Join a session'), field('Session ID or share link', joinInput), h('button.primary', { type: 'submit' }, 'Join')),
+    h('section.card', h('h2', 'Events'), h('p', 'Organizers create events with time slots; employers book them; participants register with one click.'),
+      h('div.row', link('/organizer', 'Organizer page'))),
+  );
+}
+
+// ---- a session: join screen, then the room
+
+async function sessionScreen(id) {
+  const box = h('section.card.join', h('p.muted', 'Loading session…'));
+  app.append(box);
+  let session;
+  try {
+    session = (await api.getSession(id)).session;
+  } catch (err) {
+    replace(box, h('h1', 'Cannot open this session'), h('p.error', explain(err)), link('/', 'Back to the dashboard'));
+    return;
+  }
+  const employer = session.eventId ? identity.employer(session.eventId) : null;
+  const asEmployer = employer && employer.id && employer.id === session.employerId ? employer : null;
+  const user = identity.user();
+  if (!user && !asEmployer) {
+    replace(box, h('h1', session.title), sessionFacts(session));
+    app.append(signInForm(render, 'Sign in with a display name to join.'));
+    return;
+  }
+  const token = asEmployer ? asEmployer.token : user.token;
+  const selfId = asEmployer ? asEmployer.id : user.id;
+  const device = deviceKind();
+  const enter = async () => {
+    const room = await enterRoom(app, { sessionId: id, token, device, session, selfId });
+    leaveScreen = room.leave;
+    box.remove();
+  };
+  const created = sessionStorage.getItem('greenroom.created') === id;
+  if (created) sessionStorage.removeItem('greenroom.created');
+  const isHost = session.hostId && session.hostId === selfId;
+  const isSpeaker = (session.speakers || []).includes(selfId) || !!asEmployer;
+  if (['ended', 'expired'].includes(session.status)) {
+    replace(box, h('h1', session.title), sessionFacts(session), h('p.error', explain({ code: `session_${session.status}` })), link('/', 'Back to the dashboard'));
+    return;
+  }
+  if (created || isHost || isSpeaker) {
+    replace(box, h('p.muted', 'Joining…'));
+    try { await enter(); } catch (err) { replace(box, h('h1', session.title), h('p.error', explain(err)), joinButton()); }
+    return;
+  }
+  function joinButton() {
+    return h('button.primary#join-session', {
+      onclick: (e) => busy(e.currentTarget, enter),
+    }, 'Join session');
+  }
+  const regBox = h('div');
+  if (session.kind === 'scheduled') {
+    const reg = h('button.secondary#register', {
+      onclick: (e) => busy(e.currentTarget, async () => {
+        await api.register(user.token, id);
+        session = (await api.getSession(id)).session;
+        replace(regBox, h('p.ok', '✓ You are registered. Your spot is held.'), spotsLine(session));
+      }),
+    }, 'Register (one click)');
+    replace(regBox, spotsLine(session), reg);
+  }
+  replace(box, h('h1', session.title), sessionFacts(session),
+    h('p.muted', `You join as ${user.name} on ${device === 'mobile' ? 'a phone' : 'the web'}.`), regBox, joinButton());
+}
+
+function spotsLine(s) {
+  return h('p.spots', s.spotsLeft > 0 ? `${s.spotsLeft} of ${s.capacity} spots left` : 'Full: no spots left');
+}
+
+function sessionFacts(s) {
+  const kind = { instant: 'Instant session', scheduled: 'Scheduled session', primetime: 'PrimeTime session' }[s.kind] || s.kind;
+  const status = { scheduled: 'Not started yet', open: 'Waiting room open', live: 'Live now', ended: 'Ended', expired: 'Expired' }[s.status] || s.status;
+  return h('p.facts', h('span.badge', kind), ' ', h(`span.badge.status-${s.status}`, status),
+    s.start ? [' ', h('span', fmtTime(s.start))] : null);
+}
+
+// ---- organizer
+
+function organizerScreen() {
+  const org = identity.organizer();
+  if (!org) {
+    const key = h('input', { name: 'adminKey', type: 'password', required: true, autocomplete: 'off' });
+    const name = h('input', { name: 'orgName', required: true, maxLength: 64 });
+    const submit = h('button.primary', { type: 'submit' }, 'Become organizer');
+    app.append(h('form.card', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        busy(submit, async () => {
+          const r = await api.createOrganizer(name.value.trim(), key.value.trim());
+          identity.setOrganizer({ id: r.organizer.id, name: r.organizer.name, token: r.token, events: [], employers: {} });
+          render();
+        });
+      },
+    }, h('h1', 'Organizer'), h('p.muted', 'The admin key of this Greenroom mints organizer accounts.'),
+    field('Admin key', key), field('Organizer name', name), submit));
+    return;
+  }
+  app.append(h('section.card', h('h1', `Organizer: ${org.name}`),
+    h('button.link', { onclick: () => { identity.setOrganizer(null); render(); } }, 'Sign out as organizer'),
+    org.events?.length ? h('div', h('h2', 'Your events'), h('ul', org.events.map((e) => h('li', link(`/events/${encodeURIComponent(e.id)}`, e.name))))) : null));
+  app.append(eventForm(org));
+}
+
+function localInput(d) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function eventForm(org) {
+  const start0 = new Date(Math.ceil(Date.now() / 3600_000) * 3600_000);
+  const windows = h('div.windows');
+  const addWindow = (s, e) => {
+    const row = h('div.row.window',
+      field('From', h('input', { type: 'datetime-local', name: 'windowStart', required: true, value: localInput(s) })),
+      field('To', h('input', { type: 'datetime-local', name: 'windowEnd', required: true, value: localInput(e) })),
+      h('button.icon', { type: 'button', title: 'Remove window', onclick: () => { if (windows.children.length > 1) row.remove(); } }, '✕'));
+    windows.append(row);
+  };
+  addWindow(start0, new Date(start0.getTime() + 2 * 3600_000));
+  const num = (name, value, min, max, required = false) => h('input', { type: 'number', name, value: value ?? '', min, max, required, inputMode: 'numeric' });
+  const name = h('input', { name: 'eventName', required: true, maxLength: 120, placeholder: 'Spring career fair' });
+  const slot = num('slotMinutes', 30, 5, 480, true);
+  const cap = num('capacity', 50, 1, 50);
+  const perEmp = num('maxSessionsPerEmployer', '', 1, 10000);
+  const maxS = num('maxSessions', '', 1, 10000);
+  const perSlot = num('sessionsPerSlot', '', 1, 10000);
+  const spk = num('maxSpeakers', 4, 1, 4);
+  const part = num('maxParticipants', 6, 0, 6);
+  const submit = h('button.primary', { type: 'submit' }, 'Create event');
+  const intOr = (el) => (el.value === '' ? undefined : Number(el.value));
+  return h('form.card', {
+    onsubmit: (e) => {
+      e.preventDefault();
+      busy(submit, async () => {
+        const ws = [...windows.querySelectorAll('.window')].map((row) => ({
+          start: new Date(row.querySelector('[name=windowStart]').value).toISOString(),
+          end: new Date(row.querySelector('[name=windowEnd]').value).toISOString(),
+        }));
+        const body = {
+          name: name.value.trim(), windows: ws, slotMinutes: intOr(slot), capacity: intOr(cap),
+          maxSessionsPerEmployer: intOr(perEmp), maxSessions: intOr(maxS), sessionsPerSlot: intOr(perSlot),
+          stage: { maxSpeakers: intOr(spk), maxParticipants: intOr(part) },
+        };
+        const ev = await api.createEvent(org.token, body);
+        const o = identity.organizer();
+        o.events = [...(o.events || []), { id: ev.id, name: ev.name }];
+        identity.setOrganizer(o);
+        toast('Event created');
+        go(`/events/${encodeURIComponent(ev.id)}`);
+      });
+    },
+  }, h('h2', 'Create an event'), field('Event name', name),
+  h('h3', 'Time windows'), windows,
+  h('button.secondary', { type: 'button', onclick: () => {
+    const last = windows.lastElementChild?.querySelector('[name=windowEnd]')?.value;
+    const s = last ? new Date(last) : start0;
+    addWindow(s, new Date(s.getTime() + 2 * 3600_000));
+  } }, '+ Add window'),
+  h('h3', 'Limits'),
+  h('div.grid2', field('Slot length (minutes)', slot), field('Spots per session (1–50)', cap),
+    field('Sessions per employer', perEmp, 'Empty: no limit beyond the event'), field('Sessions in all', maxS, 'Empty: no limit'),
+    field('Sessions in the same slot', perSlot, 'Empty: no limit'), field('Speakers on stage (1–4)', spk),
+    field('Participants on stage (0–6)', part)),
+  submit);
+}
+
+// ---- an event: slots, sessions with spots left, registration, employers
+
+async function eventScreen(eventId) {
+  const box = h('div', h('p.muted', 'Loading event…'));
+  app.append(box);
+  let timer = null;
+  leaveScreen = () => clearInterval(timer);
+  const regKey = 'greenroom.registered';
+  const registered = () => new Set(JSON.parse(localStorage.getItem(regKey) || '[]'));
+  const markRegistered = (id) => localStorage.setItem(regKey, JSON.stringify([...registered(), id]));
+  async function load() {
+    let ev, slots, sessions;
+    try {
+      [ev, slots, sessions] = await Promise.all([api.getEvent(eventId), api.slots(eventId), api.eventSessions(eventId)]);
+    } catch (err) {
+      replace(box, h('section.card', h('h1', 'Cannot open this event'), h('p.error', explain(err))));
+      return;
+    }
+    const org = identity.organizer();
+    const mine = org && org.id === ev.organizerId;
+    const user = identity.user();
+    const regs = registered();
+    const rows = sessions.sessions.map((s) => {
+      const isReg = user && regs.has(`${user.id}:${s.id}`);
+      const full = s.spotsLeft <= 0;
+      let action;
+      if (['ended', 'expired'].includes(s.status)) action = h('span.muted', s.status === 'ended' ? 'Ended' : 'Expired');
+      else if (isReg) action = h('span.ok', '✓ Registered');
+      else if (full) action = h('span.full', 'Full');
+      else if (!user) action = h('span.muted', 'Sign in to register');
+      else {
+        action = h('button.primary.register', {
+          dataset: { session: s.id },
+          onclick: (e) => busy(e.currentTarget, async () => {
+            try {
+              await api.register(user.token, s.id);
+              markRegistered(`${user.id}:${s.id}`);
+              toast(`Registered for ${s.title}`);
+            } finally {
+              await load();
+            }
+          }),
+        }, 'Register');
+      }
+      return h('tr', { dataset: { session: s.id } },
+        h('td', h('strong', s.title)), h('td', fmtTime(s.start)),
+        h('td.spots', full ? 'Full' : `${s.spotsLeft} of ${s.capacity} left`),
+        h('td', action), h('td', link(`/s/${encodeURIComponent(s.id)}`, 'Open')));
+    });
+    replace(box,
+      h('section.card', h('h1', ev.name),
+        h('p.muted', ev.windows.map((w) => `${fmtTime(w.start)} – ${new Date(w.end).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`).join(' · ')),
+        h('p.muted', `${ev.slotMinutes}-minute slots · ${ev.capacity} spots per session · up to ${ev.stage.maxSpeakers} speakers and ${ev.stage.maxParticipants} participants on stage`)),
+      user ? null : signInForm(load, 'Sign in to register for sessions with one click.'),
+      h('section.card', h('h2', 'Sessions'), rows.length
+        ? h('div.scroll', h('table.sessions', h('thead', h('tr', h('th', 'Session'), h('th', 'Starts'), h('th', 'Spots'), h('th', ''), h('th', ''))), h('tbody', rows)))
+        : h('p.muted', 'No sessions booked yet.')),
+      h('section.card', h('h2', 'Slots'), h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
+        h('td', fmtTime(s.start)), h('td', `${s.sessionsLeft} session${s.sessionsLeft === 1 ? '' : 's'} left`))))))),
+      mine ? employersCard(org, ev) : null);
+  }
+  await load();
+  timer = setInterval(() => { if (!document.querySelector('input:focus')) load(); }, 10000);
+}
+
+function employersCard(org, ev) {
+  const list = h('div.employers');
+  const show = () => replace(list, (identity.organizer().employers?.[ev.id] || []).map((e) => {
+    const url = `${location.origin}/employer/${encodeURIComponent(ev.id)}#token=${encodeURIComponent(e.token)}`;
+    return h('div.employer', { dataset: { employer: e.id } }, h('strong', e.name),
+      field('Booking link', h('input.employer-link', { readOnly: true, value: url })),
+      field('Token', h('input.employer-token', { readOnly: true, value: e.token })),
+      h('div.row', h('button.secondary', { type: 'button', onclick: () => copy(url, 'Link') }, 'Copy link'),
+        h('button.secondary', { type: 'button', onclick: () => copy(e.token, 'Token') }, 'Copy token')));
+  }));
+  const name = h('input', { name: 'employerName', required: true, maxLength: 64 });
+  const submit = h('button.primary', { type: 'submit' }, 'Add employer');
+  show();
+  return h('section.card', h('h2', 'Employers'),
+    h('form.row', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        busy(submit, async () => {
+          const r = await api.addEmployer(org.token, ev.id, name.value.trim());
+          const o = identity.organizer();
+          o.employers = o.employers || {};
+          o.employers[ev.id] = [...(o.employers[ev.id] || []), { id: r.employer.id, name: r.employer.name, token: r.token }];
+          identity.setOrganizer(o);
+          name.value = '';
+          show();
+        });
+      },
+    }, field('Employer name', name), submit), list);
+}
+
+// ---- employer: book a slot
+
+function tokenClaims(token) {
+  try {
+    const p = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(p + '='.repeat((4 - (p.length % 4)) % 4)));
+  } catch { return {}; }
+}
+
+async function employerScreen(eventId) {
+  const m = /token=([^&]+)/.exec(location.hash);
+  if (m) {
+    const token = decodeURIComponent(m[1]);
+    const c = tokenClaims(token);
+    identity.setEmployer(eventId, { token, id: c.sub, name: c.name || 'Employer' });
+    history.replaceState(null, '', location.pathname);
+  }
+  const emp = identity.employer(eventId);
+  if (!emp) {
+    app.append(h('section.card', h('h1', 'Employer'), h('p.error', 'Open the booking link your organizer sent you: it carries your access.')));
+    return;
+  }
+  const box = h('div', h('p.muted', 'Loading…'));
+  app.append(box);
+  const title = h('input', { name: 'sessionTitle', maxLength: 120, required: true, value: `Meet ${emp.name}` });
+  async function load() {
+    let ev, slots, sessions;
+    try {
+      [ev, slots, sessions] = await Promise.all([api.getEvent(eventId), api.slots(eventId), api.eventSessions(eventId)]);
+    } catch (err) {
+      replace(box, h('section.card', h('p.error', explain(err))));
+      return;
+    }
+    const mine = sessions.sessions.filter((s) => s.employerId === emp.id);
+    replace(box,
+      h('section.card', h('h1', `${emp.name} at ${ev.name}`), h('p.muted', `Sessions are ${ev.slotMinutes} minutes, up to ${ev.capacity} participants each.`)),
+      h('section.card', h('h2', 'Your sessions'), mine.length ? h('ul.mine', mine.map((s) => h('li', { dataset: { session: s.id } },
+        h('strong', s.title), ` · ${fmtTime(s.start)} · ${s.registered} registered, ${s.spotsLeft} spots left `,
+        link(`/s/${encodeURIComponent(s.id)}`, 'Open session')))) : h('p.muted', 'None booked yet.')),
+      h('section.card', h('h2', 'Book a slot'), field('Session title', title),
+        h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
+          h('td', fmtTime(s.start)), h('td', `${s.sessionsLeft} left`),
+          h('td', h('button.primary.book', {
+            disabled: s.sessionsLeft <= 0, dataset: { start: s.start },
+            onclick: (e) => busy(e.currentTarget, async () => {
+              const r = await api.book(emp.token, eventId, s.start, title.value.trim());
+              toast(`Booked ${r.title}`);
+              await load();
+            }),
+          }, 'Book')))))))));
+  }
+  await load();
+}
+
+// Errors nobody caught are still shown.
+window.addEventListener('unhandledrejection', (e) => {
+  if (e.reason instanceof ApiError || e.reason?.code) showError(e.reason);
+});
+
+render();

@@ -1,0 +1,98 @@
+// Small DOM helpers shared by the screens.
+
+import { explain } from './api.js';
+
+// h builds an element: h('button.primary#go', {onclick}, 'Go').
+export function h(sel, attrs, ...children) {
+  const [, tag = 'div', rest = ''] = /^([a-z0-9]*)(.*)$/i.exec(sel);
+  const el = document.createElement(tag || 'div');
+  for (const part of rest.match(/[.#][^.#]+/g) || []) {
+    if (part[0] === '.') el.classList.add(part.slice(1)); else el.id = part.slice(1);
+  }
+  if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+    children.unshift(attrs);
+    attrs = null;
+  }
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+// toast shows a message for a while; errors stay longer.
+export function toast(text, kind = 'info') {
+  const box = document.getElementById('toasts');
+  const t = h(`div.toast.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, text);
+  box.append(t);
+  setTimeout(() => t.remove(), kind === 'error' ? 9000 : 4000);
+  return t;
+}
+
+export function showError(err) {
+  console.warn('greenroom:', err);
+  return toast(explain(err), 'error');
+}
+
+// busy runs fn with the button disabled and shows what went wrong.
+export async function busy(button, fn) {
+  const was = button?.disabled;
+  if (button) button.disabled = true;
+  try {
+    return await fn();
+  } catch (err) {
+    showError(err);
+    return undefined;
+  } finally {
+    if (button && button.isConnected) button.disabled = was;
+  }
+}
+
+export async function copy(text, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(`${what} copied`);
+  } catch {
+    // No clipboard permission: select it for a manual copy.
+    toast(`Copy this ${what.toLowerCase()}: ${text}`);
+  }
+}
+
+export function fmtTime(iso) {
+  const d = new Date(iso);
+  return d.toLocaleString([], { weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+export function fmtDuration(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const m = Math.floor(s / 60);
+  const hh = Math.floor(m / 60);
+  const pad = (n) => String(n).padStart(2, '0');
+  return hh > 0 ? `${hh}:${pad(m % 60)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+export function initials(name) {
+  return (name || '?').split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('');
+}
+
+export function field(label, input, hint) {
+  return h('label.field', h('span.label', label), input, hint ? h('span.hint', hint) : null);
+}
