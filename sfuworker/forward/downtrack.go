@@ -1,0 +1,464 @@
+package forward
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// QueueSize bounds a subscriber's queue: past it, video is dropped up to
+// the next keyframe and a keyframe is requested.
+const QueueSize = 256
+
+// Default bandwidth estimator bounds, in bit/s.
+const (
+	initialEstimate = 3_000_000
+	minEstimate     = 100_000
+	maxEstimate     = 20_000_000
+)
+
+// nominalRate is assumed for a simulcast layer before it is measured.
+func nominalRate(i int) int64 {
+	switch i {
+	case 0:
+		return 150_000
+	case 1:
+		return 500_000
+	}
+	return 1_500_000
+}
+
+// RTCPSource is where a DownTrack reads its subscriber's RTCP;
+// *webrtc.RTPSender satisfies it. Reading it also drives pion's
+// interceptors (the NACK responder answers retransmission requests from
+// its send buffer as the RTCP passes through).
+type RTCPSource interface {
+	ReadRTCP() ([]rtcp.Packet, interceptor.Attributes, error)
+}
+
+type item struct {
+	p      *packet
+	resync bool
+}
+
+type binding struct {
+	ssrc   uint32
+	pt     uint8
+	writer webrtc.TrackLocalWriter
+}
+
+// DownTrack is one subscriber's copy of a Receiver's track. It implements
+// webrtc.TrackLocal. The Receiver's readers offer it packets; it queues
+// them (bounded) to its own writer goroutine, which rewrites SSRC, payload
+// type, sequence numbers and timestamps so the subscriber sees one
+// continuous stream across pauses, drops and simulcast layer switches.
+// Life cycle: NewDownTrack, AddTrack to a PeerConnection (pion calls
+// Bind), ReadRTCP(sender), Receiver.Subscribe; then Receiver.Unsubscribe,
+// stop the sender (RemoveTrack or PeerConnection.Close), Close.
+type DownTrack struct {
+	recv     *Receiver
+	id       string
+	streamID string
+	codec    webrtc.RTPCodecParameters
+	video    bool
+
+	queue  chan item
+	eval   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+	wg     sync.WaitGroup
+
+	bound   atomic.Pointer[binding]
+	paused  atomic.Bool
+	waitKey atomic.Bool
+	cur     atomic.Int32 // Layer being forwarded, -1 before the first.
+	target  atomic.Int32 // Layer wanted, switched to on its keyframe.
+
+	estimate atomic.Int64
+	forced   atomic.Int64
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	dropped atomic.Uint64
+	nacks   atomic.Uint64
+	plis    atomic.Uint64
+
+	// Owned by the writer goroutine.
+	hdr      rtp.Header
+	started  bool
+	curLayer int32
+	seqOff   uint16
+	tsOff    uint32
+	lastSeq  uint16
+	lastTS   uint32
+	lastWall int64
+	clock    int64
+}
+
+// NewDownTrack makes a subscriber's track of r and starts its writer.
+func NewDownTrack(r *Receiver, id, streamID string) *DownTrack {
+	d := &DownTrack{
+		recv:     r,
+		id:       id,
+		streamID: streamID,
+		codec:    r.cfg.Codec,
+		video:    r.kind == webrtc.RTPCodecTypeVideo,
+		queue:    make(chan item, QueueSize),
+		eval:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		clock:    int64(r.cfg.Codec.ClockRate),
+	}
+	if d.clock == 0 {
+		d.clock = 90000
+	}
+	d.hdr.Extensions = make([]rtp.Extension, 0, 4)
+	d.cur.Store(-1)
+	d.estimate.Store(initialEstimate)
+	d.target.Store(int32(d.chooseLayer()))
+	d.wg.Add(1)
+	go d.writeLoop()
+	return d
+}
+
+// Bind implements webrtc.TrackLocal: it picks the negotiated payload type
+// of the source codec.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	var match *webrtc.RTPCodecParameters
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, d.codec.MimeType) {
+			continue
+		}
+		if match == nil || c.SDPFmtpLine == d.codec.SDPFmtpLine {
+			c := c
+			match = &c
+		}
+	}
+	if match == nil {
+		return webrtc.RTPCodecParameters{}, ErrNoCodec
+	}
+	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
+	return *match, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(nil)
+	return nil
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *DownTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal: toward a subscriber there is one layer.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.recv.kind }
+
+// Codec is the source codec.
+func (d *DownTrack) Codec() webrtc.RTPCodecParameters { return d.codec }
+
+// Receiver is the source.
+func (d *DownTrack) Receiver() *Receiver { return d.recv }
+
+// SetPaused stops (true) or resumes (false) forwarding; video resumes at
+// the next keyframe, which is requested.
+func (d *DownTrack) SetPaused(paused bool) {
+	if d.paused.Swap(paused) == paused || paused {
+		return
+	}
+	d.waitKey.Store(true)
+	d.recv.RequestKeyframe(int(d.cur.Load()))
+}
+
+// Paused reports whether forwarding is paused.
+func (d *DownTrack) Paused() bool { return d.paused.Load() }
+
+// Layer is the simulcast layer being forwarded (-1 before the first).
+func (d *DownTrack) Layer() int { return int(d.cur.Load()) }
+
+// TargetLayer is the layer the DownTrack switches to at its next keyframe.
+func (d *DownTrack) TargetLayer() int { return int(d.target.Load()) }
+
+// Estimate is the subscriber's bandwidth estimate in bit/s.
+func (d *DownTrack) Estimate() int64 {
+	if f := d.forced.Load(); f > 0 {
+		return f
+	}
+	return d.estimate.Load()
+}
+
+// ForceEstimate overrides the bandwidth estimate (bps > 0) or returns to
+// the estimator (0), and re-evaluates the layer at once. It is the test
+// and operations hook for simulcast switching.
+func (d *DownTrack) ForceEstimate(bps int64) {
+	d.forced.Store(bps)
+	select {
+	case d.eval <- struct{}{}:
+	default:
+	}
+}
+
+// DownTrackStats are counters of one DownTrack.
+type DownTrackStats struct {
+	Packets, Bytes, Dropped, NACKs, PLIs uint64
+}
+
+// Stats returns the counters.
+func (d *DownTrack) Stats() DownTrackStats {
+	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.plis.Load()}
+}
+
+// offer is called by the Receiver's layer readers on the packet path: no
+// lock, no allocation, never blocks.
+func (d *DownTrack) offer(p *packet) {
+	if d.paused.Load() {
+		return
+	}
+	cur := d.cur.Load()
+	if p.layer != cur {
+		if p.keyframe && d.target.Load() == p.layer && d.cur.CompareAndSwap(cur, p.layer) {
+			d.waitKey.Store(false)
+			d.enqueue(p, true)
+		}
+		return
+	}
+	if d.waitKey.Load() {
+		if !p.keyframe || !d.waitKey.CompareAndSwap(true, false) {
+			return
+		}
+		d.enqueue(p, true)
+		return
+	}
+	d.enqueue(p, false)
+}
+
+func (d *DownTrack) enqueue(p *packet, resync bool) {
+	if d.closed.Load() {
+		return
+	}
+	p.refs.Add(1)
+	select {
+	case d.queue <- item{p, resync}:
+	default:
+		p.refs.Add(-1) // The reader still holds its own reference.
+		d.dropped.Add(1)
+		d.waitKey.Store(true)
+		d.recv.RequestKeyframe(int(p.layer))
+	}
+}
+
+// writeLoop owns the rewriting state and writes to the connection.
+func (d *DownTrack) writeLoop() {
+	defer d.wg.Done()
+	var tick <-chan time.Time
+	if d.video {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case it := <-d.queue:
+			d.write(it)
+			it.p.release()
+		case <-tick:
+			d.evaluate()
+		case <-d.eval:
+			d.evaluate()
+		case <-d.done:
+			for {
+				select {
+				case it := <-d.queue:
+					it.p.release()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// write rewrites and sends one packet.
+func (d *DownTrack) write(it item) {
+	p := it.p
+	b := d.bound.Load()
+	if b == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	if it.resync || !d.started {
+		if d.started {
+			el := (now - d.lastWall) * d.clock / int64(time.Second)
+			if el < 1 {
+				el = 1
+			}
+			d.seqOff = d.lastSeq + 1 - p.hdr.SequenceNumber
+			d.tsOff = d.lastTS + uint32(el) - p.hdr.Timestamp
+		}
+		d.started = true
+		d.curLayer = p.layer
+	} else if p.layer != d.curLayer {
+		return // A packet of the layer switched away from.
+	}
+	seq := p.hdr.SequenceNumber + d.seqOff
+	if len(p.payload) == 0 {
+		// Padding-only probes are not forwarded; close their gap.
+		d.seqOff--
+		return
+	}
+	ts := p.hdr.Timestamp + d.tsOff
+	if int16(seq-d.lastSeq) > 0 || it.resync {
+		d.lastSeq, d.lastTS, d.lastWall = seq, ts, now
+	}
+	h := &d.hdr
+	h.Version = 2
+	h.Padding = false
+	h.Marker = p.hdr.Marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = ts
+	h.SSRC = b.ssrc
+	h.CSRC = h.CSRC[:0]
+	h.Extension = false
+	h.ExtensionProfile = 0
+	h.Extensions = h.Extensions[:0]
+	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+		d.packets.Add(1)
+		d.bytes.Add(uint64(len(p.payload)) + 12)
+	}
+}
+
+// evaluate picks the simulcast layer the estimate carries; a change is
+// applied at the next keyframe of that layer, which is requested.
+func (d *DownTrack) evaluate() {
+	want := int32(d.chooseLayer())
+	if want < 0 {
+		return
+	}
+	if d.target.Swap(want) != want || (d.cur.Load() != want) {
+		if d.cur.Load() != want {
+			d.recv.RequestKeyframe(int(want))
+		}
+	}
+}
+
+// chooseLayer is the highest existing layer whose rate fits in 90 % of
+// the estimate, else the lowest existing layer.
+func (d *DownTrack) chooseLayer() int {
+	est := d.Estimate() * 9 / 10
+	have := d.recv.Layers()
+	lowest, best := -1, -1
+	for i := 0; i < MaxLayers; i++ {
+		if !have[i] {
+			continue
+		}
+		if lowest < 0 {
+			lowest = i
+		}
+		rate := d.recv.LayerRate(i)
+		if rate == 0 {
+			rate = nominalRate(i)
+		}
+		if rate <= est {
+			best = i
+		}
+	}
+	if best < 0 {
+		best = lowest
+	}
+	if best < 0 {
+		return 0
+	}
+	return best
+}
+
+// ReadRTCP starts the goroutine that drains the subscriber's RTCP from
+// src: PLI and FIR become keyframe requests toward the publisher
+// (rate-limited), receiver reports and REMB feed the bandwidth estimate,
+// NACKs are counted (pion's NACK responder answers them). It ends when
+// src fails, that is when the sender is stopped.
+func (d *DownTrack) ReadRTCP(src RTCPSource) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		errs := 0
+		for {
+			pkts, _, err := src.ReadRTCP()
+			if err != nil {
+				if errs++; d.closed.Load() || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errs > 100 {
+					return
+				}
+				continue
+			}
+			errs = 0
+			d.handleRTCP(pkts)
+		}
+	}()
+}
+
+// handleRTCP applies the subscriber's RTCP.
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.plis.Add(1)
+			d.recv.RequestKeyframe(int(d.cur.Load()))
+		case *rtcp.TransportLayerNack:
+			for _, n := range p.Nacks {
+				d.nacks.Add(uint64(len(n.PacketList())))
+			}
+		case *rtcp.ReceiverReport:
+			for _, rep := range p.Reports {
+				d.onLoss(rep.FractionLost)
+			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			if p.Bitrate > 0 {
+				d.estimate.Store(clamp(int64(p.Bitrate)))
+			}
+		}
+	}
+}
+
+// onLoss is a loss-based estimator in the manner of GCC's loss controller
+// (draft-ietf-rmcat-gcc section 6): above 10 % loss the estimate shrinks
+// by half the loss fraction, below 2 % it grows by 5 %.
+func (d *DownTrack) onLoss(fraction uint8) {
+	est := d.estimate.Load()
+	switch {
+	case fraction > 26:
+		est = est * (512 - int64(fraction)) / 512
+	case fraction < 5:
+		est = est * 105 / 100
+	}
+	d.estimate.Store(clamp(est))
+}
+
+func clamp(v int64) int64 {
+	return min(max(v, minEstimate), maxEstimate)
+}
+
+// Close stops the writer and waits for it and for the RTCP reader (whose
+// sender the caller has stopped). It is idempotent.
+func (d *DownTrack) Close() {
+	if d.closed.Swap(true) {
+		d.wg.Wait()
+		return
+	}
+	d.recv.Unsubscribe(d)
+	close(d.done)
+	d.wg.Wait()
+}
+
+var _ webrtc.TrackLocal = (*DownTrack)(nil)

@@ -1,0 +1,393 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/greenroom-live/greenroom/sfuworker/forward"
+	"github.com/pion/webrtc/v4"
+)
+
+// speakerInterval is how often audio levels are turned into
+// active-speaker events.
+const speakerInterval = 300 * time.Millisecond
+
+// Worker hosts rooms of members, each member with one PeerConnection. Room
+// state lives behind mu; PeerConnection calls and signaling run on each
+// member's operation queue, never under mu. Life cycle: New, then Apply /
+// Signal / CloseRoom from any goroutine, then Close once (idempotent).
+type Worker struct {
+	cfg  Config
+	log  *slog.Logger
+	api  *webrtc.API
+	cert webrtc.Certificate
+
+	mu     sync.Mutex
+	rooms  map[RoomID]*room
+	closed bool
+
+	// Counters of tracks already gone, so Stats keeps growing.
+	gonePackets, goneBytes, goneNACKs, gonePLIs atomic.Uint64
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+type room struct {
+	id       RoomID
+	version  int64
+	members  map[MemberID]*member
+	speakers map[int]MemberID
+}
+
+// New validates cfg and starts a Worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Signal == nil {
+		return nil, ErrNoSignal
+	}
+	if cfg.UDP == nil {
+		return nil, ErrNoUDP
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	api, err := newAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := newCertificate()
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{})}
+	w.wg.Add(1)
+	go w.speakerLoop()
+	return w, nil
+}
+
+// Apply makes a room match st: creates it, adds and removes members, sets
+// who may publish and who sees whom. Idempotent; older versions are
+// ignored.
+func (w *Worker) Apply(ctx context.Context, st RoomState) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	r := w.rooms[st.Room]
+	if r == nil {
+		r = &room{id: st.Room, version: st.Version, members: map[MemberID]*member{}, speakers: map[int]MemberID{}}
+		w.rooms[st.Room] = r
+	}
+	if st.Version < r.version {
+		w.mu.Unlock()
+		return nil
+	}
+	r.version = st.Version
+	want := make(map[MemberID]MemberState, len(st.Members))
+	for _, m := range st.Members {
+		want[m.ID] = m
+	}
+	var gone []*member
+	for id, m := range r.members {
+		if _, ok := want[id]; !ok {
+			delete(r.members, id)
+			gone = append(gone, m)
+		}
+	}
+	for id, ms := range want {
+		if m := r.members[id]; m != nil {
+			m.state = ms
+			continue
+		}
+		r.members[id] = newMember(w, r, ms)
+	}
+	after := w.reconcileLocked(r)
+	w.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+	for _, m := range gone {
+		w.closeMember(m)
+	}
+	return nil
+}
+
+// Signal takes a member's media.offer, media.answer or media.candidate
+// (payload {"sdp":…} or {"candidate":…}).
+func (w *Worker) Signal(ctx context.Context, roomID RoomID, memberID MemberID, msgType string, payload json.RawMessage) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	r := w.rooms[roomID]
+	if r == nil {
+		w.mu.Unlock()
+		return ErrNoRoom
+	}
+	m := r.members[memberID]
+	w.mu.Unlock()
+	if m == nil {
+		return ErrNoMember
+	}
+	var handle func(context.Context, json.RawMessage) error
+	switch msgType {
+	case "media.offer":
+		handle = m.onOffer
+	case "media.answer":
+		handle = m.onAnswer
+	case "media.candidate":
+		handle = m.onCandidate
+	default:
+		return fmt.Errorf("%w: %q", ErrBadMessage, msgType)
+	}
+	res := make(chan error, 1)
+	if !m.ops.push(func() { res <- handle(ctx, payload) }) {
+		return ErrNoMember
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-m.ops.done:
+		return ErrNoMember
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CloseRoom closes every member's connection and forgets the room.
+func (w *Worker) CloseRoom(ctx context.Context, roomID RoomID) error {
+	w.mu.Lock()
+	r := w.rooms[roomID]
+	if r == nil {
+		w.mu.Unlock()
+		return ErrNoRoom
+	}
+	delete(w.rooms, roomID)
+	ms := make([]*member, 0, len(r.members))
+	for _, m := range r.members {
+		ms = append(ms, m)
+	}
+	r.members = map[MemberID]*member{}
+	w.mu.Unlock()
+	for _, m := range ms {
+		w.closeMember(m)
+	}
+	return nil
+}
+
+// Rooms lists the open rooms.
+func (w *Worker) Rooms() []RoomID {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := make([]RoomID, 0, len(w.rooms))
+	for id := range w.rooms {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Stats is a snapshot for metrics and load reporting.
+func (w *Worker) Stats() Stats {
+	st := Stats{
+		PacketsForwarded: w.gonePackets.Load(), BytesForwarded: w.goneBytes.Load(),
+		NACKs: w.goneNACKs.Load(), PLIs: w.gonePLIs.Load(),
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st.Rooms = len(w.rooms)
+	for _, r := range w.rooms {
+		st.Members += len(r.members)
+		for _, m := range r.members {
+			st.Tracks += len(m.pubs)
+			for _, p := range m.pubs {
+				st.PLIs += p.recv.Stats().PLIs
+			}
+			for _, s := range m.subs {
+				ds := s.dt.Stats()
+				st.PacketsForwarded += ds.Packets
+				st.BytesForwarded += ds.Bytes
+				st.NACKs += ds.NACKs
+			}
+		}
+	}
+	return st
+}
+
+// ForceEstimate overrides the bandwidth estimate (bit/s; 0 returns to the
+// estimator) of every video track a member receives, which moves its
+// simulcast layers at once. It is the test and operations hook.
+func (w *Worker) ForceEstimate(roomID RoomID, memberID MemberID, bps int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.rooms[roomID]
+	if r == nil {
+		return ErrNoRoom
+	}
+	m := r.members[memberID]
+	if m == nil {
+		return ErrNoMember
+	}
+	for _, s := range m.subs {
+		s.dt.ForceEstimate(bps)
+	}
+	return nil
+}
+
+// Close closes every room and stops every goroutine. It is idempotent.
+func (w *Worker) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.wg.Wait()
+		return nil
+	}
+	w.closed = true
+	var ms []*member
+	for _, r := range w.rooms {
+		for _, m := range r.members {
+			ms = append(ms, m)
+		}
+		r.members = map[MemberID]*member{}
+	}
+	w.rooms = map[RoomID]*room{}
+	close(w.done)
+	w.mu.Unlock()
+	for _, m := range ms {
+		w.closeMember(m)
+	}
+	w.wg.Wait()
+	return nil
+}
+
+// reconcileLocked makes every member's subscriptions match the room: a
+// member receives the tracks of the other members of its group who may
+// publish, paused while their mic or camera is off. It returns work to run
+// after the lock is released.
+func (w *Worker) reconcileLocked(r *room) []func() {
+	var after []func()
+	for _, s := range r.members {
+		for key, sub := range s.subs {
+			p := key.owner
+			if r.members[p.state.ID] == p && p.state.Publish && p.state.Group == s.state.Group && p.pubs[key.rr] == key {
+				continue
+			}
+			delete(s.subs, key)
+			s.retired[sub] = struct{}{}
+			s.ops.push(func() { s.removeSub(key, sub) })
+		}
+		for _, p := range r.members {
+			if p == s || !p.state.Publish || p.state.Group != s.state.Group {
+				continue
+			}
+			for _, pt := range p.pubs {
+				if _, ok := s.subs[pt]; ok {
+					continue
+				}
+				dt := forward.NewDownTrack(pt.recv, pt.trackID, string(p.state.ID))
+				sub := &subscription{dt: dt}
+				s.subs[pt] = sub
+				s.ops.push(func() { s.addSub(pt, sub) })
+			}
+		}
+		for pt, sub := range s.subs {
+			on := pt.owner.state.Cam
+			if pt.recv.Kind() == webrtc.RTPCodecTypeAudio {
+				on = pt.owner.state.Mic
+			}
+			after = append(after, func() { sub.dt.SetPaused(!on) })
+		}
+	}
+	return after
+}
+
+// reconcile runs reconcileLocked for a member's room.
+func (w *Worker) reconcile(r *room) {
+	w.mu.Lock()
+	if w.rooms[r.id] != r {
+		w.mu.Unlock()
+		return
+	}
+	after := w.reconcileLocked(r)
+	w.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+}
+
+// closeMember stops a member already removed from its room (the others'
+// subscriptions to its tracks were dropped when it was removed) and keeps
+// its counters.
+func (w *Worker) closeMember(m *member) {
+	pubs, subs := m.close()
+	for _, p := range pubs {
+		w.gonePLIs.Add(p.recv.Stats().PLIs)
+	}
+	for _, s := range subs {
+		ds := s.dt.Stats()
+		w.gonePackets.Add(ds.Packets)
+		w.goneBytes.Add(ds.Bytes)
+		w.goneNACKs.Add(ds.NACKs)
+	}
+}
+
+// speakerLoop turns audio levels into active-speaker events.
+func (w *Worker) speakerLoop() {
+	defer w.wg.Done()
+	t := time.NewTicker(speakerInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+		}
+		if w.cfg.ActiveSpeaker == nil {
+			continue
+		}
+		type event struct {
+			room   RoomID
+			group  int
+			member MemberID
+		}
+		var events []event
+		w.mu.Lock()
+		for _, r := range w.rooms {
+			loudest := map[int]MemberID{}
+			level := map[int]int{}
+			for _, m := range r.members {
+				if !m.state.Publish || !m.state.Mic {
+					continue
+				}
+				for _, p := range m.pubs {
+					if p.recv.Kind() != webrtc.RTPCodecTypeAudio {
+						continue
+					}
+					if l := p.recv.AudioLevel(); l > speakingLevel && l > level[m.state.Group] {
+						level[m.state.Group], loudest[m.state.Group] = l, m.state.ID
+					}
+				}
+			}
+			for g, id := range loudest {
+				if r.speakers[g] != id {
+					r.speakers[g] = id
+					events = append(events, event{r.id, g, id})
+				}
+			}
+		}
+		w.mu.Unlock()
+		for _, e := range events {
+			w.cfg.ActiveSpeaker(e.room, e.group, e.member)
+		}
+	}
+}
+
+// speakingLevel is the loudness (127 minus the RFC 6464 level in -dBov)
+// above which a member counts as speaking: louder than -70 dBov.
+const speakingLevel = 57
