@@ -18,6 +18,25 @@ Checks, for every AWS::Serverless::Function in every stack:
             Lambda's own.
   secrets   each variable read with Secret() names a secret the function may
             GetSecretValue, and the function may read no other secret.
+  actions   every AWS action the function's code can call is allowed by its
+            policy, and the policy allows nothing else: no wildcard actions,
+            no action the code never calls, no policy templates or managed
+            policies, and resources scoped (the table and, only when the code
+            queries an index, its indexes; one WebSocket API's stage).
+            How the calls are found: `go list -deps -json ./functions/<dir>`
+            gives the repository packages the function links; in their
+            sources every AWS SDK call shows as a composite literal of its
+            input type (dynamodb.GetItemInput{...}, secretsmanager.
+            GetSecretValueInput{...}, apigatewaymanagementapi.
+            PostToConnectionInput{...}); a call counts only when the Go
+            function around it is linked into the function's binary (built
+            like the bootstrap, symbols kept, read with `go tool nm`), which
+            is the linker's own reachability: lambdaenv's Notifier is in the
+            API function's package set, but the API never posts, so it needs
+            no execute-api:ManageConnections. A transaction needs the item
+            actions of the items it writes (types.Put{} -> PutItem, Update,
+            Delete, ConditionCheck -> ConditionCheckItem); TransactWriteItems
+            and TransactGetItems have no IAM action of their own.
 
 And once for the root template:
 
@@ -212,6 +231,259 @@ def secret_resources(props):
     return out
 
 
+# --- actions: the AWS calls a function's code makes vs. its policy ---------
+
+MODULE_CACHE = {}
+SDK_PREFIX = "github.com/aws/aws-sdk-go-v2/service/"
+# IAM actions of an SDK operation, by service package. None: the operation
+# is authorized per item (see the transaction handling below).
+SDK_ACTIONS = {
+    "dynamodb": lambda op: None if op in ("TransactWriteItems", "TransactGetItems") else ["dynamodb:" + op],
+    "secretsmanager": lambda op: ["secretsmanager:" + op],
+    # PostToConnection, DeleteConnection and GetConnection are all one action.
+    "apigatewaymanagementapi": lambda op: ["execute-api:ManageConnections"],
+    "cloudwatch": lambda op: ["cloudwatch:" + op],
+}
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+IMPORT_SPEC = re.compile(r'^\s*(?:import\s+)?(?:([A-Za-z_][A-Za-z0-9_]*)\s+)?"([^"]+)"', re.M)
+FUNC_HEAD = re.compile(
+    r"^func\s+(?:\(\s*[A-Za-z_0-9]*\s*(\*?)\s*([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\s*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)",
+    re.M)
+
+
+def module_path():
+    if "module" not in MODULE_CACHE:
+        with open(os.path.join(ROOT, "go.mod"), encoding="utf-8") as f:
+            MODULE_CACHE["module"] = re.search(r"^module\s+(\S+)", f.read(), re.M).group(1)
+    return MODULE_CACHE["module"]
+
+
+def go_env():
+    env = dict(os.environ)
+    env.update({"GOOS": "linux", "GOARCH": "arm64", "CGO_ENABLED": "0", "GOFLAGS": "-tags=lambda.norpc"})
+    return env
+
+
+def repo_packages(pkg_rel):
+    """[(import path, dir, [go files])] of the repository packages that
+    ./pkg_rel links (go list -deps -json), for linux/arm64 like the build."""
+    import json
+    run = subprocess.run(["go", "list", "-deps", "-json", "./" + pkg_rel], cwd=ROOT, env=go_env(),
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError("go list -deps %s: %s" % (pkg_rel, run.stderr.strip()))
+    dec, text, i, out = json.JSONDecoder(), run.stdout, 0, []
+    mod = module_path()
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            break
+        obj, i = dec.raw_decode(text, i)
+        ip = obj.get("ImportPath", "")
+        if ip == mod or ip.startswith(mod + "/"):
+            out.append((ip, obj["Dir"], obj.get("GoFiles") or []))
+    return out
+
+
+def linked_symbols(pkg_rel, tmp):
+    """Text symbols of ./pkg_rel built as its bootstrap is (linux/arm64,
+    static, lambda.norpc, trimpath) but with the symbol table kept."""
+    binary = os.path.join(tmp, "bin")
+    run = subprocess.run(["go", "build", "-trimpath", "-o", binary, "./" + pkg_rel], cwd=ROOT, env=go_env(),
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError("go build %s: %s" % (pkg_rel, run.stderr.strip()))
+    nm = subprocess.run(["go", "tool", "nm", binary], cwd=ROOT, capture_output=True, text=True, check=True)
+    syms = set()
+    for line in nm.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[-2] in ("T", "t"):
+            syms.add(parts[-1])
+    return syms
+
+
+def blank_literals(src):
+    """src with the contents of string and rune literals blanked (same
+    length), so braces inside them do not count."""
+    def blank(m):
+        t = m.group(0)
+        return t[0] + re.sub(r"[^\n]", " ", t[1:-1]) + t[-1]
+    return re.sub(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|\'(?:\\.|[^\'\\\n])+\'', blank, src)
+
+
+def func_bodies(src):
+    """(symbol name within the package, body) of every top-level func."""
+    clean = blank_literals(strip_comments(src))
+    for m in FUNC_HEAD.finditer(clean):
+        ptr, recv, name = m.group(1), m.group(2), m.group(3)
+        symbol = ("(*%s).%s" % (recv, name) if ptr else "%s.%s" % (recv, name)) if recv else name
+        start = clean.find("{", m.end())
+        # The body's brace: skip the parameter and result lists' own braces
+        # (interface{}, struct{}) by starting after the closing parenthesis
+        # that ends the signature's line.
+        eol = clean.find("\n", m.end())
+        if eol != -1 and start > eol and not clean[m.end():eol].rstrip().endswith(("(", ",")):
+            continue  # a declaration without a body
+        depth, i = 0, start
+        while i < len(clean):
+            c = clean[i]
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        yield symbol, clean[start:i + 1]
+
+
+def is_linked(import_path, symbol, syms):
+    name = "%s.%s" % (import_path, symbol)
+    if name in syms:
+        return True
+    if "(*" in symbol or "." in symbol:  # generic receivers: pkg.(*T[...]).M
+        recv, meth = symbol.rsplit(".", 1)
+        pat = re.compile(re.escape(import_path + ".") + re.escape(recv).replace(r"\)", r"(?:\[[^\]]*\])?\)")
+                         + r"(?:\[[^\]]*\])?\." + re.escape(meth) + r"(?:\.|$)")
+        if any(pat.match(s) for s in syms):
+            return True
+    prefix = name + "."
+    prefix_g = name + "["
+    return any(s.startswith(prefix) or s.startswith(prefix_g) for s in syms)
+
+
+def code_actions(pkg_rel, tmp):
+    """({IAM action: [where]}, uses an index) for the AWS calls ./pkg_rel can
+    make; failures for SDK services this script does not know."""
+    syms = linked_symbols(pkg_rel, tmp)
+    need, items, uses_index, transact, unknown = {}, {}, False, False, []
+    for import_path, directory, files in repo_packages(pkg_rel):
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path, encoding="utf-8") as f:
+                src = f.read()
+            aliases, types_aliases = {}, set()
+            for m in IMPORT_SPEC.finditer(src):
+                alias, imp = m.group(1), m.group(2)
+                if imp.startswith(SDK_PREFIX):
+                    rest = imp[len(SDK_PREFIX):]
+                    if rest == "dynamodb/types":
+                        types_aliases.add(alias or "types")
+                    elif "/" not in rest:
+                        aliases[alias or rest] = rest
+            if not aliases and not types_aliases:
+                continue
+            rel = os.path.relpath(path, ROOT)
+            for symbol, body in func_bodies(src):
+                if not is_linked(import_path, symbol, syms):
+                    continue
+                where = "%s %s" % (rel, symbol)
+                for m in re.finditer(r"\b([A-Za-z_][A-Za-z0-9_]*)\.([A-Z][A-Za-z0-9]*)Input\s*\{", body):
+                    svc, op = aliases.get(m.group(1)), m.group(2)
+                    if svc is None:
+                        continue
+                    if svc not in SDK_ACTIONS:
+                        unknown.append("%s: calls %s.%s; teach check_template.py its IAM action" % (where, svc, op))
+                        continue
+                    if "%s%s.(*Client).%s" % (SDK_PREFIX, svc, op) not in syms:
+                        continue  # the client method itself is not linked
+                    actions = SDK_ACTIONS[svc](op)
+                    if actions is None:  # a transaction: its items decide
+                        transact = True
+                        actions = []
+                    for a in actions:
+                        need.setdefault(a, []).append(where)
+                    if svc == "dynamodb" and op == "Query" and re.search(r"\bIndexName\s*:", body):
+                        uses_index = True
+                # Transaction items, wherever they are built.
+                for ta in types_aliases:
+                    for m in re.finditer(r"\b%s\.(Put|Update|Delete|ConditionCheck|Get)\s*\{" % re.escape(ta), body):
+                        items.setdefault(TRANSACT_ITEM_ACTIONS[m.group(1)], []).append(where + " (transaction item)")
+    if transact:
+        for a, where in items.items():
+            need.setdefault(a, []).extend(where)
+    for u in unknown:
+        fail(u)
+    return need, uses_index
+
+
+def resource_text(r):
+    """A resource as one string: Ref X -> ${X}, GetAtt A.B -> ${A.B}, Sub as written."""
+    if isinstance(r, str):
+        return r
+    if isinstance(r, dict) and len(r) == 1:
+        (k, v), = r.items()
+        if k == "Ref":
+            return "${%s}" % v
+        if k == "Fn::GetAtt":
+            return "${%s}" % (".".join(v) if isinstance(v, list) else v)
+        if k == "Fn::Sub":
+            return v if isinstance(v, str) else v[0]
+    return repr(r)
+
+
+def check_actions(full, props, need, uses_index):
+    policies = props.get("Policies") or []
+    if isinstance(policies, (str, dict)):
+        policies = [policies]
+    allowed = {}
+    for policy in policies:
+        if not isinstance(policy, dict) or "Statement" not in policy:
+            fail("%s: policy %r is a managed policy or SAM policy template; write the statements out" % (full, policy))
+            continue
+        for st in policy.get("Statement") or []:
+            if st.get("Effect") != "Allow":
+                continue
+            if "NotAction" in st or "NotResource" in st:
+                fail("%s: statement %s uses NotAction/NotResource" % (full, st.get("Sid", "?")))
+            actions = st.get("Action") or []
+            actions = [actions] if isinstance(actions, str) else actions
+            resources = st.get("Resource") or []
+            resources = [resources] if not isinstance(resources, list) else resources
+            texts = [resource_text(r) for r in resources]
+            for a in actions:
+                if "*" in a:
+                    fail("%s: wildcard action %s" % (full, a))
+                allowed.setdefault(a.lower(), (a, texts))
+            for t in texts:
+                stripped = t
+                for ok in ("/index/*", "/@connections/*"):
+                    if stripped.endswith(ok):
+                        stripped = stripped[:-len(ok)]
+                if "*" in stripped:
+                    fail("%s: statement %s has an unscoped resource %s" % (full, st.get("Sid", "?"), t))
+                if t.endswith("/index/*") and not uses_index:
+                    fail("%s: statement %s allows the table's indexes (%s), which the code never queries"
+                         % (full, st.get("Sid", "?"), t))
+                if any(a.lower().startswith("dynamodb:") for a in actions) and \
+                        not (t.startswith("${") and (t.endswith(".Arn}") or t.endswith("Arn}") or "/index/*" in t)):
+                    fail("%s: statement %s: DynamoDB resource %s is not the table (or its indexes)"
+                         % (full, st.get("Sid", "?"), t))
+                if any(a.lower().startswith("execute-api:") for a in actions) and \
+                        not re.search(r"^arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+                                      r"\$\{[A-Za-z0-9_.]+\}/\$\{[A-Za-z0-9_.]+\}/(POST|DELETE|GET)/@connections/\*$", t):
+                    fail("%s: statement %s: execute-api resource %s is not one API's stage and @connections"
+                         % (full, st.get("Sid", "?"), t))
+    for action in sorted(need):
+        if action.lower() not in allowed:
+            fail("%s: the code calls %s (%s) but the policy does not allow it"
+                 % (full, action, "; ".join(sorted(set(need[action]))[:3])))
+    needed = {a.lower() for a in need}
+    for key, (action, _) in sorted(allowed.items()):
+        if key not in needed:
+            fail("%s: the policy allows %s, which the code never calls" % (full, action))
+    if uses_index and not any(t.endswith("/index/*") for a, (_, ts) in allowed.items()
+                              if a == "dynamodb:query" for t in ts):
+        fail("%s: the code queries an index but dynamodb:Query is not allowed on the table's indexes" % full)
+
+
 def check_local_api():
     from samcli.lib.providers.api_provider import ApiProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
@@ -265,9 +537,17 @@ def main(argv):
         for resource in allowed:
             if resource not in wanted:
                 fail("%s: may GetSecretValue on %s, which it never reads" % (full, resource))
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                need, uses_index = code_actions(pkg, tmp)
+            except RuntimeError as exc:
+                fail("%s: %s" % (full, exc))
+                continue
+        check_actions(full, props, need, uses_index)
         if len(failures) == before:
-            print("ok   %s: build-%s builds %s; env %s; secrets %s"
-                  % (full, logical_id, pkg, ", ".join(sorted(reads)) or "(none)", ", ".join(secret_vars) or "(none)"))
+            print("ok   %s: build-%s builds %s; env %s; secrets %s; actions %s%s"
+                  % (full, logical_id, pkg, ", ".join(sorted(reads)) or "(none)", ", ".join(secret_vars) or "(none)",
+                     ", ".join(sorted(need)) or "(none)", " (+ indexes)" if uses_index else ""))
     check_local_api()
     for n in notes:
         print("note %s" % n)

@@ -25,7 +25,7 @@ STEPS=(
   dynamodb-contract     # store contract suite against DynamoDB Local
   sam-validate          # sam validate --lint (offline, no credentials)
   cfn-lint              # cfn-lint on every template
-  template-check        # every function: build target, env vars the code reads, secrets
+  template-check        # every function: build target, env vars the code reads, secrets, AWS actions
   sam-build             # sam build through the Makefile's build-<LogicalId>
   # browser             # (later) headless Chromium through the web client
   # api-fuzz            # (later) property-based fuzzing against the OpenAPI document
@@ -72,8 +72,10 @@ step_cfn-lint() {
 # .ci/check_template.py reads template.yaml and the templates it nests: each
 # function's build-<LogicalId> target exists and builds ./functions/<dir>,
 # every environment variable that code reads is set on the function, each
-# secret it reads is one it may GetSecretValue (and no other), and `sam local
-# start-api` sees no WebSocket route.
+# secret it reads is one it may GetSecretValue (and no other), every AWS
+# action its code can call is allowed by its policy and nothing else is
+# (no wildcards, resources scoped), and `sam local start-api` sees no
+# WebSocket route.
 step_template-check() { sam_run python .ci/check_template.py; }
 
 # sam build runs `make build-<LogicalId>` for every function in the source
