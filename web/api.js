@@ -112,7 +112,7 @@ export function explain(err) {
   if (!err) return 'Something went wrong.';
   const code = err.code;
   let msg = WORDS[code];
-  if (!msg) msg = err.message ? `Something went wrong: ${err.message}` : 'Something went wrong.';
+  if (!msg) msg = code === 'invalid_local' ? err.message : (err.message ? `Something went wrong: ${err.message}` : 'Something went wrong.');
   if (code === 'conflict' && err.message && err.message !== 'conflict') {
     msg = `That cannot happen right now: ${err.message}.`;
   }

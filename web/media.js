@@ -61,7 +61,7 @@ export class Media extends EventTarget {
     this.pc = pc;
     this.senders = { audio: null, video: null };
     pc.onicecandidate = ({ candidate }) => {
-      if (candidate && pc === this.pc) this.#send('media.candidate', { candidate: candidate.toJSON() });
+      if (candidate && pc === this.pc) this.#send('media.candidate', { candidate: candidate.toJSON() }).catch(() => {});
     };
     pc.ontrack = (ev) => this.#track(ev);
     pc.onnegotiationneeded = () => this.#offer();
@@ -193,7 +193,7 @@ export class Media extends EventTarget {
         await pc.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
         await this.#flushCandidates();
         await pc.setLocalDescription(await pc.createAnswer());
-        await this.#send('media.answer', { sdp: pc.localDescription.sdp });
+        await this.#send('media.answer', { sdp: pc.localDescription.sdp }).catch(() => {});
         this.#afterStable();
       } else if (frame.type === 'media.answer') {
         const pc = this.pc;

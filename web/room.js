@@ -3,7 +3,7 @@
 import { explain } from './api.js';
 import { Live } from './live.js';
 import { Media } from './media.js';
-import { h, replace, toast, showError, busy, copy, fmtDuration, initials, field } from './ui.js';
+import { h, replace, toast, showError, busy, copy, fmtDuration, initials, field, icon } from './ui.js';
 
 const MAX_ROOMS = 10;
 const ROOM_NAME_MAX = 30;
@@ -56,8 +56,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     h('header.room-head', h('div', ui.title, ui.badges), h('div.head-right', ui.conn, ui.headButtons)),
     ui.banner,
     h('div.room-body',
-      h('div.main', ui.share, ui.stage, ui.mediaStatus, ui.approval, ui.controls, ui.start),
-      h('aside.side', ui.tabs, ui.panels.people, ui.panels.chat, ui.panels.qa)),
+      h('div.main', ui.share, ui.stage, ui.mediaStatus, ui.controls, ui.start),
+      h('aside.side', ui.approval, ui.tabs, ui.panels.people, ui.panels.chat, ui.panels.qa)),
     ui.dialog);
   app.append(ui.root);
 
@@ -237,9 +237,10 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       t.el.classList.toggle('self', id === live.userId);
       replace(t.el.querySelector('.avatar'), initials(m.name));
       replace(t.el.querySelector('.tile-label'), h('span.name', m.name + (id === live.userId ? ' (you)' : '')),
-        roleLabel(m, st), m.mic ? null : h('span.icon', { title: 'Microphone off' }, '🔇'),
-        m.cam ? null : h('span.icon', { title: 'Camera off' }, '📷✕'),
-        live.speaker === id ? h('span.icon', { title: 'Speaking' }, '🔊') : null);
+        roleLabel(m, st), m.mic ? null : h('span.icon', { title: 'Microphone off' }, icon('micOff', 'Microphone off')),
+        m.cam ? null : h('span.icon', { title: 'Camera off' }, icon('camOff', 'Camera off')),
+        live.speaker === id ? h('span.icon', { title: 'Speaking' }, icon('speaker', 'Speaking')) : null,
+        m.handRaisedAt && !m.onStage ? h('span.icon.hand', { title: 'Raised hand' }, icon('hand', 'Raised hand')) : null);
     });
     ui.stage.dataset.count = String(ids.length);
   }
@@ -269,19 +270,19 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       h('button.toggle#toggle-mic', {
         'aria-pressed': String(!!self.mic),
         onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !self.mic, cam: !!self.cam }),
-      }, self.mic ? '🎤 Mic on' : '🔇 Mic off'),
+      }, icon(self.mic ? 'mic' : 'micOff'), self.mic ? 'Mic on' : 'Mic off'),
       h('button.toggle#toggle-cam', {
         'aria-pressed': String(!!self.cam),
         onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !!self.mic, cam: !self.cam }),
-      }, self.cam ? '🎥 Camera on' : '📷 Camera off'),
+      }, icon(self.cam ? 'cam' : 'camOff'), self.cam ? 'Camera on' : 'Camera off'),
     ];
     const isLive = st.status === 'live';
     const participant = self.role === 'participant';
     if (isLive && participant && !self.onStage && !self.handRaisedAt) {
-      btns.push(h('button.primary#request-speak', { onclick: (e) => send(e.currentTarget, 'hand.raise') }, '✋ Request to speak'));
+      btns.push(h('button.primary#request-speak', { onclick: (e) => send(e.currentTarget, 'hand.raise') }, icon('hand'), 'Request to speak'));
     }
     if (isLive && self.onStage && participant && st.presenterId !== self.userId) {
-      btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => send(e.currentTarget, 'stage.leave') }, '📞 End my live video'));
+      btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => send(e.currentTarget, 'stage.leave') }, icon('end'), 'End my live video'));
     }
     replace(ui.controls, btns);
   }
@@ -293,7 +294,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     ui.approval.hidden = !waiting;
     if (!waiting) return;
     const pos = st.hands.indexOf(self.userId);
-    replace(ui.approval, h('strong', '✋ Waiting for approval'),
+    replace(ui.approval, h('strong', icon('hand'), ' Waiting for approval'),
       h('p', `Your request to speak was sent to the ${st.kind === 'scheduled' ? 'speakers' : 'host'}.${pos >= 0 ? ` You are number ${pos + 1} in the queue.` : ''}`),
       h('button.secondary#cancel-request', { onclick: (e) => send(e.currentTarget, 'hand.lower') }, 'Cancel'));
   }
@@ -351,7 +352,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const hands = st.hands.map((id) => live.member(id)).filter(Boolean);
     const moderator = live.moderates;
     const handList = hands.length ? h('section.hands', h('h3', 'Raised hands'), h('ol.hand-queue', hands.map((m) => h('li.hand', { dataset: { userId: m.userId } },
-      h('span.icon', '✋'), h('span.name', m.name),
+      h('span.icon', icon('hand', 'Raised hand')), h('span.name', m.name),
       moderator ? h('span.actions',
         h('button.primary.small.approve', { onclick: (e) => send(e.currentTarget, 'hand.approve', { userId: m.userId }) }, 'Approve'),
         h('button.secondary.small.decline', { onclick: (e) => send(e.currentTarget, 'hand.decline', { userId: m.userId }) }, 'Decline')) : null)))) : null;
@@ -366,13 +367,13 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
         const handPos = st.hands.indexOf(m.userId);
         return h('li.member', { dataset: { userId: m.userId, device: m.device }, class: m.connected === false ? 'away' : null },
           h('span.avatar.small', initials(m.name)),
-          h('span.who', h('span.name', m.name + (m.userId === live.userId ? ' (you)' : '')),
-            h('span.device', m.device === 'mobile' ? '📱 Phone' : '💻 Web'),
-            roleLabel(m, st),
+          h('span.who', h('span.line', h('span.name', m.name + (m.userId === live.userId ? ' (you)' : '')),
+            roleLabel(m, st)),
+            h('span.device', icon(m.device === 'mobile' ? 'phone' : 'web'), m.device === 'mobile' ? 'Phone' : 'Web'),
             m.onStage && st.status === 'live' ? h('span.tag.onstage', 'On stage') : null,
             m.connected === false ? h('span.tag.away', 'Away') : null,
             m.room != null && st.breakout?.rooms?.[m.room] ? h('span.tag', `Room: ${st.breakout.rooms[m.room].name}`) : null),
-          handPos >= 0 ? h('span.raised', { title: `Raised hand #${handPos + 1}` }, `✋${handPos + 1}`) : null,
+          handPos >= 0 ? h('span.raised', { title: `Raised hand #${handPos + 1}` }, icon('hand', 'Raised hand'), String(handPos + 1)) : null,
           canPick && m.device === 'mobile' && st.presenterId !== m.userId
             ? h('button.secondary.small.make-presenter', { onclick: (e) => send(e.currentTarget, 'presenter.assign', { userId: m.userId }) }, 'Make presenter')
             : null,

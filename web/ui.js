@@ -96,3 +96,28 @@ export function initials(name) {
 export function field(label, input, hint) {
   return h('label.field', h('span.label', label), input, hint ? h('span.hint', hint) : null);
 }
+
+// icon returns a small inline SVG (no emoji font needed).
+const PATHS = {
+  hand: 'M9 11V5.5a1.5 1.5 0 0 1 3 0V11m0-1V4.5a1.5 1.5 0 0 1 3 0V11m0-.5V6.5a1.5 1.5 0 0 1 3 0V14a7 7 0 0 1-7 7h-.6a6 6 0 0 1-4.8-2.4L3.2 15a1.6 1.6 0 0 1 2.4-2.1L9 15V7.5a1.5 1.5 0 0 1 3 0',
+  phone: 'M8 2h8a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm3 17h2',
+  web: 'M4 5h16v11H4zM2 19h20',
+  mic: 'M12 3a3 3 0 0 1 3 3v6a3 3 0 0 1-6 0V6a3 3 0 0 1 3-3zm-7 9a7 7 0 0 0 14 0M12 19v3',
+  micOff: 'M12 3a3 3 0 0 1 3 3v6a3 3 0 0 1-6 0V6a3 3 0 0 1 3-3zm-7 9a7 7 0 0 0 14 0M12 19v3M3 3l18 18',
+  cam: 'M3 7h12v10H3zM15 10l6-3v10l-6-3',
+  camOff: 'M3 7h12v10H3zM15 10l6-3v10l-6-3M2 3l19 18',
+  end: 'M3 15c5-5 13-5 18 0l-2 3-4-1v-3a10 10 0 0 0-6 0v3l-4 1z',
+  speaker: 'M4 9h4l5-4v14l-5-4H4zM16 9a4 4 0 0 1 0 6M18.5 6.5a8 8 0 0 1 0 11',
+};
+export function icon(name, title) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', `ic ic-${name}`);
+  svg.setAttribute('aria-hidden', title ? 'false' : 'true');
+  if (title) { const t = document.createElementNS(ns, 'title'); t.textContent = title; svg.append(t); }
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', PATHS[name] || '');
+  svg.append(p);
+  return svg;
+}

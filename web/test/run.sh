@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests of the web client against the local runner.
+#
+#   web/test/run.sh [test files…]      (from anywhere; make e2e calls it)
+#
+# Installs Debian's chromium when /usr/bin/chromium is missing, runs npm ci
+# (cache under ${GREENROOM_CACHE:-$HOME/.cache/greenroom}/npm), builds and
+# starts the local runner on a free port with a fresh data dir and admin
+# key, runs the tests with node --test, and always stops what it started.
+#
+# Environment:
+#   GREENROOM_E2E_SKIP      comma list: media (until the SFU is wired), breakout
+#   GREENROOM_E2E_TIMEOUT   seconds for the whole test run (default 600)
+#   GREENROOM_E2E_RUNNER    Go package of the runner (default ./infra/local)
+#   GREENROOM_SCREENSHOTS   where screenshots go (default web/test/screenshots)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cache="${GREENROOM_CACHE:-$HOME/.cache/greenroom}"
+runner_pkg="${GREENROOM_E2E_RUNNER:-./infra/local}"
+test_timeout="${GREENROOM_E2E_TIMEOUT:-600}"
+export GREENROOM_SCREENSHOTS="${GREENROOM_SCREENSHOTS:-$here/screenshots}"
+
+tmp="$(mktemp -d -t greenroom-e2e.XXXXXX)"
+runner_pid=""
+cleanup() {
+  local rc=$?
+  if [[ -n "$runner_pid" ]] && kill -0 "$runner_pid" 2>/dev/null; then
+    kill -TERM "$runner_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$runner_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$runner_pid" 2>/dev/null || true
+    wait "$runner_pid" 2>/dev/null || true
+  fi
+  if [[ $rc -ne 0 && -f "$tmp/runner.log" ]]; then
+    echo "== runner log (last 40 lines)"; tail -n 40 "$tmp/runner.log" || true
+  fi
+  rm -rf "$tmp"
+  echo "== screenshots: $GREENROOM_SCREENSHOTS"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+retry() { "$@" || { echo "retrying: $*"; sleep 3; "$@"; }; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+echo "== chromium"
+if [[ ! -x /usr/bin/chromium ]]; then
+  retry timeout 300 as_root apt-get update -q
+  retry timeout 900 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+fi
+/usr/bin/chromium --version 2>/dev/null || true
+
+echo "== npm ci"
+mkdir -p "$cache/npm"
+(cd "$here" && retry timeout 300 npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error)
+
+echo "== build the local runner ($runner_pkg)"
+(cd "$repo" && retry timeout 300 go build -o "$tmp/greenroom" "$runner_pkg")
+
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+  || node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+admin_key="e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+mkdir -p "$tmp/data"
+"$tmp/greenroom" --addr "127.0.0.1:$port" --data-dir "$tmp/data" --admin-key "$admin_key" >"$tmp/runner.log" 2>&1 &
+runner_pid=$!
+
+url=""
+for _ in $(seq 1 300); do
+  url="$(sed -n 's/^ready \(http[^ ]*\).*/\1/p' "$tmp/runner.log" | head -n1)"
+  [[ -n "$url" ]] && break
+  kill -0 "$runner_pid" 2>/dev/null || { echo "the runner exited"; exit 1; }
+  sleep 0.1
+done
+[[ -n "$url" ]] || { echo "the runner never printed ready"; exit 1; }
+echo "== runner ready at $url"
+if ! curl -fsS "$url/" | grep -q 'id="app"'; then
+  echo "the runner does not serve the web client at / (mount web.Handler() in infra/local/runner)"; exit 1
+fi
+
+echo "== browser tests"
+files=("$@")
+[[ ${#files[@]} -gt 0 ]] || files=(seed000.test.mjs seed002.test.mjs seed001.test.mjs)
+cd "$here"
+GREENROOM_URL="$url" GREENROOM_ADMIN_KEY="$admin_key" \
+  timeout --kill-after=20 "$test_timeout" node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"
