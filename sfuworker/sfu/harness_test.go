@@ -1,0 +1,587 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// never checks that cond stays false for d.
+func never(t *testing.T, d time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			t.Fatalf("unexpected: %s", msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type harness struct {
+	t       *testing.T
+	w       *Worker
+	udp     net.PacketConn
+	room    RoomID
+	mu      sync.Mutex
+	clients map[MemberID]*client
+	version int64
+	members map[MemberID]MemberState
+	order   []MemberID
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, udp: udp, room: "room-1", clients: map[MemberID]*client{}, members: map[MemberID]MemberState{}}
+	w, err := New(Config{UDP: udp, Signal: h.signal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.w = w
+	t.Cleanup(func() {
+		h.mu.Lock()
+		cs := h.clients
+		h.mu.Unlock()
+		for _, c := range cs {
+			c.close()
+		}
+		if err := w.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Error("second close:", err)
+		}
+		_ = udp.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > base+2 {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("goroutines leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	return h
+}
+
+// signal routes the worker's messages to the test clients.
+func (h *harness) signal(_ context.Context, _ RoomID, member MemberID, _ ConnectionID, msgType string, payload json.RawMessage) error {
+	h.mu.Lock()
+	c := h.clients[member]
+	h.mu.Unlock()
+	if c != nil {
+		c.inbox.push(msgType, payload)
+	}
+	return nil
+}
+
+// apply sends the room state with a new version.
+func (h *harness) apply(ms ...MemberState) {
+	h.t.Helper()
+	for _, m := range ms {
+		if _, ok := h.members[m.ID]; !ok {
+			h.order = append(h.order, m.ID)
+		}
+		h.members[m.ID] = m
+	}
+	h.version++
+	st := RoomState{Room: h.room, Version: h.version}
+	for _, id := range h.order {
+		if m, ok := h.members[id]; ok {
+			st.Members = append(st.Members, m)
+		}
+	}
+	if err := h.w.Apply(context.Background(), st); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) remove(id MemberID) {
+	delete(h.members, id)
+	h.apply()
+}
+
+type clientOpts struct {
+	video, audio bool
+	simulcast    bool
+	dropSeqs     func(seq uint16) bool // Dropped once on arrival.
+}
+
+// client is a pion peer standing for a browser.
+type client struct {
+	h      *harness
+	id     MemberID
+	pc     *webrtc.PeerConnection
+	inbox  *inbox
+	wg     sync.WaitGroup
+	done   chan struct{}
+	closed atomic.Bool
+
+	video  []rtpWriter
+	audio  *webrtc.TrackLocalStaticRTP
+	plis   atomic.Int64
+	// simSender's transceiver gives the mid the simulcast layers carry.
+	simSender *webrtc.RTPSender
+	keyReq atomic.Bool
+
+	mu   sync.Mutex
+	recv map[string]*received // By publisher id and kind.
+}
+
+type received struct {
+	packets int
+	seqs    map[uint16]int
+	first   time.Time
+	ssrc    uint32
+	payload []byte
+}
+
+type inbox struct {
+	mu   sync.Mutex
+	msgs []msg
+	wake chan struct{}
+}
+
+type msg struct {
+	typ     string
+	payload json.RawMessage
+}
+
+func (b *inbox) push(typ string, p json.RawMessage) {
+	b.mu.Lock()
+	b.msgs = append(b.msgs, msg{typ, append(json.RawMessage(nil), p...)})
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+func newClient(h *harness, st MemberState, o clientOpts) *client {
+	t := h.t
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if o.dropSeqs != nil {
+		ir.Add(&dropFactory{drop: o.dropSeqs})
+	}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	if o.dropSeqs != nil {
+		// The dropped packets were decrypted before the drop: without
+		// this, SRTP would reject their retransmissions as replays, as
+		// it would not for packets lost on the wire.
+		se.DisableSRTPReplayProtection(true)
+	}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{h: h, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}), recv: map[string]*received{}}
+	h.mu.Lock()
+	h.clients[st.ID] = c
+	h.mu.Unlock()
+	if o.video {
+		vp8 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+		if o.simulcast {
+			var sender *webrtc.RTPSender
+			for _, rid := range []string{"q", "h", "f"} {
+				tr := &ridTrack{rid: rid, streamID: string(st.ID), codec: vp8}
+				c.video = append(c.video, tr)
+				if sender == nil {
+					if sender, err = pc.AddTrack(tr); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := sender.AddEncoding(tr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.drainRTCP(sender)
+			c.simSender = sender
+		} else {
+			tr, err := webrtc.NewTrackLocalStaticRTP(vp8, "video", string(st.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.video = append(c.video, tr)
+			sender, err := pc.AddTrack(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.drainRTCP(sender)
+		}
+	}
+	if o.audio {
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", string(st.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.audio = tr
+		sender, err := pc.AddTrack(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.drainRTCP(sender)
+	}
+	if !o.video && !o.audio {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"candidate": cand.ToJSON()})
+		_ = h.w.Signal(context.Background(), h.room, c.id, "media.candidate", b)
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		key := tr.StreamID() + "/" + tr.Kind().String()
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				p, _, err := tr.ReadRTP()
+				if err != nil {
+					return
+				}
+				c.mu.Lock()
+				r := c.recv[key]
+				if r == nil {
+					r = &received{seqs: map[uint16]int{}, first: time.Now()}
+					c.recv[key] = r
+				}
+				r.packets++
+				r.seqs[p.SequenceNumber]++
+				r.ssrc = p.SSRC
+				r.payload = p.Payload
+				c.mu.Unlock()
+			}
+		}()
+	})
+	c.wg.Add(1)
+	go c.signaling()
+	h.apply(st)
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]string{"sdp": offer.SDP, "type": "offer"})
+	if err := h.w.Signal(context.Background(), h.room, c.id, "media.offer", b); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.video) > 0 || c.audio != nil {
+		c.wg.Add(1)
+		go c.send()
+	}
+	return c
+}
+
+// signaling applies the worker's messages in order.
+func (c *client) signaling() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.inbox.wake:
+		}
+		c.inbox.mu.Lock()
+		msgs := c.inbox.msgs
+		c.inbox.msgs = nil
+		c.inbox.mu.Unlock()
+		for _, m := range msgs {
+			c.handle(m)
+		}
+	}
+}
+
+func (c *client) handle(m msg) {
+	var p struct {
+		SDP           string                  `json:"sdp"`
+		NegotiationID *int64                  `json:"negotiationId"`
+		Candidate     webrtc.ICECandidateInit `json:"candidate"`
+	}
+	if err := json.Unmarshal(m.payload, &p); err != nil {
+		c.h.t.Error(err)
+		return
+	}
+	switch m.typ {
+	case "media.answer":
+		_ = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP})
+	case "media.offer":
+		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.SDP}); err != nil {
+			return
+		}
+		ans, err := c.pc.CreateAnswer(nil)
+		if err != nil {
+			return
+		}
+		if err := c.pc.SetLocalDescription(ans); err != nil {
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"sdp": ans.SDP, "type": "answer", "negotiationId": p.NegotiationID})
+		_ = c.h.w.Signal(context.Background(), c.h.room, c.id, "media.answer", b)
+	case "media.candidate":
+		_ = c.pc.AddICECandidate(p.Candidate)
+	}
+}
+
+// drainRTCP reads the publisher's RTCP: a PLI or FIR asks for a keyframe.
+func (c *client) drainRTCP(s *webrtc.RTPSender) {
+	for _, enc := range s.GetParameters().Encodings {
+		rid := enc.RID
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				var pkts []rtcp.Packet
+				var err error
+				if rid != "" {
+					pkts, _, err = s.ReadSimulcastRTCP(rid)
+				} else {
+					pkts, _, err = s.ReadRTCP()
+				}
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						c.plis.Add(1)
+						c.keyReq.Store(true)
+					}
+				}
+			}
+		}()
+	}
+}
+
+// send writes synthetic VP8 (a keyframe every second and on request) and
+// Opus with an audio level, until closed.
+func (c *client) send() {
+	defer c.wg.Done()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var seq [3]uint16
+	var aseq uint16
+	var ts uint32
+	payload := make([]byte, 300)
+	for i := 0; ; i++ {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		ts += 900
+		key := i%100 == 0 || c.keyReq.Swap(false)
+		if c.simSender != nil {
+			for _, tr := range c.pc.GetTransceivers() {
+				if tr.Sender() == c.simSender {
+					for _, v := range c.video {
+						v.(*ridTrack).mid.Store(tr.Mid())
+					}
+				}
+			}
+		}
+		for l, tr := range c.video {
+			payload[0] = 0x10 // S=1, PID=0.
+			payload[1] = 0x01 // Inter frame.
+			if key {
+				payload[1] = 0x00
+			}
+			payload[2] = byte(l)
+			seq[l]++
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:100*(l+1)]})
+		}
+		if c.audio != nil && i%2 == 0 {
+			aseq++
+			_ = c.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(i) * 480}, Payload: []byte{0xf8, 0xff, 0xfe}})
+		}
+	}
+}
+
+func (c *client) close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	close(c.done)
+	_ = c.pc.Close()
+	c.wg.Wait()
+}
+
+// got returns what the client received from a publisher's track kind.
+func (c *client) got(from MemberID, kind string) (packets int, seqs map[uint16]int, payload []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.recv[string(from)+"/"+kind]
+	if r == nil {
+		return 0, nil, nil
+	}
+	cp := make(map[uint16]int, len(r.seqs))
+	for k, v := range r.seqs {
+		cp[k] = v
+	}
+	return r.packets, cp, append([]byte(nil), r.payload...)
+}
+
+func (c *client) count(from MemberID, kind string) int {
+	n, _, _ := c.got(from, kind)
+	return n
+}
+
+// dropFactory builds an interceptor that drops incoming RTP packets the
+// first time their sequence number is seen, to exercise NACK.
+type dropFactory struct{ drop func(uint16) bool }
+
+func (f *dropFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &dropInterceptor{drop: f.drop, seen: map[uint32]map[uint16]bool{}}, nil
+}
+
+type dropInterceptor struct {
+	interceptor.NoOp
+	drop func(uint16) bool
+	mu   sync.Mutex
+	seen map[uint32]map[uint16]bool
+}
+
+func (d *dropInterceptor) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	if info.MimeType != webrtc.MimeTypeVP8 {
+		return r
+	}
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, a, err := r.Read(b, a)
+			if err != nil || n < 12 {
+				return n, a, err
+			}
+			seq := uint16(b[2])<<8 | uint16(b[3])
+			ssrc := uint32(b[8])<<24 | uint32(b[9])<<16 | uint32(b[10])<<8 | uint32(b[11])
+			d.mu.Lock()
+			s := d.seen[ssrc]
+			if s == nil {
+				s = map[uint16]bool{}
+				d.seen[ssrc] = s
+			}
+			first := !s[seq]
+			s[seq] = true
+			d.mu.Unlock()
+			if first && d.drop(seq) {
+				continue
+			}
+			return n, a, nil
+		}
+	})
+}
+
+type rtpWriter interface {
+	WriteRTP(*rtp.Packet) error
+}
+
+// ridTrack is one simulcast layer that writes the RFC 8852 rid and the
+// mid header extensions, which pion's static tracks leave to the caller.
+type ridTrack struct {
+	rid, streamID string
+	codec         webrtc.RTPCodecCapability
+	mid           atomic.Value
+	mu            sync.Mutex
+	w             webrtc.TrackLocalWriter
+	ssrc          webrtc.SSRC
+	pt            webrtc.PayloadType
+	midID, ridID  uint8
+}
+
+func (r *ridTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range ctx.HeaderExtensions() {
+		switch e.URI {
+		case "urn:ietf:params:rtp-hdrext:sdes:mid":
+			r.midID = uint8(e.ID)
+		case "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id":
+			r.ridID = uint8(e.ID)
+		}
+	}
+	for _, c := range ctx.CodecParameters() {
+		if c.MimeType == r.codec.MimeType {
+			r.w, r.ssrc, r.pt = ctx.WriteStream(), ctx.SSRC(), c.PayloadType
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+func (r *ridTrack) Unbind(webrtc.TrackLocalContext) error {
+	r.mu.Lock()
+	r.w = nil
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *ridTrack) ID() string                { return "video" }
+func (r *ridTrack) RID() string               { return r.rid }
+func (r *ridTrack) StreamID() string          { return r.streamID }
+func (r *ridTrack) Kind() webrtc.RTPCodecType { return webrtc.RTPCodecTypeVideo }
+
+func (r *ridTrack) WriteRTP(p *rtp.Packet) error {
+	r.mu.Lock()
+	w, ssrc, pt, midID, ridID := r.w, r.ssrc, r.pt, r.midID, r.ridID
+	r.mu.Unlock()
+	mid, _ := r.mid.Load().(string)
+	if w == nil || mid == "" {
+		return nil
+	}
+	h := p.Header
+	h.SSRC, h.PayloadType = uint32(ssrc), uint8(pt)
+	if midID != 0 {
+		_ = h.SetExtension(midID, []byte(mid))
+	}
+	if ridID != 0 {
+		_ = h.SetExtension(ridID, []byte(r.rid))
+	}
+	_, err := w.WriteRTP(&h, p.Payload)
+	return err
+}

@@ -1,0 +1,252 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+const wait = 10 * time.Second
+
+func on(id MemberID, publish bool, group int) MemberState {
+	return MemberState{ID: id, Connection: ConnectionID("c-" + id), Publish: publish, Mic: true, Cam: true, Group: group}
+}
+
+func TestPublisherReachesEverySubscriber(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("pub", true, MainGroup), clientOpts{video: true, audio: true})
+	subs := []*client{
+		newClient(h, on("s1", false, MainGroup), clientOpts{}),
+		newClient(h, on("s2", false, MainGroup), clientOpts{}),
+		newClient(h, on("s3", false, MainGroup), clientOpts{}),
+	}
+	for _, s := range subs {
+		eventually(t, wait, "video and audio reach "+string(s.id), func() bool {
+			return s.count("pub", "video") > 20 && s.count("pub", "audio") > 10
+		})
+	}
+	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestStageRules(t *testing.T) {
+	h := newHarness(t)
+	p := on("p", false, MainGroup)
+	newClient(h, p, clientOpts{video: true, audio: true})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+
+	// Off stage: its packets reach no one.
+	eventually(t, wait, "the worker reads the off-stage tracks", func() bool { return h.w.Stats().Tracks == 2 })
+	never(t, 700*time.Millisecond, "off-stage media forwarded", func() bool {
+		return s.count("p", "video")+s.count("p", "audio") > 0 || h.w.Stats().PacketsForwarded > 0
+	})
+
+	// Approval: flows without a new connection.
+	p.Publish = true
+	h.apply(p)
+	eventually(t, wait, "approved tracks reach the subscriber", func() bool {
+		return s.count("p", "video") > 10 && s.count("p", "audio") > 5
+	})
+
+	// Camera off: video stops, audio flows.
+	p.Cam = false
+	h.apply(p)
+	time.Sleep(100 * time.Millisecond) // Let in-flight packets land.
+	v, a := s.count("p", "video"), s.count("p", "audio")
+	eventually(t, wait, "audio keeps flowing", func() bool { return s.count("p", "audio") > a+10 })
+	if got := s.count("p", "video"); got > v+2 {
+		t.Fatalf("video flowed with the camera off: %d -> %d", v, got)
+	}
+	p.Cam = true
+	h.apply(p)
+	eventually(t, wait, "video resumes", func() bool { return s.count("p", "video") > v+10 })
+
+	// Leaving the stage stops everything.
+	p.Publish = false
+	h.apply(p)
+	time.Sleep(100 * time.Millisecond)
+	v, a = s.count("p", "video"), s.count("p", "audio")
+	never(t, 700*time.Millisecond, "media after leaving the stage", func() bool {
+		return s.count("p", "video") > v+2 || s.count("p", "audio") > a+2
+	})
+}
+
+func TestGroupsIsolateMedia(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("a", true, 0), clientOpts{video: true, audio: true})
+	newClient(h, on("b", true, 1), clientOpts{video: true, audio: true})
+	sa := newClient(h, on("sa", false, 0), clientOpts{})
+	sb := newClient(h, on("sb", false, 1), clientOpts{})
+	eventually(t, wait, "each group hears its own", func() bool {
+		return sa.count("a", "audio") > 10 && sb.count("b", "audio") > 10
+	})
+	if sa.count("b", "audio")+sa.count("b", "video")+sb.count("a", "audio")+sb.count("a", "video") > 0 {
+		t.Fatal("media crossed groups")
+	}
+	// Moving sa to group 1 rewires it without a new connection.
+	h.apply(on("sa", false, 1))
+	eventually(t, 3*time.Second, "moved member gets the new group", func() bool { return sa.count("b", "audio") > 10 })
+	n := sa.count("a", "audio")
+	time.Sleep(100 * time.Millisecond)
+	n = max(n, sa.count("a", "audio"))
+	never(t, 500*time.Millisecond, "old group still flows", func() bool { return sa.count("a", "audio") > n+2 })
+}
+
+func TestNACKRecoversDroppedPackets(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	dropped := func(seq uint16) bool { return seq%13 == 5 }
+	s := newClient(h, on("s", false, MainGroup), clientOpts{dropSeqs: dropped})
+	eventually(t, wait, "video with retransmissions", func() bool {
+		_, seqs, _ := s.got("p", "video")
+		recovered := 0
+		for q := range seqs {
+			if dropped(q) {
+				recovered++
+			}
+		}
+		return recovered >= 3
+	})
+	eventually(t, wait, "nacks counted", func() bool { return h.w.Stats().NACKs > 0 })
+}
+
+func TestNewSubscriberTriggersKeyframeRequest(t *testing.T) {
+	h := newHarness(t)
+	p := newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	s1 := newClient(h, on("s1", false, MainGroup), clientOpts{})
+	eventually(t, wait, "first subscriber gets video", func() bool { return s1.count("p", "video") > 5 })
+	before := p.plis.Load()
+	s2 := newClient(h, on("s2", false, MainGroup), clientOpts{})
+	eventually(t, wait, "PLI at the publisher", func() bool { return p.plis.Load() > before })
+	eventually(t, wait, "second subscriber gets video", func() bool { return s2.count("p", "video") > 5 })
+	if h.w.Stats().PLIs == 0 {
+		t.Fatal("no PLI counted")
+	}
+}
+
+func TestSimulcastSwitchesWithoutGaps(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true, simulcast: true})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	layer := func() byte {
+		_, _, pl := s.got("p", "video")
+		if len(pl) < 3 {
+			return 255
+		}
+		return pl[2]
+	}
+	eventually(t, wait, "video arrives", func() bool { return s.count("p", "video") > 5 })
+	for _, c := range []struct {
+		bps   int64
+		layer byte
+	}{{100_000, 0}, {10_000_000, 2}, {600_000, 1}, {100_000, 0}} {
+		if err := h.w.ForceEstimate(h.room, "s", c.bps); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, "switch to the layer the estimate carries", func() bool { return layer() == c.layer })
+	}
+	n := s.count("p", "video")
+	eventually(t, wait, "more video", func() bool { return s.count("p", "video") > n+20 })
+	_, seqs, _ := s.got("p", "video")
+	lo, hi := uint16(0), uint16(0)
+	first := true
+	for q := range seqs {
+		if first || int16(q-lo) < 0 {
+			lo = q
+		}
+		if first || int16(q-hi) > 0 {
+			hi = q
+		}
+		first = false
+	}
+	if span := int(hi-lo) + 1; span != len(seqs) {
+		t.Fatalf("sequence numbers have gaps: %d received over a span of %d", len(seqs), span)
+	}
+}
+
+func TestMalformedInputNeverCrashes(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true, audio: true})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	eventually(t, wait, "media flows", func() bool { return s.count("p", "audio") > 5 })
+
+	ctx := context.Background()
+	huge := strings.Repeat("a", 1<<20)
+	offer := "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+	noCodecs := "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF\r\n"
+	for _, c := range []struct{ typ, payload string }{
+		{"media.answer", `{"sdp":` + quote(offer) + `,"type":"offer"}`},
+		{"media.answer", `{"sdp":` + quote(offer) + `}`},
+		{"media.offer", `{"sdp":""}`},
+		{"media.offer", `{}`},
+		{"media.offer", `not json`},
+		{"media.offer", `{"sdp":` + quote(noCodecs) + `}`},
+		{"media.offer", `{"sdp":"` + huge + `"}`},
+		{"media.candidate", `{"candidate":{"candidate":"garbage"}}`},
+		{"media.candidate", `{"candidate":12}`},
+		{"media.bogus", `{}`},
+	} {
+		err := h.w.Signal(ctx, h.room, "s", c.typ, json.RawMessage(c.payload))
+		if c.typ == "media.bogus" && !errors.Is(err, ErrBadMessage) {
+			t.Errorf("bogus type: %v", err)
+		}
+	}
+	if err := h.w.Signal(ctx, h.room, "s", "media.offer", json.RawMessage(`{"sdp":""}`)); !errors.Is(err, ErrBadSDP) {
+		t.Errorf("empty sdp: %v", err)
+	}
+	if err := h.w.Signal(ctx, "nope", "s", "media.offer", nil); !errors.Is(err, ErrNoRoom) {
+		t.Errorf("no room: %v", err)
+	}
+
+	// Malformed RTP and RTCP at the worker's one UDP port.
+	conn, err := net.Dial("udp4", h.udp.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, b := range [][]byte{
+		{},
+		{0x80},
+		{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff},              // Padding longer than the payload.
+		{0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9}, // Truncated extension.
+		{0x80, 200, 0, 0},  // Empty compound RTCP.
+		{0x81, 201, 0, 40}, // RTCP longer than the datagram.
+	} {
+		_, _ = conn.Write(b)
+	}
+	a := s.count("p", "audio")
+	eventually(t, wait, "media keeps flowing", func() bool { return s.count("p", "audio") > a+10 })
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func TestApplyIgnoresOlderVersionsAndCloseRoom(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.w.Apply(ctx, RoomState{Room: "r", Version: 5, Members: []MemberState{on("a", true, MainGroup)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.w.Apply(ctx, RoomState{Room: "r", Version: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.w.Stats(); st.Members != 1 {
+		t.Fatalf("older version applied: %+v", st)
+	}
+	if err := h.w.CloseRoom(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.w.CloseRoom(ctx, "r"); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := New(Config{}); !errors.Is(err, ErrNoSignal) {
+		t.Fatal(err)
+	}
+}
