@@ -496,7 +496,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const rooms = draft.rooms.map((r, i) => h('div.row.room-edit', { dataset: { room: i } },
       h('input.room-name', {
         value: r.name, maxLength: ROOM_NAME_MAX, 'aria-label': `Name of room ${i + 1}`,
-        oninput: (e) => { r.name = e.target.value; },
+        oninput: (e) => { r.name = e.target.value; e.target.nextElementSibling.textContent = `${[...r.name].length}/${ROOM_NAME_MAX}`; },
       }),
       h('span.hint', `${[...r.name].length}/${ROOM_NAME_MAX}`),
       h('button.icon', { type: 'button', title: 'Remove room', disabled: draft.rooms.length <= 1, onclick: () => {

@@ -43,8 +43,10 @@ test('seed 000: instant session with a mobile presenter', async (t) => {
   // only for mobile members and only for the host.
   await memberRow(host.page, webId).waitFor();
   await memberRow(host.page, phoneId).waitFor();
-  await memberRow(host.page, webId).getByText('💻 Web').waitFor();
-  await memberRow(host.page, phoneId).getByText('📱 Phone').waitFor();
+  await memberRow(host.page, webId).locator('.device', { hasText: 'Web' }).waitFor();
+  assert.equal(await memberRow(host.page, webId).getAttribute('data-device'), 'web');
+  await memberRow(host.page, phoneId).locator('.device', { hasText: 'Phone' }).waitFor();
+  assert.equal(await memberRow(host.page, phoneId).getAttribute('data-device'), 'mobile');
   assert.equal(await memberRow(host.page, webId).locator('.make-presenter').count(), 0, 'web member offered as presenter');
   assert.equal(await memberRow(host.page, phoneId).locator('.make-presenter').count(), 1, 'phone member not offered');
   assert.equal(await web.page.locator('.make-presenter').count(), 0, 'a non-host is offered presenter choice');
