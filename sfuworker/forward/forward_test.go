@@ -1,0 +1,219 @@
+package forward
+
+import (
+	"io"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// stubTrack is a layer whose reader waits until the test ends; packets
+// are fed with HandlePacket.
+type stubTrack struct {
+	rid  string
+	done chan struct{}
+}
+
+func (s *stubTrack) Read([]byte) (int, interceptor.Attributes, error) {
+	<-s.done
+	return 0, nil, io.EOF
+}
+func (s *stubTrack) SSRC() webrtc.SSRC { return 1 }
+func (s *stubTrack) RID() string       { return s.rid }
+
+// countWriter counts and remembers what a DownTrack writes.
+type countWriter struct {
+	n       atomic.Int64
+	lastSeq atomic.Uint32
+	gaps    atomic.Int64
+}
+
+func (c *countWriter) WriteRTP(h *rtp.Header, _ []byte) (int, error) {
+	if n := c.n.Add(1); n > 1 && uint16(c.lastSeq.Load())+1 != h.SequenceNumber {
+		c.gaps.Add(1)
+	}
+	c.lastSeq.Store(uint32(h.SequenceNumber))
+	return 0, nil
+}
+func (c *countWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+type stubContext struct{ w webrtc.TrackLocalWriter }
+
+func (s stubContext) CodecParameters() []webrtc.RTPCodecParameters {
+	return []webrtc.RTPCodecParameters{{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}}
+}
+func (s stubContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
+func (s stubContext) SSRC() webrtc.SSRC                                      { return 42 }
+func (s stubContext) SSRCRetransmission() webrtc.SSRC                        { return 0 }
+func (s stubContext) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
+func (s stubContext) WriteStream() webrtc.TrackLocalWriter                   { return s.w }
+func (s stubContext) ID() string                                             { return "ctx" }
+func (s stubContext) RTCPReader() interceptor.RTCPReader                     { return nil }
+
+func vp8Packet(seq uint16, ts uint32, key bool, layer byte) []byte {
+	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 7}, Payload: make([]byte, 1000)}
+	p.Payload[0] = 0x10
+	p.Payload[1] = 0x01
+	if key {
+		p.Payload[1] = 0x00
+	}
+	p.Payload[2] = layer
+	b, _ := p.Marshal()
+	return b
+}
+
+type fixture struct {
+	r    *Receiver
+	done chan struct{}
+	dts  []*DownTrack
+	ws   []*countWriter
+}
+
+func newFixture(tb testing.TB, layers []string, subs int) *fixture {
+	f := &fixture{done: make(chan struct{})}
+	f.r = NewReceiver(ReceiverConfig{Codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}}})
+	for _, l := range layers {
+		if err := f.r.AddLayer(&stubTrack{rid: l, done: f.done}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for i := 0; i < subs; i++ {
+		d := NewDownTrack(f.r, "v", "s")
+		w := &countWriter{}
+		if _, err := d.Bind(stubContext{w}); err != nil {
+			tb.Fatal(err)
+		}
+		f.r.Subscribe(d)
+		f.dts = append(f.dts, d)
+		f.ws = append(f.ws, w)
+	}
+	tb.Cleanup(func() {
+		for _, d := range f.dts {
+			d.Close()
+		}
+		close(f.done)
+		f.r.Close()
+	})
+	return f
+}
+
+func (f *fixture) waitAll(tb testing.TB, n int64) {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, w := range f.ws {
+		for w.n.Load() < n {
+			if time.Now().After(deadline) {
+				tb.Fatalf("wrote %d of %d", w.n.Load(), n)
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+func TestPauseResumeKeepsSequenceContinuous(t *testing.T) {
+	f := newFixture(t, []string{""}, 1)
+	seq := uint16(65000) // Crosses the wrap.
+	send := func(n int, keyFirst bool) {
+		for i := 0; i < n; i++ {
+			seq++
+			f.r.HandlePacket(0, vp8Packet(seq, uint32(seq)*3000, keyFirst && i == 0, 0))
+		}
+	}
+	send(10, true)
+	f.waitAll(t, 10)
+	f.dts[0].SetPaused(true)
+	send(50, false)
+	f.dts[0].SetPaused(false)
+	send(5, false) // Dropped: no keyframe yet.
+	send(10, true)
+	f.waitAll(t, 20)
+	if g := f.ws[0].gaps.Load(); g != 0 {
+		t.Fatalf("%d gaps", g)
+	}
+	if n := f.ws[0].n.Load(); n != 20 {
+		t.Fatalf("wrote %d, want 20", n)
+	}
+}
+
+func TestSimulcastSwitchOnKeyframe(t *testing.T) {
+	f := newFixture(t, []string{"q", "h", "f"}, 1)
+	d := f.dts[0]
+	d.ForceEstimate(100_000)
+	eventually(t, func() bool { return d.TargetLayer() == 0 })
+	var seq [3]uint16
+	send := func(key bool) {
+		for l := 0; l < 3; l++ {
+			seq[l]++
+			f.r.HandlePacket(l, vp8Packet(seq[l]+uint16(l)*10000, uint32(seq[l])*3000, key, byte(l)))
+		}
+	}
+	send(true)
+	send(false)
+	eventually(t, func() bool { return d.Layer() == 0 })
+	d.ForceEstimate(10_000_000)
+	eventually(t, func() bool { return d.TargetLayer() == 2 })
+	send(false)
+	if d.Layer() != 0 {
+		t.Fatal("switched before a keyframe")
+	}
+	send(true)
+	send(false)
+	if d.Layer() != 2 {
+		t.Fatalf("layer %d after the keyframe", d.Layer())
+	}
+	f.waitAll(t, 6)
+	if g := f.ws[0].gaps.Load(); g != 0 {
+		t.Fatalf("%d gaps across the switch", g)
+	}
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMalformedPacketsAreDropped(t *testing.T) {
+	f := newFixture(t, []string{""}, 1)
+	for _, b := range [][]byte{
+		{},
+		{0x80},
+		{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff},
+		{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0x00},
+		{0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9},
+		make([]byte, 4000),
+	} {
+		f.r.HandlePacket(0, b)
+	}
+	f.r.HandlePacket(0, vp8Packet(1, 1, true, 0))
+	f.waitAll(t, 1)
+	if f.r.Stats().Malformed < 5 {
+		t.Fatalf("stats %+v", f.r.Stats())
+	}
+}
+
+func FuzzParseRTP(f *testing.F) {
+	f.Add(vp8Packet(1, 1, true, 0))
+	f.Add([]byte{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff})
+	f.Add([]byte{0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h rtp.Header
+		payload, err := ParseRTP(&h, b)
+		if err == nil && len(payload) > len(b) {
+			t.Fatal("payload longer than the packet")
+		}
+		for _, fam := range []int{codecVP8, codecVP9, codecH264, codecAudio, codecOther} {
+			_ = isKeyframe(fam, b)
+			_ = isKeyframe(fam, payload)
+		}
+	})
+}
