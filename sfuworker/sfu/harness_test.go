@@ -17,7 +17,7 @@ import (
 )
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, msg string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, msg string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -29,7 +29,7 @@ func eventually(t *testing.T, d time.Duration, msg string, cond func() bool) {
 }
 
 // never checks that cond stays false for d.
-func never(t *testing.T, d time.Duration, msg string, cond func() bool) {
+func never(t testing.TB, d time.Duration, msg string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -41,7 +41,7 @@ func never(t *testing.T, d time.Duration, msg string, cond func() bool) {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	w       *Worker
 	udp     net.PacketConn
 	room    RoomID
@@ -52,7 +52,7 @@ type harness struct {
 	order   []MemberID
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	base := runtime.NumGoroutine()
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -133,6 +133,8 @@ type clientOpts struct {
 	video, audio bool
 	simulcast    bool
 	dropSeqs     func(seq uint16) bool // Dropped once on arrival.
+	// bench sends ~1.5 Mbit/s of video (175 pkt/s) and 50 pkt/s audio.
+	bench bool
 }
 
 // client is a pion peer standing for a browser.
@@ -145,12 +147,12 @@ type client struct {
 	done   chan struct{}
 	closed atomic.Bool
 
-	video  []rtpWriter
-	audio  *webrtc.TrackLocalStaticRTP
-	plis   atomic.Int64
+	video []rtpWriter
+	audio *webrtc.TrackLocalStaticRTP
+	plis  atomic.Int64
 	// simSender's transceiver gives the mid the simulcast layers carry.
 	simSender *webrtc.RTPSender
-	keyReq atomic.Bool
+	keyReq    atomic.Bool
 
 	mu   sync.Mutex
 	recv map[string]*received // By publisher id and kind.
@@ -315,7 +317,7 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 	}
 	if len(c.video) > 0 || c.audio != nil {
 		c.wg.Add(1)
-		go c.send()
+		go c.send(o.bench)
 	}
 	return c
 }
@@ -402,14 +404,18 @@ func (c *client) drainRTCP(s *webrtc.RTPSender) {
 
 // send writes synthetic VP8 (a keyframe every second and on request) and
 // Opus with an audio level, until closed.
-func (c *client) send() {
+func (c *client) send(bench bool) {
 	defer c.wg.Done()
-	t := time.NewTicker(10 * time.Millisecond)
+	period, size, audioEvery := 10*time.Millisecond, 100, 2
+	if bench {
+		period, size, audioEvery = 5714*time.Microsecond, 1070, 3
+	}
+	t := time.NewTicker(period)
 	defer t.Stop()
 	var seq [3]uint16
 	var aseq uint16
 	var ts uint32
-	payload := make([]byte, 300)
+	payload := make([]byte, 3*size)
 	for i := 0; ; i++ {
 		select {
 		case <-c.done:
@@ -435,9 +441,9 @@ func (c *client) send() {
 			}
 			payload[2] = byte(l)
 			seq[l]++
-			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:100*(l+1)]})
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:size*(l+1)]})
 		}
-		if c.audio != nil && i%2 == 0 {
+		if c.audio != nil && i%audioEvery == 0 {
 			aseq++
 			_ = c.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(i) * 480}, Payload: []byte{0xf8, 0xff, 0xfe}})
 		}

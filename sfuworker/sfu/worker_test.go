@@ -212,7 +212,7 @@ func TestMalformedInputNeverCrashes(t *testing.T) {
 	for _, b := range [][]byte{
 		{},
 		{0x80},
-		{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff},              // Padding longer than the payload.
+		{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff},             // Padding longer than the payload.
 		{0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9}, // Truncated extension.
 		{0x80, 200, 0, 0},  // Empty compound RTCP.
 		{0x81, 201, 0, 40}, // RTCP longer than the datagram.
