@@ -8,6 +8,8 @@
 #                chat fan-out and $default throughput (infra/bench)
 #   make lint    go vet, staticcheck, gofmt, go mod tidy check
 #   make build   every Lambda bootstrap into bin/<LogicalId>/
+#   make worker-binaries  bin/sfuworker and bin/turnserver, as in their Dockerfiles
+#   make images  the SFU worker and TURN images (docker; IMAGE_REPO, IMAGE_TAG)
 #   make clean   remove build output (never the dev data in .greenroom/)
 #
 # SAM builds each function by calling `make build-<LogicalId>` with
@@ -53,7 +55,7 @@ $(foreach l,$(LAMBDAS),$(eval $(call lambda_rule,$(l))))
 .PHONY: help dev test e2e bench bench-sizes bench-store lint build clean
 
 help:
-	@echo 'targets: dev test e2e bench lint build clean $(addprefix build-,$(LAMBDA_IDS))'
+	@echo 'targets: dev test e2e bench lint build clean worker-binaries images images-push $(addprefix build-,$(LAMBDA_IDS))'
 
 dev:
 	$(GO) run ./infra/local $(ARGS)
@@ -114,6 +116,46 @@ bench-store: bench-bin
 bench-live: bench-bin
 	@$(BENCH_BIN) fanout
 	@$(BENCH_BIN) throughput
+
+# The SFU worker and the TURN server: static Linux binaries, built here
+# exactly as their Dockerfiles build them (the Dockerfiles run this target
+# with their target platform's WORKER_GOOS/WORKER_GOARCH). By hand they land
+# in bin/ for this machine's architecture; `make e2e` starts each with
+# --help (.ci/e2e.sh, step worker-binaries).
+WORKER_CMDS ?= sfuworker turnserver
+WORKER_GOOS ?= linux
+WORKER_GOARCH ?= $(shell $(GO) env GOARCH)
+WORKER_BIN ?= bin
+
+.PHONY: worker-binaries images images-push
+worker-binaries:
+	@mkdir -p $(WORKER_BIN)
+	@for c in $(WORKER_CMDS); do \
+		echo "go build $$c ($(WORKER_GOOS)/$(WORKER_GOARCH)) -> $(WORKER_BIN)/$$c"; \
+		GOOS=$(WORKER_GOOS) GOARCH=$(WORKER_GOARCH) CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' \
+			-o $(WORKER_BIN)/$$c ./$$c/cmd/$$c; \
+	done
+
+# Container images of both (docker with BuildKit; never part of test or
+# e2e, which run without a Docker engine). IMAGE_REPO is the registry
+# prefix, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/greenroom
+# (README "Deploy to AWS"); the images are $(IMAGE_REPO)/sfuworker:$(IMAGE_TAG)
+# and $(IMAGE_REPO)/turnserver:$(IMAGE_TAG). The platform matches the
+# template's CpuArchitecture parameters (ARM64 by default).
+IMAGE_REPO ?= greenroom
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+IMAGE_PLATFORM ?= linux/arm64
+
+images:
+	@command -v docker >/dev/null 2>&1 || { echo 'make images needs docker (with BuildKit); see README "Deploy to AWS"'; exit 1; }
+	DOCKER_BUILDKIT=1 docker build --platform $(IMAGE_PLATFORM) -f sfuworker/Dockerfile -t $(IMAGE_REPO)/sfuworker:$(IMAGE_TAG) .
+	DOCKER_BUILDKIT=1 docker build --platform $(IMAGE_PLATFORM) -f turnserver/Dockerfile -t $(IMAGE_REPO)/turnserver:$(IMAGE_TAG) .
+	@echo 'SfuWorkerImage=$(IMAGE_REPO)/sfuworker:$(IMAGE_TAG) TurnServerImage=$(IMAGE_REPO)/turnserver:$(IMAGE_TAG)'
+
+# Push what `make images` built (log in to the registry first).
+images-push:
+	docker push $(IMAGE_REPO)/sfuworker:$(IMAGE_TAG)
+	docker push $(IMAGE_REPO)/turnserver:$(IMAGE_TAG)
 
 clean:
 	rm -rf bin/ dist/ .aws-sam/
