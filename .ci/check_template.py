@@ -38,6 +38,9 @@ Checks, for every AWS::Serverless::Function in every stack:
             Delete, ConditionCheck -> ConditionCheckItem); TransactWriteItems
             and TransactGetItems have no IAM action of their own.
 
+For every AWS::ECS::TaskDefinition (Metadata GreenroomCommand names the
+command it runs): the actions check above, for its task role.
+
 And once for the root template:
 
   local-api `sam local start-api` would see only the HTTP API's routes: no
@@ -484,6 +487,46 @@ def check_actions(full, props, need, uses_index):
         fail("%s: the code queries an index but dynamodb:Query is not allowed on the table's indexes" % full)
 
 
+def check_task_roles(stacks):
+    """The same actions check for ECS task roles: a task definition names
+    the command it runs in Metadata GreenroomCommand (e.g.
+    sfuworker/cmd/sfuworker); its TaskRoleArn's role must allow exactly what
+    that command calls."""
+    for stack_path, _, tpl in stacks:
+        resources = tpl.get("Resources") or {}
+        for logical_id, res in resources.items():
+            if res.get("Type") != "AWS::ECS::TaskDefinition":
+                continue
+            full = "%s/%s" % (stack_path, logical_id) if stack_path else logical_id
+            command = (res.get("Metadata") or {}).get("GreenroomCommand")
+            if not command:
+                fail("%s: Metadata GreenroomCommand must name the command the task runs" % full)
+                continue
+            role_ref = (res.get("Properties") or {}).get("TaskRoleArn")
+            role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
+            if isinstance(role_id, str) and "." in role_id:
+                role_id = role_id.split(".")[0]
+            role = resources.get(role_id) if role_id else None
+            if not role or role.get("Type") != "AWS::IAM::Role":
+                fail("%s: TaskRoleArn must be !GetAtt <role in this template>.Arn" % full)
+                continue
+            rprops = role.get("Properties") or {}
+            if rprops.get("ManagedPolicyArns"):
+                fail("%s: task role %s has managed policies; write the statements out" % (full, role_id))
+            policies = [p.get("PolicyDocument") or {} for p in rprops.get("Policies") or []]
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    need, uses_index = code_actions(command, tmp)
+                except RuntimeError as exc:
+                    fail("%s: %s" % (full, exc))
+                    continue
+            before = len(failures)
+            check_actions("%s (%s)" % (full, role_id), {"Policies": policies}, need, uses_index)
+            if len(failures) == before:
+                print("ok   %s: task role %s allows exactly what %s calls: %s"
+                      % (full, role_id, command, ", ".join(sorted(need)) or "(nothing)"))
+
+
 def check_local_api():
     from samcli.lib.providers.api_provider import ApiProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
@@ -548,6 +591,7 @@ def main(argv):
             print("ok   %s: build-%s builds %s; env %s; secrets %s; actions %s%s"
                   % (full, logical_id, pkg, ", ".join(sorted(reads)) or "(none)", ", ".join(secret_vars) or "(none)",
                      ", ".join(sorted(need)) or "(none)", " (+ indexes)" if uses_index else ""))
+    check_task_roles(stacks)
     check_local_api()
     for n in notes:
         print("note %s" % n)

@@ -27,6 +27,7 @@ STEPS=(
   cfn-lint              # cfn-lint on every template
   template-check        # every function: build target, env vars the code reads, secrets, AWS actions
   sam-build             # sam build through the Makefile's build-<LogicalId>
+  worker-binaries       # bin/sfuworker, bin/turnserver as the Dockerfiles build them; --help exits 0
   # browser             # (later) headless Chromium through the web client
   # api-fuzz            # (later) property-based fuzzing against the OpenAPI document
 )
@@ -102,6 +103,35 @@ step_sam-build() {
     printf 'built %s (%d bytes)\n' "$fn/bootstrap" "$(stat -c %s "$f")"
   done
   echo "sam build: ${#fns[@]} functions, ${#fns[@]} bootstraps"
+}
+
+# The SFU worker and TURN server images build their binary with `make
+# worker-binaries` (no Docker engine here, so the images themselves are not
+# built): each Dockerfile must do so for its command, be multi-stage, and end
+# on a distroless (or scratch) base as a non-root user; the binaries, built
+# by that target, must be static and start with --help and exit 0.
+step_worker-binaries() {
+  local out=$WORK/worker-bin c df info
+  make --no-print-directory worker-binaries WORKER_BIN="$out"
+  for c in sfuworker turnserver; do
+    df=$c/Dockerfile
+    [[ -f $df ]] || { echo "$df is missing"; return 1; }
+    grep -Eq "make worker-binaries WORKER_CMDS=$c( |$)" "$df" ||
+      { echo "$df does not build with 'make worker-binaries WORKER_CMDS=$c'"; return 1; }
+    (($(grep -c '^FROM ' "$df") >= 2)) || { echo "$df is not multi-stage"; return 1; }
+    tail -n +"$(grep -n '^FROM ' "$df" | tail -1 | cut -d: -f1)" "$df" | grep -Eq '^FROM (gcr\.io/distroless/static[^ ]*:nonroot|scratch)' ||
+      { echo "$df: the last stage is not distroless static nonroot or scratch"; return 1; }
+    grep -Eq '^USER (nonroot|[1-9][0-9]*)' "$df" || { echo "$df runs as root"; return 1; }
+    info=$("$GO" version -m "$out/$c")
+    grep -q 'CGO_ENABLED=0' <<<"$info" || { echo "$out/$c is not static (CGO_ENABLED=0)"; return 1; }
+    grep -q -- '-trimpath=true' <<<"$info" || { echo "$out/$c was not built with -trimpath"; return 1; }
+    timeout 20 "$out/$c" --help >"$WORK/$c.help" 2>&1 || {
+      echo "$c --help exited $?:"
+      cat "$WORK/$c.help"
+      return 1
+    }
+    printf '%s --help: exit 0, %d flags (%d bytes, static)\n' "$c" "$(grep -c '^  -' "$WORK/$c.help")" "$(stat -c %s "$out/$c")"
+  done
 }
 
 declare -A RESULT
