@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/lambdaenv"
@@ -44,9 +45,13 @@ func newScheduler(ctx context.Context) (*scheduler.Scheduler, error) {
 		return nil, err
 	}
 	clock := domain.SystemClock{}
-	live, err := wsapi.New(wsapi.Config{Store: st, Sender: notifier, Clock: clock, Logger: log})
+	med, err := lambdaenv.Media(ctx, secretsmanager.NewFromConfig(cfg), st, clock, log)
 	if err != nil {
 		return nil, err
 	}
-	return scheduler.New(scheduler.Config{Store: st, Sessions: live, Clock: clock, Logger: log})
+	live, err := wsapi.New(wsapi.Config{Store: st, Sender: notifier, Media: med, Clock: clock, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return scheduler.New(scheduler.Config{Store: st, Sessions: live, Media: med, Clock: clock, Logger: log})
 }

@@ -41,7 +41,8 @@ func newHandler(ctx context.Context) (*wsapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := lambdaenv.Secret(ctx, secretsmanager.NewFromConfig(cfg), "GREENROOM_TOKEN_KEY_SECRET")
+	sm := secretsmanager.NewFromConfig(cfg)
+	key, err := lambdaenv.Secret(ctx, sm, "GREENROOM_TOKEN_KEY_SECRET")
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,11 @@ func newHandler(ctx context.Context) (*wsapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Clock: clock, Logger: log})
+	med, err := lambdaenv.Media(ctx, sm, st, clock, log)
+	if err != nil {
+		return nil, err
+	}
+	return wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Media: med, Clock: clock, Logger: log})
 }
 
 // route dispatches on the route key of the WebSocket API.

@@ -343,11 +343,12 @@ func (s *Session) Publishers() map[UserID]bool {
 	out := map[UserID]bool{}
 	perRoom := map[int]int{}
 	limit := s.Stage.MaxSpeakers + s.Stage.MaxParticipants
+	open := s.Live.Breakout.Status == BreakoutOpen
 	for _, m := range s.Live.Members {
 		if m.Removed || !m.Connected {
 			continue
 		}
-		if m.Room == nil {
+		if m.Room == nil || !open {
 			if m.OnStage {
 				out[m.UserID] = true
 			}

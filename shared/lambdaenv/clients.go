@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/fanout"
+	"github.com/greenroom-live/greenroom/shared/media"
 	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
 )
 
@@ -38,4 +40,19 @@ func Notifier(_ context.Context, cfg aws.Config, log *slog.Logger) (*fanout.Noti
 		return nil, fmt.Errorf("lambdaenv: notifier: %w", err)
 	}
 	return n, nil
+}
+
+// Media returns the client of the SFU workers' control API, with the
+// workers' shared secret read from the Secrets Manager secret named in
+// GREENROOM_WORKER_SECRET_SECRET.
+func Media(ctx context.Context, sm SecretGetter, st *dynamostore.DB, clock domain.Clock, log *slog.Logger) (*media.Media, error) {
+	secret, err := Secret(ctx, sm, "GREENROOM_WORKER_SECRET_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	m, err := media.New(media.Config{Store: st, Secret: secret, Clock: clock, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("lambdaenv: media: %w", err)
+	}
+	return m, nil
 }

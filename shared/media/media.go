@@ -76,6 +76,9 @@ func (e *ReassignedError) Error() string {
 // Unwrap returns ErrReassigned.
 func (e *ReassignedError) Unwrap() error { return ErrReassigned }
 
+// MovedSession returns the session as it stands on its new worker.
+func (e *ReassignedError) MovedSession() domain.Session { return e.Session }
+
 // Config configures a Media.
 type Config struct {
 	// Store holds the sessions and the worker registry (required).
@@ -161,6 +164,9 @@ func New(cfg Config) (*Media, error) {
 func RoomState(s domain.Session) sfu.RoomState {
 	st := sfu.RoomState{Room: sfu.RoomID(s.ID), Version: s.Version, Members: []sfu.MemberState{}}
 	open := s.Live.Breakout.Status == domain.BreakoutOpen
+	// The session decides who publishes: the main stage, and in open
+	// breakout rooms the rooms' members up to the stage limits.
+	publishers := s.Publishers()
 	for i := range s.Live.Members {
 		m := &s.Live.Members[i]
 		if !m.Connected || m.Removed || m.ConnectionID == "" {
@@ -173,21 +179,13 @@ func RoomState(s domain.Session) sfu.RoomState {
 		st.Members = append(st.Members, sfu.MemberState{
 			ID:         sfu.MemberID(m.UserID),
 			Connection: sfu.ConnectionID(m.ConnectionID),
-			Publish:    publishes(&s, m, group),
+			Publish:    publishers[m.UserID],
 			Mic:        m.Mic,
 			Cam:        m.Cam,
 			Group:      group,
 		})
 	}
 	return st
-}
-
-// publishes decides whether member m, in group, may publish. Today it is
-// the stage: OnStage. Breakout rooms hook in here: a member of an open
-// breakout room (group != sfu.MainGroup) will publish up to that room's
-// stage limits, as the session's breakout rules decide.
-func publishes(_ *domain.Session, m *domain.Member, _ int) bool {
-	return m.OnStage
 }
 
 // Sync implements wsapi.Media: it makes the session's room on its worker

@@ -188,7 +188,7 @@ func (e *env) stored(id domain.SessionID) domain.Session {
 
 func TestRoomState(t *testing.T) {
 	two := 2
-	s := domain.Session{ID: "s1", Version: 42, Live: domain.Live{Members: []domain.Member{
+	s := domain.Session{ID: "s1", Version: 42, Stage: domain.DefaultStage, Live: domain.Live{Members: []domain.Member{
 		{UserID: "a", OnStage: true, Mic: true, Cam: true, Connected: true, ConnectionID: "ca", Room: &two},
 		{UserID: "b", Mic: false, Cam: true, Connected: true, ConnectionID: "cb"},
 		{UserID: "c", Connected: false, ConnectionID: "cc"},

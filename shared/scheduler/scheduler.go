@@ -21,14 +21,25 @@ import (
 type Sessions interface {
 	Tick(ctx context.Context, id domain.SessionID) error
 	Reap(ctx context.Context, conns []store.Connection)
+	// MediaMoved tells a session's members that its media moved to
+	// another worker, so they reconnect their media.
+	MediaMoved(ctx context.Context, s domain.Session)
+}
+
+// Media moves the rooms of SFU workers whose heartbeat lapsed to live
+// workers and returns the sessions it moved.
+type Media interface {
+	Reassign(ctx context.Context) ([]domain.Session, error)
 }
 
 // Config configures a Scheduler.
 type Config struct {
 	Store    store.Store
 	Sessions Sessions
-	Clock    domain.Clock
-	Logger   *slog.Logger
+	// Media is optional: without it no rooms are moved.
+	Media  Media
+	Clock  domain.Clock
+	Logger *slog.Logger
 	// Batch is how many sessions or connections one query takes (100 when
 	// zero); MaxBatches bounds a sweep (50 when zero).
 	Batch      int
@@ -68,6 +79,7 @@ func New(cfg Config) (*Scheduler, error) {
 type Result struct {
 	Sessions    int `json:"sessions"`
 	Connections int `json:"connections"`
+	Moved       int `json:"moved"`
 	Failed      int `json:"failed"`
 }
 
@@ -112,7 +124,18 @@ func (s *Scheduler) Sweep(ctx context.Context) (Result, error) {
 			break
 		}
 	}
-	s.cfg.Logger.InfoContext(ctx, "sweep", "sessions", res.Sessions, "connections", res.Connections, "failed", res.Failed)
+	if s.cfg.Media != nil {
+		moved, err := s.cfg.Media.Reassign(ctx)
+		if err != nil {
+			res.Failed++
+			s.cfg.Logger.WarnContext(ctx, "reassign media", "err", err)
+		}
+		for _, m := range moved {
+			s.cfg.Sessions.MediaMoved(ctx, m)
+		}
+		res.Moved = len(moved)
+	}
+	s.cfg.Logger.InfoContext(ctx, "sweep", "sessions", res.Sessions, "connections", res.Connections, "moved", res.Moved, "failed", res.Failed)
 	return res, nil
 }
 

@@ -160,7 +160,34 @@ func (h *Handler) syncMedia(ctx context.Context, s domain.Session) {
 	if h.media == nil {
 		return
 	}
-	if err := h.media.Sync(ctx, s); err != nil && !errors.Is(err, context.Canceled) {
+	if err := h.mediaMoved(ctx, h.media.Sync(ctx, s)); err != nil && !errors.Is(err, context.Canceled) {
 		h.log.WarnContext(ctx, "sync media", "sessionId", s.ID, "err", err)
 	}
+}
+
+// movedError is what Media returns when a session's media moved to
+// another worker (its worker lapsed or is draining): the call succeeded,
+// and the members must reconnect their media.
+type movedError interface {
+	error
+	MovedSession() domain.Session
+}
+
+// mediaMoved tells the members to reconnect when err says the media
+// moved, and then counts the call a success.
+func (h *Handler) mediaMoved(ctx context.Context, err error) error {
+	var moved movedError
+	if errors.As(err, &moved) {
+		h.MediaMoved(ctx, moved.MovedSession())
+		return nil
+	}
+	return err
+}
+
+// MediaMoved sends media.reconnect to every member of s: its media now
+// runs on another worker (Live.Media.Epoch says which), and each member
+// renegotiates from a fresh offer without leaving the session.
+func (h *Handler) MediaMoved(ctx context.Context, s domain.Session) {
+	h.log.InfoContext(ctx, "media moved", "sessionId", s.ID, "worker", s.Live.Media.WorkerID, "epoch", s.Live.Media.Epoch)
+	h.publish(ctx, s, []domain.Change{{Event: "media.reconnect", Data: map[string]any{"epoch": s.Live.Media.Epoch}}}, "")
 }

@@ -183,5 +183,5 @@ func (h *Handler) signal(ctx context.Context, rec store.Connection, msg message)
 	if err != nil {
 		return err
 	}
-	return h.media.Signal(ctx, s, m, msg.Type, payload)
+	return h.mediaMoved(ctx, h.media.Signal(ctx, s, m, msg.Type, payload))
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -30,10 +32,15 @@ var testStart = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 func stack(t *testing.T) (*runner.Stack, *domain.ManualClock) {
 	t.Helper()
 	clock := domain.NewManualClock(testStart)
+	var logger *slog.Logger
+	if os.Getenv("GREENROOM_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	s, err := runner.Start(context.Background(), runner.Config{
 		Addr:    "127.0.0.1:0",
 		DataDir: t.TempDir(),
 		Clock:   clock,
+		Logger:  logger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ import (
 	"github.com/greenroom-live/greenroom/shared/store/boltstore"
 	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
 	"github.com/greenroom-live/greenroom/shared/wsapi"
+	"github.com/greenroom-live/greenroom/web"
 )
 
 // Store kinds.
@@ -76,9 +77,12 @@ type Stack struct {
 	AdminKey string
 	// Store is the stack's store, for tests that look behind the API.
 	Store store.Store
+	// TURNURLs are the in-process TURN server's addresses.
+	TURNURLs []string
 
 	srv       *http.Server
 	ws        *wsGateway
+	media     *mediaPlane
 	closeDB   func() error
 	served    chan error
 	stopSweep context.CancelFunc
@@ -128,13 +132,9 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 	if err != nil {
 		return fail("turn secret", err)
 	}
-	api, err := httpapi.New(httpapi.Config{
-		Store: st, Tokens: tokens, AdminKey: cfg.AdminKey, Clock: cfg.Clock,
-		Logger: cfg.Logger, WebURL: base, WSURL: "ws://" + ln.Addr().String() + "/ws",
-		TURN: httpapi.TURNConfig{Secret: string(turnSecret)},
-	})
+	workerSecret, err := secretFile(cfg.DataDir, "worker.key")
 	if err != nil {
-		return fail("api", err)
+		return fail("worker secret", err)
 	}
 	// The real management API client, pointed at the runner's own
 	// @connections endpoint, is the notifier, exactly as in AWS.
@@ -147,7 +147,24 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 	if err != nil {
 		return fail("notifier", err)
 	}
-	live, err := wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Clock: cfg.Clock, Logger: cfg.Logger})
+	plane, err := startMedia(ctx, cfg, st, notifier, string(turnSecret), string(workerSecret))
+	if err != nil {
+		return fail("media", err)
+	}
+	fail = func(what string, err error) (*Stack, error) {
+		_ = ln.Close()
+		_ = plane.close()
+		return nil, fmt.Errorf("runner: %s: %w", what, err)
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Store: st, Tokens: tokens, AdminKey: cfg.AdminKey, Clock: cfg.Clock,
+		Logger: cfg.Logger, WebURL: base, WSURL: "ws://" + ln.Addr().String() + "/ws",
+		TURN: httpapi.TURNConfig{Secret: string(turnSecret), URLs: plane.turnURLs},
+	})
+	if err != nil {
+		return fail("api", err)
+	}
+	live, err := wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Media: plane.media, Clock: cfg.Clock, Logger: cfg.Logger})
 	if err != nil {
 		return fail("websocket handlers", err)
 	}
@@ -158,7 +175,7 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 	if err != nil {
 		return fail("websocket gateway", err)
 	}
-	sweeper, err := scheduler.New(scheduler.Config{Store: st, Sessions: live, Clock: cfg.Clock, Logger: cfg.Logger})
+	sweeper, err := scheduler.New(scheduler.Config{Store: st, Sessions: live, Media: plane.media, Clock: cfg.Clock, Logger: cfg.Logger})
 	if err != nil {
 		return fail("scheduler", err)
 	}
@@ -167,10 +184,7 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 	mux.HandleFunc("GET /ws", ws.ServeWS)
 	mux.HandleFunc("/@connections/", ws.ServeConnections)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("Greenroom local runner: the HTTP API is under /v1/.\n"))
-	})
+	mux.Handle("/", web.Handler())
 	s := &Stack{
 		URL:      base,
 		AdminKey: cfg.AdminKey,
@@ -182,10 +196,12 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
-		ws:      ws,
-		closeDB: closeDB,
-		served:  make(chan error, 1),
-		swept:   make(chan struct{}),
+		ws:       ws,
+		media:    plane,
+		TURNURLs: plane.turnURLs,
+		closeDB:  closeDB,
+		served:   make(chan error, 1),
+		swept:    make(chan struct{}),
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
 	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -206,13 +222,26 @@ func (s *Stack) Close(ctx context.Context) error {
 		// Sockets first: their $disconnect handlers still need the store,
 		// and Shutdown does not wait for hijacked connections.
 		err := s.ws.Close()
-		err = errors.Join(err, s.srv.Shutdown(ctx))
+		err = errors.Join(err, shutdownWithin(ctx, s.srv))
 		if serveErr := <-s.served; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = errors.Join(err, serveErr)
 		}
+		err = errors.Join(err, s.media.close())
 		s.closeErr = errors.Join(err, s.closeDB())
 	})
 	return s.closeErr
+}
+
+// shutdownWithin stops the public server: requests in flight get until
+// ctx ends; connections a client opened but never used do not hold it up.
+func shutdownWithin(ctx context.Context, srv *http.Server) error {
+	grace, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := srv.Shutdown(grace)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return srv.Close()
+	}
+	return err
 }
 
 func withDefaults(cfg Config) Config {
