@@ -4,6 +4,16 @@
 // heartbeat in the worker registry. Server-originated signaling goes to
 // members' connections through the API Gateway management API.
 //
+// With -public-ip auto the worker finds its own public IPv4 at start (the
+// ECS task metadata, then STUN: package publicip) and advertises it for
+// ICE. Its control URL in the registry is always a private address: the
+// one -control-url gives, else the task's private IPv4 from the ECS task
+// metadata, else the -control-addr host, else the host name's address.
+//
+// At every heartbeat it prints its load on stdout as one CloudWatch
+// Embedded Metric Format line (emf.go), so CloudWatch Logs turns it into
+// metrics that autoscaling can track without any AWS API call.
+//
 // On SIGTERM or SIGINT it drains: the heartbeat and /readyz report
 // draining so no new rooms come, it waits for its rooms to empty (up to
 // -drain-timeout), then closes. A worker that leaves with rooms keeps its
@@ -19,6 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,6 +47,7 @@ import (
 	"github.com/greenroom-live/greenroom/sfuworker/registry"
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
 	"github.com/greenroom-live/greenroom/shared/fanout"
+	"github.com/greenroom-live/greenroom/shared/publicip"
 	"github.com/greenroom-live/greenroom/shared/store"
 	"github.com/greenroom-live/greenroom/shared/store/boltstore"
 	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
@@ -48,7 +60,7 @@ const secretEnv = "GREENROOM_WORKER_SECRET"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
@@ -66,6 +78,7 @@ type config struct {
 	udpPort      int
 	tcpPort      int
 	publicIP     string
+	stunServers  []string
 	id           string
 	capacity     int
 	storeKind    string
@@ -77,7 +90,13 @@ type config struct {
 	drainTimeout time.Duration
 	logLevel     string
 	secret       string
+	emf          bool
+	emfService   string
 }
+
+// autoIP is the -public-ip value that asks the worker to find its public
+// address.
+const autoIP = "auto"
 
 // parse reads flags over defaults taken from getenv.
 func parse(args []string, getenv func(string) string, out io.Writer) (config, error) {
@@ -90,6 +109,12 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	envInt := func(k string, def int) int {
 		if n, err := strconv.Atoi(getenv(k)); err == nil {
 			return n
+		}
+		return def
+	}
+	envBool := func(k string, def bool) bool {
+		if b, err := strconv.ParseBool(getenv(k)); err == nil {
+			return b
 		}
 		return def
 	}
@@ -108,10 +133,12 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.controlAddr, "control-addr", env("GREENROOM_WORKER_CONTROL_ADDR", ":7000"), "control API listen address [GREENROOM_WORKER_CONTROL_ADDR]")
-	fs.StringVar(&c.controlURL, "control-url", env("GREENROOM_WORKER_CONTROL_URL", ""), "control API URL the session handlers use; http://<public IP or hostname>:<port> when empty [GREENROOM_WORKER_CONTROL_URL]")
+	fs.StringVar(&c.controlURL, "control-url", env("GREENROOM_WORKER_CONTROL_URL", ""), "control API URL the session handlers use; when empty, http://<private address>:<port>: the task's private IPv4 from the ECS task metadata, else the -control-addr host, else the host name's address (never the public IP) [GREENROOM_WORKER_CONTROL_URL]")
 	fs.IntVar(&c.udpPort, "udp-port", envInt("GREENROOM_WORKER_UDP_PORT", 50000), "UDP port all ICE traffic shares (0: any free port) [GREENROOM_WORKER_UDP_PORT]")
 	fs.IntVar(&c.tcpPort, "tcp-port", envInt("GREENROOM_WORKER_TCP_PORT", 50000), "TCP port for ICE over TCP; 0 disables it [GREENROOM_WORKER_TCP_PORT]")
-	fs.StringVar(&c.publicIP, "public-ip", env("GREENROOM_WORKER_PUBLIC_IP", ""), "public address ICE advertises (NAT 1:1) [GREENROOM_WORKER_PUBLIC_IP]")
+	fs.StringVar(&c.publicIP, "public-ip", env("GREENROOM_WORKER_PUBLIC_IP", ""), "public address ICE advertises (NAT 1:1); \"auto\": find it at start from the ECS task metadata, else with STUN (-stun-servers) [GREENROOM_WORKER_PUBLIC_IP]")
+	stun := env("GREENROOM_WORKER_STUN_SERVERS", strings.Join(publicip.DefaultSTUNServers, ","))
+	fs.StringVar(&stun, "stun-servers", stun, "comma-separated host:port of the STUN servers -public-ip auto asks [GREENROOM_WORKER_STUN_SERVERS]")
 	fs.StringVar(&c.id, "id", env("GREENROOM_WORKER_ID", host), "worker id in the registry [GREENROOM_WORKER_ID]")
 	fs.IntVar(&c.capacity, "capacity", envInt("GREENROOM_WORKER_CAPACITY", registry.DefaultCapacity), "members the worker takes [GREENROOM_WORKER_CAPACITY]")
 	fs.StringVar(&c.storeKind, "store", env("GREENROOM_STORE", "dynamodb"), "registry store: dynamodb or embedded [GREENROOM_STORE]")
@@ -122,6 +149,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 	fs.StringVar(&c.wsEndpoint, "ws-endpoint", env("GREENROOM_WS_ENDPOINT", ""), "WebSocket API management endpoint for server-originated signaling [GREENROOM_WS_ENDPOINT]")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", envDur("GREENROOM_WORKER_DRAIN_TIMEOUT", 10*time.Minute), "how long a draining worker waits for its rooms to empty [GREENROOM_WORKER_DRAIN_TIMEOUT]")
 	fs.StringVar(&c.logLevel, "log-level", env("GREENROOM_LOG_LEVEL", "info"), "debug, info, warn or error [GREENROOM_LOG_LEVEL]")
+	fs.BoolVar(&c.emf, "emf", envBool("GREENROOM_WORKER_EMF", true), "print the load on stdout at every heartbeat as CloudWatch Embedded Metric Format (namespace "+emfNamespace+") [GREENROOM_WORKER_EMF]")
+	fs.StringVar(&c.emfService, "emf-service", env("GREENROOM_WORKER_EMF_SERVICE", "sfuworker"), "value of the metrics' Service dimension [GREENROOM_WORKER_EMF_SERVICE]")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -129,6 +158,11 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	c.secret = getenv(secretEnv)
+	for _, s := range strings.Split(stun, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.stunServers = append(c.stunServers, s)
+		}
+	}
 	switch {
 	case len(c.secret) < control.MinSecretLen:
 		return c, fmt.Errorf("%s must hold a secret of at least %d bytes", secretEnv, control.MinSecretLen)
@@ -138,25 +172,91 @@ func parse(args []string, getenv func(string) string, out io.Writer) (config, er
 		return c, errors.New("-id is required")
 	case c.udpPort < 0 || c.udpPort > 65535 || c.tcpPort < 0 || c.tcpPort > 65535:
 		return c, errors.New("-udp-port and -tcp-port must be ports")
-	case c.publicIP != "" && net.ParseIP(c.publicIP) == nil:
-		return c, fmt.Errorf("-public-ip %q is not an IP address", c.publicIP)
+	case c.publicIP != "" && c.publicIP != autoIP && net.ParseIP(c.publicIP) == nil:
+		return c, fmt.Errorf("-public-ip %q is neither an IP address nor %q", c.publicIP, autoIP)
+	case c.publicIP == autoIP && len(c.stunServers) == 0:
+		return c, errors.New("-public-ip auto needs -stun-servers")
+	case c.emf && c.emfService == "":
+		return c, errors.New("-emf-service is required with -emf")
 	}
 	if c.controlURL == "" {
-		_, port, err := net.SplitHostPort(c.controlAddr)
-		if err != nil {
+		if _, _, err := net.SplitHostPort(c.controlAddr); err != nil {
 			return c, fmt.Errorf("-control-addr: %w", err)
 		}
-		h := c.publicIP
-		if h == "" {
-			h = host
-		}
-		c.controlURL = "http://" + net.JoinHostPort(h, port)
 	}
 	return c, nil
 }
 
-// run runs the worker until ctx is done, then drains.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// addrs are the worker's addresses: the one ICE advertises and the one
+// the session handlers reach the control API on.
+type addrs struct {
+	publicIP   string
+	controlURL string
+}
+
+// resolveAddrs finds the public IP when cfg asks for "auto" and the
+// control URL when cfg gives none. The control URL is never built on the
+// public IP: the control port is open to the VPC only. It tries the
+// task's private IPv4 from the ECS task metadata (metadataURI, empty
+// outside ECS), then the -control-addr host when it is a specific
+// address, then the host name's first non-loopback IPv4 (lookup), then
+// the host name itself.
+func resolveAddrs(ctx context.Context, cfg config, metadataURI, hostname string, lookup func(context.Context, string) ([]netip.Addr, error), log *slog.Logger) (addrs, error) {
+	a := addrs{publicIP: cfg.publicIP, controlURL: cfg.controlURL}
+	var private netip.Addr
+	if cfg.publicIP == autoIP {
+		res, err := publicip.Discover(ctx, publicip.Config{MetadataURI: metadataURI, STUNServers: cfg.stunServers, Logger: log})
+		if err != nil {
+			return a, fmt.Errorf("-public-ip auto: %w; give the address with -public-ip (GREENROOM_WORKER_PUBLIC_IP) "+
+				"or let the task reach a STUN server over UDP (-stun-servers, GREENROOM_WORKER_STUN_SERVERS)", err)
+		}
+		a.publicIP, private = res.Public.String(), res.Private
+		log.Info("public IP found", "publicIp", a.publicIP, "source", res.Source)
+	} else if metadataURI != "" && a.controlURL == "" {
+		ip, err := publicip.PrivateIPv4(ctx, nil, metadataURI)
+		if err != nil {
+			log.Warn("no private IPv4 in the ECS task metadata", "err", err)
+		}
+		private = ip
+	}
+	if a.controlURL != "" {
+		return a, nil
+	}
+	host, port, err := net.SplitHostPort(cfg.controlAddr)
+	if err != nil {
+		return a, fmt.Errorf("-control-addr: %w", err)
+	}
+	listen, _ := netip.ParseAddr(host)
+	switch {
+	case private.IsValid():
+		host = private.String()
+	case listen.IsValid() && !listen.IsUnspecified():
+		host = listen.String()
+	case host != "" && !listen.IsValid():
+		// A host name in -control-addr: the handlers resolve it.
+	default:
+		host = hostname
+		ips, err := lookup(ctx, hostname)
+		if err != nil {
+			log.Warn("host name without an address; the control URL uses the name", "hostname", hostname, "err", err)
+		}
+		for _, ip := range ips {
+			if ip = ip.Unmap(); ip.Is4() && !ip.IsLoopback() && !ip.IsUnspecified() {
+				host = ip.String()
+				break
+			}
+		}
+	}
+	if host == "" {
+		return a, errors.New("no address for the control URL: set -control-url")
+	}
+	a.controlURL = "http://" + net.JoinHostPort(host, port)
+	return a, nil
+}
+
+// run runs the worker until ctx is done, then drains. EMF lines go to
+// stdout, logs to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parse(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -166,6 +266,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})).With("workerId", cfg.id)
+	hostname, _ := os.Hostname()
+	addr, err := resolveAddrs(ctx, cfg, getenv(publicip.MetadataEnv), hostname,
+		func(ctx context.Context, h string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip4", h)
+		}, log)
+	if err != nil {
+		return err
+	}
 
 	st, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
@@ -199,8 +307,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer tcp.Close()
 	}
 	var publicIPs []string
-	if cfg.publicIP != "" {
-		publicIPs = []string{cfg.publicIP}
+	if addr.publicIP != "" {
+		publicIPs = []string{addr.publicIP}
 	}
 	worker, err := sfu.New(sfu.Config{UDP: udp, TCP: tcp, PublicIPs: publicIPs, Signal: control.SignalVia(notifier), Logger: log})
 	if err != nil {
@@ -227,8 +335,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	var workers registry.Workers = st
+	if cfg.emf {
+		workers = &emfWorkers{Workers: st, stats: worker.Stats, emf: newEMF(stdout, cfg.emfService), log: log}
+	}
 	hb, err := registry.NewHeartbeat(registry.Config{
-		Store: st, Source: worker, ID: cfg.id, ControlURL: cfg.controlURL,
+		Store: workers, Source: worker, ID: cfg.id, ControlURL: addr.controlURL,
 		Capacity: cfg.capacity, Interval: cfg.heartbeat, Logger: log,
 	})
 	if err != nil {
@@ -240,8 +352,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer close(beating)
 		hb.Run(hbCtx)
 	}()
-	log.Info("sfuworker started", "control", ln.Addr().String(), "controlUrl", cfg.controlURL,
-		"udp", udp.LocalAddr().String(), "tcpPort", cfg.tcpPort, "publicIp", cfg.publicIP, "capacity", cfg.capacity)
+	log.Info("sfuworker started", "control", ln.Addr().String(), "controlUrl", addr.controlURL,
+		"udp", udp.LocalAddr().String(), "tcpPort", cfg.tcpPort, "publicIp", addr.publicIP, "capacity", cfg.capacity)
 
 	select {
 	case <-ctx.Done():
