@@ -4,6 +4,12 @@
 // metrics and health endpoint. Every flag can also be set by an
 // environment variable: --max-lifetime by GREENROOM_TURN_MAX_LIFETIME, and
 // so on; a flag on the command line wins.
+//
+// --public-ip auto (GREENROOM_TURN_PUBLIC_IP=auto) makes the server find
+// its own public IPv4 at start, for a Fargate task whose public IP changes
+// at every start: the ECS task metadata when it holds a public address,
+// else a STUN Binding request to --stun-servers (package publicip). That
+// address is the relay address handed to clients.
 package main
 
 import (
@@ -22,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/greenroom-live/greenroom/shared/publicip"
 	"github.com/greenroom-live/greenroom/turnserver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,6 +58,7 @@ type options struct {
 	udp, tcp, tlsAddr       string
 	tlsCert, tlsKey         string
 	publicIP, relayBindIP   string
+	stunServers             string
 	relayMinPort            uint
 	relayMaxPort            uint
 	realm, secretFile       string
@@ -69,7 +77,8 @@ func parse(args []string, lookupEnv func(string) (string, bool), out io.Writer) 
 	fs.StringVar(&o.tlsAddr, "tls", turnserver.DefaultTLSAddr, "comma-separated TLS listen addresses, used when --tls-cert is given")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain file; enables TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
-	fs.StringVar(&o.publicIP, "public-ip", "", "IPv4 address given to clients as their relay address (default: --relay-bind-ip or the first listen IP)")
+	fs.StringVar(&o.publicIP, "public-ip", "", "IPv4 address given to clients as their relay address (default: --relay-bind-ip or the first listen IP); \"auto\": find it at start from the ECS task metadata, else with STUN (--stun-servers)")
+	fs.StringVar(&o.stunServers, "stun-servers", strings.Join(publicip.DefaultSTUNServers, ","), "comma-separated host:port of the STUN servers --public-ip auto asks")
 	fs.StringVar(&o.relayBindIP, "relay-bind-ip", "", "local IPv4 address relay sockets bind to (default: the first listen IP, else 0.0.0.0)")
 	fs.UintVar(&o.relayMinPort, "relay-min-port", 0, "lowest relay port (with --relay-max-port; default any)")
 	fs.UintVar(&o.relayMaxPort, "relay-max-port", 0, "highest relay port (with --relay-min-port; default any)")
@@ -110,8 +119,9 @@ func parse(args []string, lookupEnv func(string) (string, bool), out io.Writer) 
 	return o, nil
 }
 
-// config turns the options into the server's configuration.
-func (o options) config(lookupEnv func(string) (string, bool), log *slog.Logger, reg *prometheus.Registry) (turnserver.Config, error) {
+// config turns the options into the server's configuration. With
+// --public-ip auto it finds the public IP, after every other check.
+func (o options) config(ctx context.Context, lookupEnv func(string) (string, bool), log *slog.Logger, reg *prometheus.Registry) (turnserver.Config, error) {
 	cfg := turnserver.Config{
 		UDPAddrs:    list(o.udp),
 		TCPAddrs:    list(o.tcp),
@@ -129,14 +139,15 @@ func (o options) config(lookupEnv func(string) (string, bool), log *slog.Logger,
 		cfg.TLSAddrs, cfg.TLSCertFile, cfg.TLSKeyFile = list(o.tlsAddr), o.tlsCert, o.tlsKey
 	}
 	var err error
-	switch o.publicIP {
-	case "":
-	case "auto":
-		return cfg, errors.New("--public-ip auto is not supported yet: give the address")
-	default:
+	auto := o.publicIP == autoIP
+	if o.publicIP != "" && !auto {
 		if cfg.RelayIP, err = netip.ParseAddr(o.publicIP); err != nil {
 			return cfg, fmt.Errorf("--public-ip: %w", err)
 		}
+	}
+	stunServers := list(o.stunServers)
+	if auto && len(stunServers) == 0 {
+		return cfg, errors.New("--public-ip auto needs --stun-servers")
 	}
 	if o.relayBindIP != "" {
 		if cfg.RelayBindIP, err = netip.ParseAddr(o.relayBindIP); err != nil {
@@ -166,9 +177,23 @@ func (o options) config(lookupEnv func(string) (string, bool), log *slog.Logger,
 	if cfg.Secret == "" {
 		return cfg, fmt.Errorf("no shared secret: set $%s or --secret-file", secretEnv)
 	}
+	if auto {
+		metadataURI, _ := lookupEnv(publicip.MetadataEnv)
+		res, err := publicip.Discover(ctx, publicip.Config{MetadataURI: metadataURI, STUNServers: stunServers, Logger: log})
+		if err != nil {
+			return cfg, fmt.Errorf("--public-ip auto: %w; give the address with --public-ip (GREENROOM_TURN_PUBLIC_IP) "+
+				"or let the task reach a STUN server over UDP (--stun-servers, GREENROOM_TURN_STUN_SERVERS)", err)
+		}
+		cfg.RelayIP = res.Public
+		log.Info("public IP found", "public_ip", res.Public.String(), "source", res.Source)
+	}
 
 	return cfg, nil
 }
+
+// autoIP is the --public-ip value that asks the server to find its public
+// address.
+const autoIP = "auto"
 
 func list(s string) []string {
 	var out []string
@@ -195,7 +220,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg, err := o.config(lookupEnv, log, reg)
+	cfg, err := o.config(ctx, lookupEnv, log, reg)
 	if err != nil {
 		return err
 	}

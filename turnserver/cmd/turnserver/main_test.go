@@ -8,10 +8,13 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greenroom-live/greenroom/shared/publicip/publiciptest"
 )
 
 // logBuffer is a buffer the server's logger and the test share.
@@ -58,13 +61,20 @@ func TestRefusesToStart(t *testing.T) {
 		want string
 	}{
 		{"no secret", []string{"--udp", "127.0.0.1:0", "--tcp", "", "--metrics-addr", ""}, nil, "GREENROOM_TURN_SECRET"},
-		{"public IP auto", []string{"--public-ip", "auto"}, map[string]string{secretEnv: "s"}, "auto"},
+		{"public IP auto, no STUN server", []string{"--public-ip", "auto", "--stun-servers", ""}, map[string]string{secretEnv: "s"}, "--stun-servers"},
+		{"public IP auto, no STUN answer", []string{"--public-ip", "auto", "--udp", "127.0.0.1:0", "--tcp", "", "--metrics-addr", ""},
+			map[string]string{secretEnv: "s", "GREENROOM_TURN_STUN_SERVERS": publiciptest.DeadSTUNServer(t)}, "GREENROOM_TURN_PUBLIC_IP"},
+		{"bad public IP", []string{"--public-ip", "nope"}, map[string]string{secretEnv: "s"}, "--public-ip"},
 		{"bad CIDR", []string{"--allow-peers", "127.0.0.1"}, map[string]string{secretEnv: "s"}, "--allow-peers"},
 		{"bad env", nil, map[string]string{"GREENROOM_TURN_MAX_LIFETIME": "soon"}, "GREENROOM_TURN_MAX_LIFETIME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, env(tt.env), io.Discard)
+			// Every case fails before serving; the deadline cuts the
+			// STUN retransmissions short.
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			err := run(ctx, tt.args, env(tt.env), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("run = %v, want an error about %s", err, tt.want)
 			}
@@ -117,5 +127,56 @@ func TestServesMetricsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"turn server closed"`) {
 		t.Errorf("no close in the logs: %s", logs.String())
+	}
+}
+
+// TestPublicIPAuto starts the server as on Fargate: --public-ip auto with
+// a task metadata endpoint (private address only) and a STUN server, both
+// on 127.0.0.1. The relay address must be the one STUN saw.
+func TestPublicIPAuto(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs logBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--udp", "127.0.0.1:0", "--tcp", "", "--metrics-addr", ""}, env(map[string]string{
+			secretEnv:                       "s",
+			"GREENROOM_TURN_PUBLIC_IP":      "auto",
+			"GREENROOM_TURN_STUN_SERVERS":   publiciptest.STUNServer(t, netip.MustParseAddr("203.0.113.7")),
+			"ECS_CONTAINER_METADATA_URI_V4": publiciptest.MetadataServer(t, "10.0.1.23"),
+		}), &logs)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for relayIP := ""; relayIP == ""; {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never listened: %s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec struct {
+				Msg     string
+				RelayIP string `json:"relay_ip"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "turn server listening" {
+				relayIP = rec.RelayIP
+				if relayIP != "203.0.113.7" {
+					t.Errorf("relay_ip = %q, want the address STUN saw", relayIP)
+				}
+			}
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
 	}
 }
