@@ -191,6 +191,12 @@ export class Live extends EventTarget {
         this.#event(f);
         return;
     }
+    // The worker's offers and answers repeat "type" ({"type":"media.offer",
+    // "sdp",…,"type":"offer"}): JSON.parse keeps the last one.
+    if ((f.type === 'offer' || f.type === 'answer') && typeof f.sdp === 'string') {
+      this.dispatchEvent(new CustomEvent('media', { detail: { ...f, type: `media.${f.type}` } }));
+      return;
+    }
     if (MEDIA_TYPES.has(f.type)) {
       this.dispatchEvent(new CustomEvent('media', { detail: f }));
       return;

@@ -21,6 +21,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   let lastErr = { text: '', at: 0 };
   let opens = 0;
   let ended = false;
+  let wasPublishing = false;
 
   const err = (e) => {
     const text = explain(e);
@@ -96,10 +97,13 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   live.addEventListener('connection', (e) => {
     if (e.detail === 'open') {
       opens++;
-      if (opens > 1 && media.pc && media.pc.connectionState !== 'connected') media.reconnect();
+      // A new socket: the worker dropped our media with the old one, so
+      // media starts over once the fresh state arrives.
+      if (opens > 1) media.reconnect();
     }
   });
   live.addEventListener('media', (e) => media.handle(e.detail));
+  media.addEventListener('speaking', () => renderStage());
   live.addEventListener('event', (e) => {
     const ev = e.detail;
     if (ev.event === 'media.reconnect') media.reconnect();
@@ -137,10 +141,16 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const isLive = st.status === 'live';
     ui.root.classList.toggle('is-live', isLive);
     ui.root.classList.toggle('is-waiting', !isLive);
-    media.update({
-      publish: !!self?.onStage || (!isLive && self?.role === 'host'),
-      mic: !!self?.mic, cam: !!self?.cam,
-    }).catch((e) => err(e));
+    if (self) {
+      const publish = mayPublish();
+      // Going live (on stage, presenter, a breakout room) turns the mic
+      // and camera on; the toggles turn them off again.
+      if (publish && !wasPublishing && (!self.mic || !self.cam) && !media.localError && live.connection === 'open') {
+        live.send('devices.set', { mic: true, cam: true }).catch((e) => err(e));
+      }
+      wasPublishing = publish;
+      media.update({ publish, mic: !!self.mic, cam: !!self.cam }).catch((e) => err(e));
+    }
     renderShare();
     renderStage();
     renderMediaStatus();
@@ -197,6 +207,27 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       h('button.secondary', { type: 'button', onclick: () => copy(url, 'Link') }, 'Copy link')));
   }
 
+  // mayPublish says whether the SFU forwards our camera and microphone
+  // (shared/domain Publishers): on stage, or in an open breakout room
+  // within its stage limit, counted in the members' order.
+  function mayPublish() {
+    const st = live.state;
+    const self = live.self;
+    if (!st || !self) return false;
+    if (st.breakout?.status === 'open' && self.room != null) {
+      const limit = (st.stage?.maxSpeakers || 0) + (st.stage?.maxParticipants || 0);
+      const inRoom = st.members.filter((m) => m.room === self.room && m.connected !== false && !m.removed);
+      const i = inRoom.findIndex((m) => m.userId === self.userId);
+      return i >= 0 && i < limit;
+    }
+    return !!self.onStage;
+  }
+
+  // speaking: the server's active.speaker, else the loudest remote audio.
+  function speaking() {
+    return live.speaker || media.speaking;
+  }
+
   // Who has a tile: on stage when live (or the room's members in a
   // breakout room); the host and me in the waiting room.
   function tileIds() {
@@ -233,13 +264,13 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       if (t.stream !== stream) { t.video.srcObject = stream || null; t.stream = stream || null; }
       const showVideo = !!stream && (id === live.userId ? !!live.self?.cam : m.cam !== false);
       t.el.classList.toggle('has-video', showVideo);
-      t.el.classList.toggle('speaking', live.speaker === id);
+      t.el.classList.toggle('speaking', speaking() === id);
       t.el.classList.toggle('self', id === live.userId);
       replace(t.el.querySelector('.avatar'), initials(m.name));
       replace(t.el.querySelector('.tile-label'), h('span.name', m.name + (id === live.userId ? ' (you)' : '')),
         roleLabel(m, st), m.mic ? null : h('span.icon', { title: 'Microphone off' }, icon('micOff', 'Microphone off')),
         m.cam ? null : h('span.icon', { title: 'Camera off' }, icon('camOff', 'Camera off')),
-        live.speaker === id ? h('span.icon', { title: 'Speaking' }, icon('speaker', 'Speaking')) : null,
+        speaking() === id ? h('span.icon', { title: 'Speaking' }, icon('speaker', 'Speaking')) : null,
         m.handRaisedAt && !m.onStage ? h('span.icon.hand', { title: 'Raised hand' }, icon('hand', 'Raised hand')) : null);
     });
     ui.stage.dataset.count = String(ids.length);

@@ -74,7 +74,7 @@ export async function until(fn, { timeout = 20_000, every = 250, what = 'conditi
 // publisher (remote stream id = user id) and the count keeps growing.
 export async function decodes(p, publisher) {
   await until(() => p.page.evaluate((id) => window.greenroom?.media?.remote?.has(id), publisher), { timeout: 30_000, what: `${p.name} receiving ${publisher}` });
-  const frames = () => p.page.evaluate(() => window.greenroom.media.decodedFrames());
+  const frames = () => p.page.evaluate((id) => window.greenroom.media.decodedFrames(id), publisher);
   const first = await until(async () => { const n = await frames(); return n > 0 ? n : 0; }, { timeout: 30_000, what: `${p.name} decoding frames` });
   await until(async () => (await frames()) > first + 10, { timeout: 20_000, what: `${p.name} frames growing` });
 }
