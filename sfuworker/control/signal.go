@@ -35,21 +35,16 @@ func SignalVia(p Poster) sfu.Signal {
 // SignalMessage is the WebSocket message of a server-originated signal:
 // payload, a JSON object, with "type" set to msgType.
 func SignalMessage(msgType string, payload json.RawMessage) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(bytes.TrimSpace(payload), &fields); err != nil || fields == nil {
+		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrBadRequest)
+	}
+	// The message's type wins: a payload may carry its own "type" (an
+	// SDP's "offer" or "answer"), which would otherwise override it.
 	typ, err := json.Marshal(msgType)
 	if err != nil {
 		return nil, err
 	}
-	p := bytes.TrimSpace(payload)
-	if !isObject(p) {
-		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrBadRequest)
-	}
-	var b bytes.Buffer
-	b.WriteString(`{"type":`)
-	b.Write(typ)
-	if inner := bytes.TrimSpace(p[1 : len(p)-1]); len(inner) > 0 {
-		b.WriteByte(',')
-		b.Write(inner)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	fields["type"] = typ
+	return json.Marshal(fields)
 }

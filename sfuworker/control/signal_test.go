@@ -38,3 +38,17 @@ func TestSignalVia(t *testing.T) {
 		}
 	}
 }
+
+func TestSignalMessageTypeWinsOverThePayloads(t *testing.T) {
+	b, err := control.SignalMessage("media.answer", json.RawMessage(`{"sdp":"v=0","type":"answer","negotiationId":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["type"] != "media.answer" || m["sdp"] != "v=0" || m["negotiationId"] != float64(3) {
+		t.Fatalf("message %s", b)
+	}
+}

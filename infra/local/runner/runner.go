@@ -79,6 +79,8 @@ type Stack struct {
 	Store store.Store
 	// TURNURLs are the in-process TURN server's addresses.
 	TURNURLs []string
+	// DataDir is where the store and the keys live.
+	DataDir string
 
 	srv       *http.Server
 	ws        *wsGateway
@@ -199,6 +201,7 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		ws:       ws,
 		media:    plane,
 		TURNURLs: plane.turnURLs,
+		DataDir:  cfg.DataDir,
 		closeDB:  closeDB,
 		served:   make(chan error, 1),
 		swept:    make(chan struct{}),

@@ -30,8 +30,11 @@ type member struct {
 	mu      sync.Mutex
 	replies map[string]chan map[string]any
 	events  chan map[string]any
-	done    chan struct{}
-	closed  chan struct{}
+	// media receives the worker's signaling (media.offer, media.answer,
+	// media.candidate) and media.reconnect events, in order.
+	media  chan map[string]any
+	done   chan struct{}
+	closed chan struct{}
 	// JoinReply is the body of the join response.
 	JoinReply map[string]any
 }
@@ -84,7 +87,8 @@ func tryDial(t *testing.T, url string) (*member, *http.Response, error) {
 	}
 	conn.SetReadLimit(1 << 20)
 	m := &member{t: t, conn: conn, cancel: cancel, replies: map[string]chan map[string]any{},
-		events: make(chan map[string]any, 1024), done: make(chan struct{}), closed: make(chan struct{})}
+		events: make(chan map[string]any, 1024), media: make(chan map[string]any, 1024),
+		done: make(chan struct{}), closed: make(chan struct{})}
 	go m.read(ctx)
 	t.Cleanup(m.close)
 	return m, resp, nil
@@ -110,6 +114,17 @@ func (m *member) read(ctx context.Context) {
 			m.mu.Unlock()
 			if ch != nil {
 				ch <- msg
+				continue
+			}
+		}
+		typ, _ := msg["type"].(string)
+		if strings.HasPrefix(typ, "media.") || msg["event"] == "media.reconnect" || typ == "active.speaker" {
+			select {
+			case m.media <- msg:
+			default:
+				m.t.Errorf("media buffer full")
+			}
+			if typ != "event" {
 				continue
 			}
 		}
