@@ -40,7 +40,8 @@ export const CONFIG = {
   // Speaking: audio level (0..1) of a remote track above which its
   // publisher counts as speaking, when the server sends no active.speaker.
   speakingLevel: 0.02,
-  levelsEveryMs: 500,
+  levelsEveryMs: 700,
+  speakingHoldMs: 1500,
 };
 
 // directions of the m-sections of an SDP, by mid.
@@ -386,25 +387,35 @@ export class Media extends EventTarget {
     this.dispatchEvent(new CustomEvent('streams', { detail: this.remote }));
   }
 
-  // #levels finds the loudest remote publisher from the receivers' audio
-  // levels (a fallback for active.speaker).
-  #levels() {
+  // #levels finds the loudest remote publisher from the received audio
+  // (a fallback for active.speaker): getStats' audioLevel of each inbound
+  // audio track, held for a moment so syllables do not flicker.
+  async #levels() {
     const pc = this.pc;
-    if (!pc) return;
-    let best = null;
-    let level = CONFIG.speakingLevel;
-    for (const r of pc.getReceivers()) {
-      if (r.track?.kind !== 'audio' || r.track.muted) continue;
-      let l = 0;
-      try { for (const s of r.getSynchronizationSources()) l = Math.max(l, s.audioLevel || 0); } catch { continue; }
-      if (l <= level) continue;
-      for (const [id, stream] of this.remote) {
-        if (stream.getAudioTracks().includes(r.track)) { best = id; level = l; break; }
+    if (!pc || this.levelsBusy) return;
+    this.levelsBusy = true;
+    try {
+      const owner = new Map();
+      for (const [id, stream] of this.remote) for (const t of stream.getAudioTracks()) owner.set(t.id, id);
+      const now = performance.now();
+      this.loud ||= new Map();
+      (await pc.getStats()).forEach((r) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'audio') return;
+        const id = owner.get(r.trackIdentifier);
+        if (id && (r.audioLevel || 0) > CONFIG.speakingLevel) this.loud.set(id, { at: now, level: r.audioLevel });
+      });
+      let best = null;
+      let level = 0;
+      for (const [id, l] of this.loud) {
+        if (now - l.at > CONFIG.speakingHoldMs || !this.remote.has(id)) { this.loud.delete(id); continue; }
+        if (l.level > level) { best = id; level = l.level; }
       }
-    }
-    if (best !== this.speaking) {
-      this.speaking = best;
-      this.dispatchEvent(new CustomEvent('speaking', { detail: best }));
+      if (pc === this.pc && best !== this.speaking) {
+        this.speaking = best;
+        this.dispatchEvent(new CustomEvent('speaking', { detail: best }));
+      }
+    } catch { /* closed meanwhile */ } finally {
+      this.levelsBusy = false;
     }
   }
 
