@@ -31,17 +31,27 @@ var testStart = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 // store in a temporary directory and a settable clock.
 func stack(t *testing.T) (*runner.Stack, *domain.ManualClock) {
 	t.Helper()
+	return stackWith(t, nil)
+}
+
+// stackWith is stack with the configuration adjusted by tune.
+func stackWith(t *testing.T, tune func(*runner.Config)) (*runner.Stack, *domain.ManualClock) {
+	t.Helper()
 	clock := domain.NewManualClock(testStart)
 	var logger *slog.Logger
 	if os.Getenv("GREENROOM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := runner.Start(context.Background(), runner.Config{
+	cfg := runner.Config{
 		Addr:    "127.0.0.1:0",
 		DataDir: t.TempDir(),
 		Clock:   clock,
 		Logger:  logger,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := runner.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,9 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/turn/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/greenroom-live/greenroom/infra/local/runner"
+	"github.com/greenroom-live/greenroom/shared/domain"
 )
 
 // peer is a real pion PeerConnection of one member, signaled through the
@@ -30,6 +34,8 @@ type peer struct {
 
 	mu   sync.Mutex
 	recv map[string]int // packets by "<publisher>/<kind>"
+	// reconnect is signalled when the server says the media moved.
+	reconnect chan struct{}
 }
 
 type peerOpts struct {
@@ -78,7 +84,7 @@ func newPeer(t *testing.T, m *member, o peerOpts) *peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{t: t, m: m, pc: pc, publish: o.publish, done: make(chan struct{}), recv: map[string]int{}}
+	p := &peer{t: t, m: m, pc: pc, publish: o.publish, done: make(chan struct{}), recv: map[string]int{}, reconnect: make(chan struct{}, 1)}
 	t.Cleanup(p.close)
 	var video, audio *webrtc.TrackLocalStaticRTP
 	if o.publish {
@@ -153,6 +159,13 @@ func (p *peer) signaling() {
 }
 
 func (p *peer) handle(msg map[string]any) {
+	if msg["event"] == "media.reconnect" {
+		select {
+		case p.reconnect <- struct{}{}:
+		default:
+		}
+		return
+	}
 	switch msg["type"] {
 	case "media.answer":
 		if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: fmt.Sprint(msg["sdp"])}); err != nil {
@@ -346,4 +359,73 @@ func TestMediaRelayOnlyThroughTURN(t *testing.T) {
 			t.Fatalf("%s connected with bad TURN credentials", p.m.id.ID)
 		}
 	}
+}
+
+func TestMediaComesBackAfterAWorkerDies(t *testing.T) {
+	s, clock := stackWith(t, func(c *runner.Config) { c.Workers = 2 })
+	c := newClient(t, s.URL)
+	hostID, aID := newUser(t, c, "Host"), newUser(t, c, "A")
+	id := hosted(t, c, hostID, "primetime")
+	host := connect(t, c, hostID, id, "web")
+	host.ok("session.start", nil)
+	a := connect(t, c, aID, id, "web")
+	ph := newPeer(t, host, peerOpts{publish: true})
+	pa := newPeer(t, a, peerOpts{})
+	pa.waitMedia(hostID.ID, "video", 20)
+
+	sess, err := s.Store.GetSession(t.Context(), domain.SessionID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := sess.Live.Media.WorkerID
+	// A worker reports its rooms with each heartbeat; kill it once it has.
+	deadline := time.Now().Add(waitFor)
+	for !reports(t, s, dead, id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %s never reported room %s", dead, id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.KillWorker(dead); err != nil {
+		t.Fatal(err)
+	}
+	// Its heartbeat lapses; the scheduler moves the room and tells the
+	// members, who reconnect their media without leaving the session.
+	clock.Advance(10 * time.Second)
+	for _, p := range []*peer{ph, pa} {
+		select {
+		case <-p.reconnect:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s was never told to reconnect its media", p.m.id.ID)
+		}
+		p.close()
+	}
+	newPeer(t, host, peerOpts{publish: true})
+	pa = newPeer(t, a, peerOpts{})
+	pa.waitMedia(hostID.ID, "video", 20)
+	sess, err = s.Store.GetSession(t.Context(), domain.SessionID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Live.Media.WorkerID == dead || sess.Live.Media.Epoch < 2 {
+		t.Fatalf("media still on %s (epoch %d)", sess.Live.Media.WorkerID, sess.Live.Media.Epoch)
+	}
+	if st := a.state(); st["status"] != "live" {
+		t.Fatalf("the session did not survive: %v", st["status"])
+	}
+}
+
+// reports tells whether worker's last heartbeat lists room.
+func reports(t *testing.T, s *runner.Stack, worker, room string) bool {
+	t.Helper()
+	ws, err := s.Store.ListWorkers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.ID == worker && slices.Contains(w.Rooms, room) {
+			return true
+		}
+	}
+	return false
 }

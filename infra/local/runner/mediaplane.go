@@ -27,23 +27,30 @@ const heartbeatEvery = time.Second
 // with its control API on 127.0.0.1, registered in the store by a
 // heartbeat exactly as workers on ECS are.
 type mediaPlane struct {
-	turn      *turnserver.Server
-	worker    *sfu.Worker
-	udp       net.PacketConn
-	tcp       net.Listener
-	control   *http.Server
-	served    chan error
-	beat      *registry.Heartbeat
-	stopBeat  context.CancelFunc
-	beatDone  chan struct{}
-	media     *media.Media
-	turnURLs  []string
-	workerURL string
+	turn     *turnserver.Server
+	workers  []*localWorker
+	media    *media.Media
+	turnURLs []string
+}
+
+// localWorker is one in-process SFU worker with its control API and its
+// heartbeat, as one ECS task runs them.
+type localWorker struct {
+	id       string
+	worker   *sfu.Worker
+	udp      net.PacketConn
+	tcp      net.Listener
+	control  *http.Server
+	served   chan error
+	beat     *registry.Heartbeat
+	stopBeat context.CancelFunc
+	beatDone chan struct{}
+	stopped  bool
 }
 
 // startMedia starts the media plane; its signaling leaves through notifier.
 func startMedia(ctx context.Context, cfg Config, st store.Store, notifier *fanout.Notifier, turnSecret, workerSecret string) (_ *mediaPlane, err error) {
-	p := &mediaPlane{served: make(chan error, 1), beatDone: make(chan struct{})}
+	p := &mediaPlane{}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -69,41 +76,15 @@ func startMedia(ctx context.Context, cfg Config, st store.Store, notifier *fanou
 		p.turnURLs = append(p.turnURLs, "turn:"+a.String()+"?transport=tcp")
 	}
 
-	if p.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("worker udp: %w", err)
+	for i := range max(cfg.Workers, 1) {
+		w, err := startWorker(ctx, cfg, st, notifier, workerSecret, fmt.Sprintf("local-%d", i))
+		if w != nil {
+			p.workers = append(p.workers, w)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if p.tcp, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("worker tcp: %w", err)
-	}
-	p.worker, err = sfu.New(sfu.Config{UDP: p.udp, TCP: p.tcp, Signal: control.SignalVia(notifier), Logger: cfg.Logger.With("component", "sfu")})
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
-	}
-	api, err := control.New(control.Config{Worker: p.worker, Secret: workerSecret, Logger: cfg.Logger.With("component", "control")})
-	if err != nil {
-		return nil, fmt.Errorf("control api: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("control api: %w", err)
-	}
-	p.workerURL = "http://" + ln.Addr().String()
-	p.control = &http.Server{Handler: api, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
-	go func() { p.served <- p.control.Serve(ln) }()
-
-	p.beat, err = registry.NewHeartbeat(registry.Config{Store: st, Source: p.worker, ID: "local", ControlURL: p.workerURL, Clock: cfg.Clock, Interval: heartbeatEvery})
-	if err != nil {
-		return nil, fmt.Errorf("heartbeat: %w", err)
-	}
-	if err := p.beat.Beat(ctx); err != nil {
-		return nil, fmt.Errorf("heartbeat: %w", err)
-	}
-	beatCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	p.stopBeat = stop
-	go func() {
-		defer close(p.beatDone)
-		p.beat.Run(beatCtx)
-	}()
 	p.media, err = media.New(media.Config{Store: st, Secret: workerSecret, Clock: cfg.Clock, Interval: heartbeatEvery, Logger: cfg.Logger.With("component", "media")})
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
@@ -111,39 +92,89 @@ func startMedia(ctx context.Context, cfg Config, st store.Store, notifier *fanou
 	return p, nil
 }
 
-// close stops the heartbeat, the control API, the worker and TURN, in
-// that order. It tolerates a half-started plane.
-func (p *mediaPlane) close() error {
-	var err error
-
-	if p.stopBeat != nil {
-		p.stopBeat()
-		<-p.beatDone
+// startWorker starts one worker on its own UDP socket and TCP listener,
+// its control API on 127.0.0.1 and its heartbeat.
+func startWorker(ctx context.Context, cfg Config, st store.Store, notifier *fanout.Notifier, secret, id string) (w *localWorker, err error) {
+	w = &localWorker{id: id, served: make(chan error, 1), beatDone: make(chan struct{})}
+	if w.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+		return w, fmt.Errorf("worker udp: %w", err)
 	}
-	if p.control != nil {
-		err = errors.Join(err, shutdown(p.control))
-		if serveErr := <-p.served; !errors.Is(serveErr, http.ErrServerClosed) {
+	if w.tcp, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+		return w, fmt.Errorf("worker tcp: %w", err)
+	}
+	log := cfg.Logger.With("component", "sfu", "worker", id)
+	w.worker, err = sfu.New(sfu.Config{UDP: w.udp, TCP: w.tcp, Signal: control.SignalVia(notifier), Logger: log})
+	if err != nil {
+		return w, fmt.Errorf("worker: %w", err)
+	}
+	api, err := control.New(control.Config{Worker: w.worker, Secret: secret, Logger: log})
+	if err != nil {
+		return w, fmt.Errorf("control api: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return w, fmt.Errorf("control api: %w", err)
+	}
+	w.control = &http.Server{Handler: api, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
+	go func() { w.served <- w.control.Serve(ln) }()
+	w.beat, err = registry.NewHeartbeat(registry.Config{Store: st, Source: w.worker, ID: id, ControlURL: "http://" + ln.Addr().String(), Clock: cfg.Clock, Interval: heartbeatEvery, Logger: log})
+	if err != nil {
+		return w, fmt.Errorf("heartbeat: %w", err)
+	}
+	if err := w.beat.Beat(ctx); err != nil {
+		return w, fmt.Errorf("heartbeat: %w", err)
+	}
+	beatCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	w.stopBeat = stop
+	go func() {
+		defer close(w.beatDone)
+		w.beat.Run(beatCtx)
+	}()
+	return w, nil
+}
+
+// close stops the heartbeat, the control API, the worker and its
+// sockets, in that order: a crash as seen from outside. It tolerates a
+// half-started worker and a second call.
+func (w *localWorker) close() error {
+	if w.stopped {
+		return nil
+	}
+	w.stopped = true
+	var err error
+	if w.stopBeat != nil {
+		w.stopBeat()
+		<-w.beatDone
+	}
+	if w.control != nil {
+		err = errors.Join(err, shutdown(w.control))
+		if serveErr := <-w.served; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = errors.Join(err, serveErr)
 		}
 	}
-	if p.worker != nil {
-		err = errors.Join(err, p.worker.Close())
+	if w.worker != nil {
+		err = errors.Join(err, w.worker.Close())
 	}
-	if p.udp != nil {
-		_ = p.udp.Close()
+	if w.udp != nil {
+		_ = w.udp.Close()
 	}
-	if p.tcp != nil {
-		_ = p.tcp.Close()
+	if w.tcp != nil {
+		_ = w.tcp.Close()
+	}
+	return err
+}
+
+// close stops every worker, then TURN.
+func (p *mediaPlane) close() error {
+	var err error
+	for _, w := range p.workers {
+		err = errors.Join(err, w.close())
 	}
 	if p.turn != nil {
 		err = errors.Join(err, p.turn.Close())
 	}
 	return err
 }
-
-// Beat records a heartbeat now: tests that move a manual clock call it so
-// the worker does not look lapsed.
-func (s *Stack) Beat(ctx context.Context) error { return s.media.beat.Beat(ctx) }
 
 // shutdown stops an in-process server whose callers have all stopped: a
 // short grace for requests in flight, then close. Shutdown alone would wait
@@ -157,4 +188,16 @@ func shutdown(srv *http.Server) error {
 		return err
 	}
 	return nil
+}
+
+// KillWorker stops the in-process worker with that id as a crash would:
+// no more heartbeats, no control API, no media. Tests use it to see a
+// session's media move to another worker.
+func (s *Stack) KillWorker(id string) error {
+	for _, w := range s.media.workers {
+		if w.id == id {
+			return w.close()
+		}
+	}
+	return fmt.Errorf("runner: no worker %q", id)
 }

@@ -64,6 +64,8 @@ type Config struct {
 	Clock domain.Clock
 	// Logger discards when nil.
 	Logger *slog.Logger
+	// Workers is how many SFU workers run in-process (1 when zero).
+	Workers int
 	// SweepEvery is how often the scheduler runs (every 2 seconds when
 	// zero; AWS runs it every minute).
 	SweepEvery time.Duration
