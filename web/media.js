@@ -77,6 +77,7 @@ export class Media extends EventTarget {
     this.pendingCandidates = [];
     this.offering = false;
     this.renegotiate = false;
+    this.failures = 0;
     this.retryTimer = null;
     this.status = 'idle';     // idle | connecting | connected | unavailable | failed
     this.statusText = '';
@@ -260,6 +261,7 @@ export class Media extends EventTarget {
       // The answer frame is posted before the ack; give it a moment anyway.
       await Promise.race([this.answerWait, new Promise((r) => setTimeout(r, 5000))]);
       if (pc === this.pc && pc.signalingState === 'have-local-offer') throw Object.assign(new Error('the server did not answer'), { code: 'timeout' });
+      this.failures = 0;
     } catch (err) {
       failed = true;
       if (pc !== this.pc || this.closed) return;
@@ -281,13 +283,15 @@ export class Media extends EventTarget {
 
   #retry() {
     clearTimeout(this.retryTimer);
+    // 2 s, 4 s, 8 s … up to 30 s; a successful answer starts over.
+    const delay = Math.min(30_000, CONFIG.retryMs * 2 ** Math.min(this.failures++, 4));
     this.retryTimer = setTimeout(() => {
       this.#serial(() => {
         if (!this.pc) return this.#sync();
         if (this.renegotiate) return this.#offer();
         return undefined;
       });
-    }, CONFIG.retryMs);
+    }, delay);
   }
 
   // handle takes the SFU's frames: media.offer, media.answer (both with the

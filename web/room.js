@@ -22,6 +22,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   let opens = 0;
   let ended = false;
   let wasPublishing = false;
+  let mediaEpoch = null;
 
   const err = (e) => {
     const text = explain(e);
@@ -106,7 +107,11 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   media.addEventListener('speaking', () => renderStage());
   live.addEventListener('event', (e) => {
     const ev = e.detail;
-    if (ev.event === 'media.reconnect') media.reconnect();
+    // The session's media moved to another worker: once per epoch.
+    if (ev.event === 'media.reconnect' && (ev.epoch == null || ev.epoch !== mediaEpoch)) {
+      mediaEpoch = ev.epoch ?? null;
+      media.reconnect();
+    }
     if (ev.event === 'breakout.broadcast') toast(`Message to all rooms${ev.name ? ` from ${ev.name}` : ''}: ${ev.text}`);
     if (ev.event === 'breakout.closing') toast('Breakout rooms are closing soon.');
     if (ev.event === 'hand.declined' && ev.userId === live.userId) toast('Your request to speak was declined.');

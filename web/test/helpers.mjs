@@ -11,10 +11,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const SHOTS = process.env.GREENROOM_SCREENSHOTS || path.join(here, 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 
-// GREENROOM_E2E_SKIP=media,breakout skips those assertions (media until the
-// SFU is wired, breakout until its server side lands).
+// GREENROOM_E2E_SKIP=media,breakout skips those assertions (by default
+// everything runs: media against the local runner's real SFU worker).
 const skip = new Set((process.env.GREENROOM_E2E_SKIP || '').split(',').map((s) => s.trim()).filter(Boolean));
-export const skipMedia = skip.has('media') ? 'GREENROOM_E2E_SKIP includes media (SFU not wired yet)' : false;
+export const skipMedia = skip.has('media') ? 'GREENROOM_E2E_SKIP includes media' : false;
 export const skipBreakout = skip.has('breakout') ? 'GREENROOM_E2E_SKIP includes breakout' : false;
 
 export const PHONE = devices['Pixel 7'];
