@@ -90,9 +90,9 @@ lint:
 # real WebSockets to the local runner started in-process. Every load loop
 # is bounded in count and time; `bin/bench store -h` (fanout, throughput)
 # lists the knobs.
-bench: bench-sizes bench-store bench-live
+bench: bench-sizes bench-store bench-live bench-sfu
 
-.PHONY: bench-bin bench-live
+.PHONY: bench-bin bench-live bench-sfu
 BENCH_BIN := bin/bench
 
 bench-bin:
@@ -116,6 +116,15 @@ bench-store: bench-bin
 bench-live: bench-bin
 	@$(BENCH_BIN) fanout
 	@$(BENCH_BIN) throughput
+
+# The SFU: the forwarding layer alone, then the worker with real pion
+# peers (CPU and allocations per forwarded packet, memory per subscriber,
+# join-to-first-packet latency) for 10, 25 and 50 subscribers.
+bench-sfu:
+	@echo '== SFU forwarding layer'
+	@$(GO) test -run '^$$' -bench Fanout -benchtime 20000x ./sfuworker/forward | grep -E '^Benchmark'
+	@echo '== SFU worker'
+	@$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./sfuworker/sfu | grep -E '^Benchmark'
 
 # The SFU worker and the TURN server: static Linux binaries, built here
 # exactly as their Dockerfiles build them (the Dockerfiles run this target
