@@ -101,6 +101,9 @@ type DownTrack struct {
 	lastTS   uint32
 	lastWall int64
 	clock    int64
+	// skipToKey: a video packet did not go out, so what follows is
+	// undecodable until the next keyframe.
+	skipToKey bool
 }
 
 // NewDownTrack makes a subscriber's track of r and starts its writer.
@@ -145,7 +148,24 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return webrtc.RTPCodecParameters{}, ErrNoCodec
 	}
 	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
+	if d.video {
+		// Packets offered before the binding were dropped, keyframe
+		// included: start again at the next keyframe, and ask for one now
+		// (the writer asks again until one arrives).
+		d.cur.Store(-1)
+		d.recv.RequestKeyframe(int(d.target.Load()))
+	}
 	return *match, nil
+}
+
+// Bound reports whether a connection has bound the track (pion calls Bind
+// once the subscriber's answer is applied).
+func (d *DownTrack) Bound() bool { return d.bound.Load() != nil }
+
+// WaitingKeyframe reports whether a bound, unpaused video DownTrack is
+// waiting for a keyframe before it forwards.
+func (d *DownTrack) WaitingKeyframe() bool {
+	return d.video && d.bound.Load() != nil && !d.paused.Load() && (d.cur.Load() < 0 || d.waitKey.Load())
 }
 
 // Unbind implements webrtc.TrackLocal.
@@ -223,7 +243,9 @@ func (d *DownTrack) Stats() DownTrackStats {
 // offer is called by the Receiver's layer readers on the packet path: no
 // lock, no allocation, never blocks.
 func (d *DownTrack) offer(p *packet) {
-	if d.paused.Load() {
+	if d.paused.Load() || d.bound.Load() == nil {
+		// Nothing is forwarded before Bind: a keyframe taken then would
+		// be lost, and the subscriber would start on inter frames.
 		return
 	}
 	cur := d.cur.Load()
@@ -275,6 +297,15 @@ func (d *DownTrack) writeLoop() {
 			it.p.release()
 		case <-tick:
 			d.evaluate()
+			if d.WaitingKeyframe() {
+				// A keyframe request may be lost or coalesced away: ask
+				// again until the subscriber has one.
+				layer := d.cur.Load()
+				if layer < 0 {
+					layer = d.target.Load()
+				}
+				d.recv.RequestKeyframe(int(layer))
+			}
 		case <-d.eval:
 			d.evaluate()
 		case <-d.done:
@@ -309,8 +340,8 @@ func (d *DownTrack) write(it item) {
 		}
 		d.started = true
 		d.curLayer = p.layer
-	} else if p.layer != d.curLayer {
-		return // A packet of the layer switched away from.
+	} else if p.layer != d.curLayer || d.skipToKey {
+		return // A packet of the layer switched away from, or past a loss.
 	}
 	seq := p.hdr.SequenceNumber + d.seqOff
 	if len(p.payload) == 0 {
@@ -334,9 +365,19 @@ func (d *DownTrack) write(it item) {
 	h.Extension = false
 	h.ExtensionProfile = 0
 	h.Extensions = h.Extensions[:0]
-	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+	// pion's writer returns 0 and no error for a packet it drops because
+	// SRTP is not ready yet (DTLS still running after Bind): for video
+	// that is a lost keyframe, and without another one the subscriber
+	// would never decode. Wait for the next keyframe and ask for it.
+	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
 		d.packets.Add(1)
 		d.bytes.Add(uint64(len(p.payload)) + 12)
+		if it.resync {
+			d.skipToKey = false
+		}
+	} else if d.video {
+		d.skipToKey = true
+		d.waitKey.Store(true)
 	}
 }
 

@@ -34,12 +34,12 @@ type countWriter struct {
 	gaps    atomic.Int64
 }
 
-func (c *countWriter) WriteRTP(h *rtp.Header, _ []byte) (int, error) {
+func (c *countWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if n := c.n.Add(1); n > 1 && uint16(c.lastSeq.Load())+1 != h.SequenceNumber {
 		c.gaps.Add(1)
 	}
 	c.lastSeq.Store(uint32(h.SequenceNumber))
-	return 0, nil
+	return h.MarshalSize() + len(payload), nil
 }
 func (c *countWriter) Write(b []byte) (int, error) { return len(b), nil }
 

@@ -60,7 +60,11 @@ type Receiver struct {
 
 	layers  [MaxLayers]atomic.Pointer[layer]
 	lastKey [MaxLayers]atomic.Int64
-	level   atomic.Int32 // Smoothed loudness, 0 (silence) to 127×16.
+	// pendingKey marks a keyframe request that came within
+	// keyframeInterval of the last one: the layer's reader sends it when
+	// the interval ends, so requests are coalesced, never dropped.
+	pendingKey [MaxLayers]atomic.Bool
+	level      atomic.Int32 // Smoothed loudness, 0 (silence) to 127×16.
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -160,7 +164,8 @@ func (r *Receiver) LayerRate(i int) int64 {
 	return 0
 }
 
-// Subscribe adds a DownTrack to the fan-out and asks for a keyframe for it.
+// Subscribe adds a DownTrack to the fan-out. A video DownTrack asks for a
+// keyframe when it is bound (at once if it already is).
 func (r *Receiver) Subscribe(d *DownTrack) {
 	r.subsMu.Lock()
 	old := *r.subs.Load()
@@ -173,7 +178,7 @@ func (r *Receiver) Subscribe(d *DownTrack) {
 	next = append(next, d)
 	r.subs.Store(&next)
 	r.subsMu.Unlock()
-	if r.kind == webrtc.RTPCodecTypeVideo {
+	if r.kind == webrtc.RTPCodecTypeVideo && d.Bound() {
 		r.RequestKeyframe(int(d.target.Load()))
 	}
 }
@@ -196,7 +201,9 @@ func (r *Receiver) Unsubscribe(d *DownTrack) {
 func (r *Receiver) Subscribers() int { return len(*r.subs.Load()) }
 
 // RequestKeyframe sends a PLI for a layer toward the publisher, at most
-// once per keyframeInterval (RFC 4585 section 6.3.1).
+// once per keyframeInterval (RFC 4585 section 6.3.1). A request within the
+// interval is not dropped but coalesced: it is sent when the interval
+// ends, by the layer's reader.
 func (r *Receiver) RequestKeyframe(layerIdx int) {
 	if r.kind != webrtc.RTPCodecTypeVideo || layerIdx < 0 || layerIdx >= MaxLayers {
 		return
@@ -208,8 +215,10 @@ func (r *Receiver) RequestKeyframe(layerIdx int) {
 	now := time.Now().UnixNano()
 	last := r.lastKey[layerIdx].Load()
 	if now-last < int64(keyframeInterval) || !r.lastKey[layerIdx].CompareAndSwap(last, now) {
+		r.pendingKey[layerIdx].Store(true)
 		return
 	}
+	r.pendingKey[layerIdx].Store(false)
 	r.plis.Add(1)
 	_ = r.cfg.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
@@ -278,6 +287,9 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(b)))
 	r.measure(l, len(b))
+	if r.pendingKey[l.index].Load() {
+		r.RequestKeyframe(int(l.index))
+	}
 	if r.cfg.AudioLevelExt != 0 {
 		if ext := p.hdr.GetExtension(r.cfg.AudioLevelExt); len(ext) > 0 {
 			loud := int32(127-ext[0]&0x7f) * 16
