@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -42,6 +43,7 @@ func never(t testing.TB, d time.Duration, msg string, cond func() bool) {
 
 type harness struct {
 	t       testing.TB
+	applyMu sync.Mutex // Members join from several goroutines at once.
 	w       *Worker
 	udp     net.PacketConn
 	room    RoomID
@@ -106,6 +108,8 @@ func (h *harness) signal(_ context.Context, _ RoomID, member MemberID, _ Connect
 // apply sends the room state with a new version.
 func (h *harness) apply(ms ...MemberState) {
 	h.t.Helper()
+	h.applyMu.Lock()
+	defer h.applyMu.Unlock()
 	for _, m := range ms {
 		if _, ok := h.members[m.ID]; !ok {
 			h.order = append(h.order, m.ID)
@@ -125,7 +129,9 @@ func (h *harness) apply(ms ...MemberState) {
 }
 
 func (h *harness) remove(id MemberID) {
+	h.applyMu.Lock()
 	delete(h.members, id)
+	h.applyMu.Unlock()
 	h.apply()
 }
 
@@ -135,11 +141,23 @@ type clientOpts struct {
 	dropSeqs     func(seq uint16) bool // Dropped once on arrival.
 	// bench sends ~1.5 Mbit/s of video (175 pkt/s) and 50 pkt/s audio.
 	bench bool
+	// keyOnRequest sends video keyframes as a browser does: the first
+	// frame and on PLI/FIR only, never periodically.
+	keyOnRequest bool
+	// level, when not nil, is the RFC 6464 level (0 loudest to 127
+	// silence, in -dBov) each audio packet carries.
+	level func() uint8
+	// tcpOnly limits the client's ICE to TCP candidates.
+	tcpOnly bool
 }
 
-// client is a pion peer standing for a browser.
+// client is a pion peer standing for a browser. out carries its
+// signaling to the worker: Worker.Signal in process, a pipe from the
+// benchmark's load-generator process.
 type client struct {
-	h      *harness
+	t      testing.TB
+	out    func(msgType string, payload json.RawMessage) error
+	opts   clientOpts
 	id     MemberID
 	pc     *webrtc.PeerConnection
 	inbox  *inbox
@@ -148,7 +166,7 @@ type client struct {
 	closed atomic.Bool
 
 	video []rtpWriter
-	audio *webrtc.TrackLocalStaticRTP
+	audio *levelTrack
 	plis  atomic.Int64
 	// simSender's transceiver gives the mid the simulcast layers carry.
 	simSender *webrtc.RTPSender
@@ -159,11 +177,15 @@ type client struct {
 }
 
 type received struct {
-	packets int
-	seqs    map[uint16]int
-	first   time.Time
-	ssrc    uint32
-	payload []byte
+	// firstKey is when the first keyframe arrived; startedOnKey that the
+	// first packet was one.
+	firstKey     time.Time
+	startedOnKey bool
+	packets      int
+	seqs         map[uint16]int
+	first        time.Time
+	ssrc         uint32
+	payload      []byte
 }
 
 type inbox struct {
@@ -188,8 +210,23 @@ func (b *inbox) push(typ string, p json.RawMessage) {
 }
 
 func newClient(h *harness, st MemberState, o clientOpts) *client {
-	t := h.t
+	h.t.Helper()
+	out := func(msgType string, payload json.RawMessage) error {
+		return h.w.Signal(context.Background(), h.room, st.ID, msgType, payload)
+	}
+	c := newPeer(h.t, st.ID, out, o)
+	h.mu.Lock()
+	h.clients[st.ID] = c
+	h.mu.Unlock()
+	h.apply(st)
+	c.start()
+	return c
+}
+
+// newPeer makes a client's PeerConnection and tracks; start offers.
+func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error, o clientOpts) *client {
 	t.Helper()
+	st := MemberState{ID: id}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -204,6 +241,9 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	if o.dropSeqs != nil {
@@ -213,16 +253,16 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 		se.DisableSRTPReplayProtection(true)
 	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.tcpOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{h: h, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}), recv: map[string]*received{}}
-	h.mu.Lock()
-	h.clients[st.ID] = c
-	h.mu.Unlock()
+	c := &client{t: t, out: out, opts: o, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}), recv: map[string]*received{}}
 	if o.video {
 		vp8 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 		if o.simulcast {
@@ -258,8 +298,8 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.audio = tr
-		sender, err := pc.AddTrack(tr)
+		c.audio = &levelTrack{TrackLocalStaticRTP: tr}
+		sender, err := pc.AddTrack(c.audio)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +315,7 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 			return
 		}
 		b, _ := json.Marshal(map[string]any{"candidate": cand.ToJSON()})
-		_ = h.w.Signal(context.Background(), h.room, c.id, "media.candidate", b)
+		_ = c.out("media.candidate", b)
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		key := tr.StreamID() + "/" + tr.Kind().String()
@@ -287,11 +327,15 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 				if err != nil {
 					return
 				}
+				key0 := tr.Kind() == webrtc.RTPCodecTypeVideo && len(p.Payload) > 1 && p.Payload[0]&0x10 != 0 && p.Payload[1]&0x01 == 0
 				c.mu.Lock()
 				r := c.recv[key]
 				if r == nil {
-					r = &received{seqs: map[uint16]int{}, first: time.Now()}
+					r = &received{seqs: map[uint16]int{}, first: time.Now(), startedOnKey: key0}
 					c.recv[key] = r
+				}
+				if key0 && r.firstKey.IsZero() {
+					r.firstKey = time.Now()
 				}
 				r.packets++
 				r.seqs[p.SequenceNumber]++
@@ -303,23 +347,27 @@ func newClient(h *harness, st MemberState, o clientOpts) *client {
 	})
 	c.wg.Add(1)
 	go c.signaling()
-	h.apply(st)
-	offer, err := pc.CreateOffer(nil)
+	return c
+}
+
+// start sends the client's first offer and starts its media.
+func (c *client) start() {
+	c.t.Helper()
+	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		c.t.Fatal(err)
 	}
 	b, _ := json.Marshal(map[string]string{"sdp": offer.SDP, "type": "offer"})
-	if err := h.w.Signal(context.Background(), h.room, c.id, "media.offer", b); err != nil {
-		t.Fatal(err)
+	if err := c.out("media.offer", b); err != nil {
+		c.t.Fatal(err)
 	}
 	if len(c.video) > 0 || c.audio != nil {
 		c.wg.Add(1)
-		go c.send(o.bench)
+		go c.send(c.opts.bench)
 	}
-	return c
 }
 
 // signaling applies the worker's messages in order.
@@ -348,7 +396,7 @@ func (c *client) handle(m msg) {
 		Candidate     webrtc.ICECandidateInit `json:"candidate"`
 	}
 	if err := json.Unmarshal(m.payload, &p); err != nil {
-		c.h.t.Error(err)
+		c.t.Error(err)
 		return
 	}
 	switch m.typ {
@@ -366,7 +414,7 @@ func (c *client) handle(m msg) {
 			return
 		}
 		b, _ := json.Marshal(map[string]any{"sdp": ans.SDP, "type": "answer", "negotiationId": p.NegotiationID})
-		_ = c.h.w.Signal(context.Background(), c.h.room, c.id, "media.answer", b)
+		_ = c.out("media.answer", b)
 	case "media.candidate":
 		_ = c.pc.AddICECandidate(p.Candidate)
 	}
@@ -423,7 +471,7 @@ func (c *client) send(bench bool) {
 		case <-t.C:
 		}
 		ts += 900
-		key := i%100 == 0 || c.keyReq.Swap(false)
+		key := c.keyReq.Swap(false) || i == 0 || (i%100 == 0 && !c.opts.keyOnRequest)
 		if c.simSender != nil {
 			for _, tr := range c.pc.GetTransceivers() {
 				if tr.Sender() == c.simSender {
@@ -445,7 +493,11 @@ func (c *client) send(bench bool) {
 		}
 		if c.audio != nil && i%audioEvery == 0 {
 			aseq++
-			_ = c.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(i) * 480}, Payload: []byte{0xf8, 0xff, 0xfe}})
+			level := uint8(127)
+			if c.opts.level != nil {
+				level = c.opts.level()
+			}
+			_ = c.audio.writeLevel(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(i) * 480}, Payload: []byte{0xf8, 0xff, 0xfe}}, level)
 		}
 	}
 }
@@ -457,6 +509,18 @@ func (c *client) close() {
 	close(c.done)
 	_ = c.pc.Close()
 	c.wg.Wait()
+}
+
+// firstKey is when the first keyframe of a publisher's video arrived and
+// whether the stream started on it.
+func (c *client) firstKey(from MemberID) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.recv[string(from)+"/video"]
+	if r == nil {
+		return time.Time{}, false
+	}
+	return r.firstKey, r.startedOnKey
 }
 
 // got returns what the client received from a publisher's track kind.
@@ -590,4 +654,33 @@ func (r *ridTrack) WriteRTP(p *rtp.Packet) error {
 	}
 	_, err := w.WriteRTP(&h, p.Payload)
 	return err
+}
+
+// levelTrack is an Opus track whose packets carry the RFC 6464 audio
+// level header extension, as browsers send it.
+type levelTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	extID atomic.Uint32
+}
+
+func (l *levelTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == sdp.AudioLevelURI {
+			l.extID.Store(uint32(e.ID))
+		}
+	}
+	return l.TrackLocalStaticRTP.Bind(ctx)
+}
+
+// writeLevel writes p with the level (0 loudest, 127 silence; the voice
+// activity bit set when louder than -127 dBov).
+func (l *levelTrack) writeLevel(p *rtp.Packet, level uint8) error {
+	if id := uint8(l.extID.Load()); id != 0 {
+		v := level & 0x7f
+		if v < 127 {
+			v |= 0x80
+		}
+		_ = p.Header.SetExtension(id, []byte{v})
+	}
+	return l.WriteRTP(p)
 }

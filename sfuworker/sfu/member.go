@@ -44,6 +44,7 @@ type subscription struct {
 type member struct {
 	w     *Worker
 	room  *room
+	id    MemberID // state.ID, readable without the lock.
 	state MemberState
 	pubs  map[*webrtc.RTPReceiver]*pubTrack
 	subs  map[*pubTrack]*subscription
@@ -62,7 +63,7 @@ type member struct {
 
 func newMember(w *Worker, r *room, st MemberState) *member {
 	m := &member{
-		w: w, room: r, state: st,
+		w: w, room: r, id: st.ID, state: st,
 		pubs:    map[*webrtc.RTPReceiver]*pubTrack{},
 		subs:    map[*pubTrack]*subscription{},
 		retired: map[*subscription]struct{}{},
@@ -79,7 +80,7 @@ func (m *member) open() {
 		BundlePolicy: webrtc.BundlePolicyMaxBundle,
 	})
 	if err != nil {
-		m.w.log.Error("sfu: new peer connection", "member", m.state.ID, "err", err)
+		m.w.log.Error("sfu: new peer connection", "member", m.id, "err", err)
 		return
 	}
 	m.pc = pc
@@ -172,7 +173,7 @@ func (m *member) onAnswer(_ context.Context, payload json.RawMessage) error {
 	}
 	if m.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer ||
 		(p.NegotiationID != nil && *p.NegotiationID != m.negID) {
-		m.w.log.Debug("sfu: stale answer dropped", "member", m.state.ID)
+		m.w.log.Debug("sfu: stale answer dropped", "member", m.id)
 		return nil
 	}
 	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP}); err != nil {
@@ -221,7 +222,7 @@ func (m *member) onCandidate(_ context.Context, payload json.RawMessage) error {
 func (m *member) flushCandidates() {
 	for _, c := range m.cands {
 		if err := m.pc.AddICECandidate(c); err != nil {
-			m.w.log.Debug("sfu: queued candidate", "member", m.state.ID, "err", err)
+			m.w.log.Debug("sfu: queued candidate", "member", m.id, "err", err)
 		}
 	}
 	m.cands = nil
@@ -238,7 +239,7 @@ func (m *member) negotiate() {
 		err = m.pc.SetLocalDescription(offer)
 	}
 	if err != nil {
-		m.w.log.Error("sfu: offer", "member", m.state.ID, "err", err)
+		m.w.log.Error("sfu: offer", "member", m.id, "err", err)
 		return
 	}
 	m.needOffer = false
@@ -259,8 +260,8 @@ func (m *member) send(msgType string, v any) {
 	m.w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
 	defer cancel()
-	if err := m.w.cfg.Signal(ctx, m.room.id, m.state.ID, conn, msgType, b); err != nil {
-		m.w.log.Warn("sfu: signal", "member", m.state.ID, "type", msgType, "err", err)
+	if err := m.w.cfg.Signal(ctx, m.room.id, m.id, conn, msgType, b); err != nil {
+		m.w.log.Warn("sfu: signal", "member", m.id, "type", msgType, "err", err)
 	}
 }
 
@@ -294,7 +295,7 @@ func (m *member) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *w
 	}
 	if err := pt.recv.AddLayer(t); err != nil {
 		w.mu.Unlock()
-		w.log.Warn("sfu: track layer", "member", m.state.ID, "rid", t.RID(), "err", err)
+		w.log.Warn("sfu: track layer", "member", m.id, "rid", t.RID(), "err", err)
 		return
 	}
 	rid := t.RID()
@@ -328,7 +329,7 @@ func (m *member) addSub(pt *pubTrack, s *subscription) {
 	}
 	sender, err := m.pc.AddTrack(s.dt)
 	if err != nil {
-		m.w.log.Warn("sfu: add track", "member", m.state.ID, "err", err)
+		m.w.log.Warn("sfu: add track", "member", m.id, "err", err)
 		return
 	}
 	s.sender = sender
