@@ -55,10 +55,13 @@ test('seed 000: instant session with a mobile presenter', async (t) => {
   await tile(web.page, hostId).waitFor(); // the host in the waiting room
 
   // Mic and camera toggles reach the others.
+  // The button shows the state the server confirmed: read it before the
+  // click and wait for the flip (reading it right after races the reply).
+  const micBefore = (await web.page.locator('#toggle-mic').getAttribute('aria-pressed')) === 'true';
   await web.page.locator('#toggle-mic').click();
-  const micNow = await web.page.locator('#toggle-mic').getAttribute('aria-pressed');
-  await until(async () => (await web.page.evaluate((id) => window.greenroom.live.member(id)?.mic, webId)) === (micNow === 'true'), { what: 'mic toggle' });
-  await until(() => host.page.evaluate(([id, v]) => window.greenroom.live.member(id)?.mic === v, [webId, micNow === 'true']), { what: 'host sees mic toggle' });
+  await web.page.locator(`#toggle-mic[aria-pressed="${!micBefore}"]`).waitFor();
+  await until(async () => (await web.page.evaluate((id) => window.greenroom.live.member(id)?.mic, webId)) === !micBefore, { what: 'mic toggle' });
+  await until(() => host.page.evaluate(([id, v]) => window.greenroom.live.member(id)?.mic === v, [webId, !micBefore]), { what: 'host sees mic toggle' });
   await shot(host.page, '02-waiting-room-host-phone');
 
   await memberRow(host.page, phoneId).locator('.make-presenter').click();
