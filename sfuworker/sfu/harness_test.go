@@ -52,6 +52,7 @@ type harness struct {
 	version int64
 	members map[MemberID]MemberState
 	order   []MemberID
+	spoken  []MemberID // Config.ActiveSpeaker events, under mu.
 }
 
 func newHarness(t testing.TB) *harness {
@@ -62,7 +63,11 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, udp: udp, room: "room-1", clients: map[MemberID]*client{}, members: map[MemberID]MemberState{}}
-	w, err := New(Config{UDP: udp, Signal: h.signal})
+	w, err := New(Config{UDP: udp, Signal: h.signal, ActiveSpeaker: func(_ RoomID, _ int, m MemberID) {
+		h.mu.Lock()
+		h.spoken = append(h.spoken, m)
+		h.mu.Unlock()
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +177,9 @@ type client struct {
 	simSender *webrtc.RTPSender
 	keyReq    atomic.Bool
 
-	mu   sync.Mutex
-	recv map[string]*received // By publisher id and kind.
+	mu       sync.Mutex
+	recv     map[string]*received // By publisher id and kind.
+	speakers []MemberID           // active.speaker messages received.
 }
 
 type received struct {
@@ -391,6 +397,7 @@ func (c *client) signaling() {
 
 func (c *client) handle(m msg) {
 	var p struct {
+		UserID        MemberID                `json:"userId"`
 		SDP           string                  `json:"sdp"`
 		NegotiationID *int64                  `json:"negotiationId"`
 		Candidate     webrtc.ICECandidateInit `json:"candidate"`
@@ -417,6 +424,10 @@ func (c *client) handle(m msg) {
 		_ = c.out("media.answer", b)
 	case "media.candidate":
 		_ = c.pc.AddICECandidate(p.Candidate)
+	case "active.speaker":
+		c.mu.Lock()
+		c.speakers = append(c.speakers, p.UserID)
+		c.mu.Unlock()
 	}
 }
 

@@ -15,7 +15,15 @@ import (
 
 // speakerInterval is how often audio levels are turned into
 // active-speaker events.
-const speakerInterval = 300 * time.Millisecond
+const speakerInterval = 100 * time.Millisecond
+
+// speakerMinGap is the least time between two active-speaker events of a
+// group: a change sooner waits for it.
+const speakerMinGap = 500 * time.Millisecond
+
+// speakerMsg is the message type members of a group get, with payload
+// {"userId": "<member>"}, when its active speaker changes.
+const speakerMsg = "active.speaker"
 
 // Worker hosts rooms of members, each member with one PeerConnection. Room
 // state lives behind mu; PeerConnection calls and signaling run on each
@@ -43,6 +51,7 @@ type room struct {
 	version  int64
 	members  map[MemberID]*member
 	speakers map[int]MemberID
+	spokeAt  map[int]time.Time // When each group's last event went out.
 }
 
 // New validates cfg and starts a Worker.
@@ -81,7 +90,7 @@ func (w *Worker) Apply(ctx context.Context, st RoomState) error {
 	}
 	r := w.rooms[st.Room]
 	if r == nil {
-		r = &room{id: st.Room, version: st.Version, members: map[MemberID]*member{}, speakers: map[int]MemberID{}}
+		r = &room{id: st.Room, version: st.Version, members: map[MemberID]*member{}, speakers: map[int]MemberID{}, spokeAt: map[int]time.Time{}}
 		w.rooms[st.Room] = r
 	}
 	if st.Version < r.version {
@@ -105,7 +114,12 @@ func (w *Worker) Apply(ctx context.Context, st RoomState) error {
 			m.state = ms
 			continue
 		}
-		r.members[id] = newMember(w, r, ms)
+		m := newMember(w, r, ms)
+		r.members[id] = m
+		if sp, ok := r.speakers[ms.Group]; ok {
+			// A member joining learns who speaks now.
+			m.ops.push(func() { m.send(speakerMsg, speakerPayload{sp}) })
+		}
 	}
 	after := w.reconcileLocked(r)
 	w.mu.Unlock()
@@ -337,7 +351,10 @@ func (w *Worker) closeMember(m *member) {
 	}
 }
 
-// speakerLoop turns audio levels into active-speaker events.
+// speakerLoop turns audio levels (RFC 6464, read by each audio
+// Receiver) into active-speaker events: Config.ActiveSpeaker, and an
+// active.speaker message to every member of the group, on change only and
+// at most once per speakerMinGap per group.
 func (w *Worker) speakerLoop() {
 	defer w.wg.Done()
 	t := time.NewTicker(speakerInterval)
@@ -348,15 +365,18 @@ func (w *Worker) speakerLoop() {
 			return
 		case <-t.C:
 		}
-		if w.cfg.ActiveSpeaker == nil {
-			continue
+		type dest struct {
+			id   MemberID
+			conn ConnectionID
 		}
 		type event struct {
 			room   RoomID
 			group  int
 			member MemberID
+			to     []dest
 		}
 		var events []event
+		now := time.Now()
 		w.mu.Lock()
 		for _, r := range w.rooms {
 			loudest := map[int]MemberID{}
@@ -375,17 +395,39 @@ func (w *Worker) speakerLoop() {
 				}
 			}
 			for g, id := range loudest {
-				if r.speakers[g] != id {
-					r.speakers[g] = id
-					events = append(events, event{r.id, g, id})
+				if r.speakers[g] == id || now.Sub(r.spokeAt[g]) < speakerMinGap {
+					continue
 				}
+				r.speakers[g], r.spokeAt[g] = id, now
+				e := event{room: r.id, group: g, member: id}
+				for _, m := range r.members {
+					if m.state.Group == g {
+						e.to = append(e.to, dest{m.id, m.state.Connection})
+					}
+				}
+				events = append(events, e)
 			}
 		}
 		w.mu.Unlock()
 		for _, e := range events {
-			w.cfg.ActiveSpeaker(e.room, e.group, e.member)
+			if w.cfg.ActiveSpeaker != nil {
+				w.cfg.ActiveSpeaker(e.room, e.group, e.member)
+			}
+			payload, _ := json.Marshal(speakerPayload{e.member})
+			for _, d := range e.to {
+				ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+				if err := w.cfg.Signal(ctx, e.room, d.id, d.conn, speakerMsg, payload); err != nil {
+					w.log.Debug("sfu: active speaker", "member", d.id, "err", err)
+				}
+				cancel()
+			}
 		}
 	}
+}
+
+// speakerPayload is the body of an active.speaker message.
+type speakerPayload struct {
+	UserID MemberID `json:"userId"`
 }
 
 // speakingLevel is the loudness (127 minus the RFC 6464 level in -dBov)
