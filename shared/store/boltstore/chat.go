@@ -78,7 +78,7 @@ func (db *DB) RecentChat(ctx context.Context, session domain.SessionID, room *in
 		var k, v []byte
 		if end := prefixEnd(prefix); end == nil {
 			k, v = c.Last()
-		} else if k, v = c.Seek(end); k == nil {
+		} else if k, _ = c.Seek(end); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
