@@ -250,3 +250,21 @@ func TestApplyIgnoresOlderVersionsAndCloseRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A member who leaves the room (drops out of its state) stops its tracks
+// for everyone, and the worker lets go of its connection and tracks.
+func TestMemberLeavingStopsItsTracks(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true, audio: true})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	eventually(t, wait, "media flows", func() bool { return s.count("p", "video") > 10 })
+
+	h.remove("p")
+	eventually(t, wait, "the worker lets the member go", func() bool {
+		st := h.w.Stats()
+		return st.Members == 1 && st.Tracks == 0
+	})
+	time.Sleep(100 * time.Millisecond) // Let in-flight packets land.
+	n := s.count("p", "video")
+	never(t, 500*time.Millisecond, "a departed member's media forwarded", func() bool { return s.count("p", "video") > n })
+}
