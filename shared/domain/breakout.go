@@ -57,10 +57,7 @@ type BreakoutConfig struct {
 // stay unassigned unless placed by hand. While rooms are open, members
 // follow their new assignment at once.
 func (s *Session) ConfigureBreakout(actor UserID, cfg BreakoutConfig) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	rooms, err := s.validateBreakout(cfg)
@@ -202,10 +199,7 @@ func roomValue(r *int) any {
 // chat and hand queue move into its room; the unassigned stay in the main
 // room.
 func (s *Session) OpenBreakout(actor UserID, now time.Time) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	switch s.Live.Breakout.Status {
@@ -224,10 +218,7 @@ func (s *Session) OpenBreakout(actor UserID, now time.Time) ([]Change, error) {
 // CloseBreakout returns everyone to the main room, its stage and its
 // chat. Closing closed rooms changes nothing.
 func (s *Session) CloseBreakout(actor UserID, now time.Time) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	if s.Live.Breakout.Status != BreakoutOpen {
@@ -247,10 +238,7 @@ func (s *Session) closeBreakout(event string) []Change {
 // rooms are open; its media follows. Hosts and speakers may move
 // themselves to visit any room.
 func (s *Session) MoveToRoom(actor, target UserID, room *int) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	t, err := s.actor(target)
@@ -284,10 +272,7 @@ func (s *Session) MoveToRoom(actor, target UserID, room *int) ([]Change, error) 
 // SetBreakoutTimer sets the rooms to close minutes from now, or extends
 // the end already set by minutes.
 func (s *Session) SetBreakoutTimer(actor UserID, minutes int, now time.Time) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	if minutes < 1 || minutes > MaxBreakoutMinutes {

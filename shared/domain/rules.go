@@ -178,6 +178,14 @@ func (s *Session) SetDevices(u UserID, mic, cam bool) ([]Change, error) {
 	return []Change{{Event: "devices.changed", UserID: u, Data: map[string]any{"mic": mic, "cam": cam}}}, nil
 }
 
+// moderating returns the acting host or speaker of a running session.
+func (s *Session) moderating(actor UserID) (*Member, error) {
+	if err := s.running(); err != nil {
+		return nil, err
+	}
+	return s.moderator(actor)
+}
+
 // live returns the acting member of a running session.
 func (s *Session) live(u UserID) (*Member, error) {
 	if err := s.running(); err != nil {
@@ -271,10 +279,7 @@ func (s *Session) StartSession(actor UserID, now time.Time) ([]Change, error) {
 // EndSession ends the session for everyone (a host or speaker); every connection
 // is closed afterwards.
 func (s *Session) EndSession(actor UserID, now time.Time) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	return []Change{s.finish(StatusEnded, "session.ended", now)}, nil
@@ -326,10 +331,7 @@ func (s *Session) LowerHand(u UserID) ([]Change, error) {
 // the host at a time: approving the next sends the current one back to
 // watching.
 func (s *Session) Approve(actor, target UserID) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	t, err := s.actor(target)
@@ -364,10 +366,7 @@ func (s *Session) Approve(actor, target UserID) ([]Change, error) {
 
 // Decline takes a member's raised hand down (a host or speaker).
 func (s *Session) Decline(actor, target UserID) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	t, err := s.actor(target)
@@ -407,10 +406,7 @@ func (s *Session) lockedPresenter(u UserID) bool {
 
 // RemoveFromStage sends target back to watching (a host or speaker).
 func (s *Session) RemoveFromStage(actor, target UserID) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	t, err := s.actor(target)
@@ -430,10 +426,7 @@ func (s *Session) RemoveFromStage(actor, target UserID) ([]Change, error) {
 // RemoveMember sends target out of the session for good (a host or
 // speaker); the target's connection is closed and it may not rejoin.
 func (s *Session) RemoveMember(actor, target UserID) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	t, err := s.actor(target)
@@ -507,10 +500,7 @@ func (s *Session) Upvote(u UserID, qid string) ([]Change, error) {
 // CloseQuestion marks a question answered or dismissed (a host or
 // speaker).
 func (s *Session) CloseQuestion(actor UserID, qid string, st QuestionStatus) ([]Change, error) {
-	if _, err := s.live(actor); err != nil {
-		return nil, err
-	}
-	if _, err := s.moderator(actor); err != nil {
+	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	q, err := s.question(qid)

@@ -38,19 +38,11 @@ func (h *Handler) breakoutOp(u domain.UserID, msg message, now time.Time) op {
 
 // broadcast sends a host's or speaker's message to every room at once.
 func (h *Handler) broadcast(ctx context.Context, rec store.Connection, text string, now time.Time) error {
-	s, err := h.store.GetSession(ctx, rec.SessionID)
+	s, m, err := h.liveMember(ctx, rec)
 	if err != nil {
 		return err
 	}
-	m, ok := s.Member(rec.UserID)
-	switch {
-	case !ok || m.Removed:
-		return domain.ErrNotMember
-	case m.ConnectionID != rec.ID:
-		return errReplaced
-	case s.Status.Over():
-		return domain.ErrSessionOver
-	case !m.Role.Moderates():
+	if !m.Role.Moderates() {
 		return domain.ErrForbidden
 	}
 	allowed, err := h.store.Allow(ctx, "broadcast#"+string(s.ID)+"#"+string(m.UserID), now.Truncate(ChatWindow), ChatBurst)

@@ -124,20 +124,31 @@ func (h *Handler) state(ctx context.Context, rec store.Connection, msg message, 
 	return st, nil
 }
 
-// chat sends a message to the member's current room and keeps it.
-func (h *Handler) chat(ctx context.Context, rec store.Connection, text string, now time.Time) error {
+// liveMember reads the session and the member on connection rec, which
+// must be its current connection, in a session that is not over. The
+// messages that change no state (chat, broadcast, media) start here.
+func (h *Handler) liveMember(ctx context.Context, rec store.Connection) (domain.Session, domain.Member, error) {
 	s, err := h.store.GetSession(ctx, rec.SessionID)
 	if err != nil {
-		return err
+		return s, domain.Member{}, err
 	}
 	m, ok := s.Member(rec.UserID)
 	switch {
 	case !ok || m.Removed:
-		return domain.ErrNotMember
+		return s, m, domain.ErrNotMember
 	case m.ConnectionID != rec.ID:
-		return errReplaced
+		return s, m, errReplaced
 	case s.Status.Over():
-		return domain.ErrSessionOver
+		return s, m, domain.ErrSessionOver
+	}
+	return s, m, nil
+}
+
+// chat sends a message to the member's current room and keeps it.
+func (h *Handler) chat(ctx context.Context, rec store.Connection, text string, now time.Time) error {
+	s, m, err := h.liveMember(ctx, rec)
+	if err != nil {
+		return err
 	}
 	allowed, err := h.store.Allow(ctx, "chat#"+string(s.ID)+"#"+string(m.UserID), now.Truncate(ChatWindow), ChatBurst)
 	if err != nil {
@@ -160,18 +171,9 @@ func (h *Handler) signal(ctx context.Context, rec store.Connection, msg message)
 	if h.media == nil {
 		return errNoMedia
 	}
-	s, err := h.store.GetSession(ctx, rec.SessionID)
+	s, m, err := h.liveMember(ctx, rec)
 	if err != nil {
 		return err
-	}
-	m, ok := s.Member(rec.UserID)
-	switch {
-	case !ok || m.Removed:
-		return domain.ErrNotMember
-	case m.ConnectionID != rec.ID:
-		return errReplaced
-	case s.Status.Over():
-		return domain.ErrSessionOver
 	}
 	var payload []byte
 	switch b := msg.Body.(type) {
