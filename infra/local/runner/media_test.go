@@ -429,3 +429,53 @@ func reports(t *testing.T, s *runner.Stack, worker, room string) bool {
 	}
 	return false
 }
+
+// In open breakout rooms each room is its own forwarding group: members
+// hear and see only their room, a move switches what they receive on the
+// same connection, and closing returns everyone to the main stage.
+func TestBreakoutRoomsCarryTheirOwnMedia(t *testing.T) {
+	s, _ := stack(t)
+	c := newClient(t, s.URL)
+	hostID := newUser(t, c, "Host")
+	id := hosted(t, c, hostID, "primetime")
+	host := connect(t, c, hostID, id, "web")
+	host.ok("session.start", nil)
+	ids := make([]identity, 4)
+	ms := make([]*member, 4)
+	ps := make([]*peer, 4)
+	for i := range ms {
+		ids[i] = newUser(t, c, fmt.Sprintf("P%d", i))
+		ms[i] = connect(t, c, ids[i], id, "web")
+	}
+	newPeer(t, host, peerOpts{publish: true})
+	for i := range ms {
+		ps[i] = newPeer(t, ms[i], peerOpts{publish: true})
+	}
+	// Before rooms open, only the main stage (the host) reaches anyone.
+	ps[0].waitMedia(hostID.ID, "video", 20)
+	ps[0].quiet(ids[1].ID, "video", 500*time.Millisecond)
+
+	host.ok("breakout.configure", map[string]any{
+		"rooms":  rooms("One", "Two"),
+		"assign": map[string]any{ids[0].ID: 0, ids[1].ID: 0, ids[2].ID: 1, ids[3].ID: 1},
+	})
+	host.ok("breakout.open", nil)
+	// Room One talks among itself and hears nothing of room Two or the
+	// main room.
+	ps[0].waitMedia(ids[1].ID, "video", 30)
+	ps[1].waitMedia(ids[0].ID, "audio", 30)
+	ps[2].waitMedia(ids[3].ID, "video", 30)
+	ps[0].quiet(ids[2].ID, "video", time.Second)
+	ps[0].quiet(hostID.ID, "video", 500*time.Millisecond)
+
+	// A move switches what P0 receives, without a new connection.
+	host.ok("breakout.move", map[string]any{"userId": ids[0].ID, "room": 1})
+	ps[0].waitMedia(ids[2].ID, "video", ps[0].got(ids[2].ID, "video")+30)
+	ps[0].quiet(ids[1].ID, "video", time.Second)
+
+	// Closing brings everyone back to the main stage: the host again, and
+	// no participant, who is off stage.
+	host.ok("breakout.close", nil)
+	ps[3].waitMedia(hostID.ID, "video", ps[3].got(hostID.ID, "video")+30)
+	ps[3].quiet(ids[2].ID, "video", time.Second)
+}
