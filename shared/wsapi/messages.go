@@ -41,6 +41,9 @@ type (
 	}
 	sdpMsg struct {
 		SDP string `json:"sdp" validate:"required,max=65536"`
+		// NegotiationID echoes the worker's offer in an answer, so the
+		// worker drops an answer to an offer it has since replaced.
+		NegotiationID *int64 `json:"negotiationId,omitempty"`
 	}
 	candidateMsg struct {
 		Candidate json.RawMessage `json:"candidate" validate:"required"`

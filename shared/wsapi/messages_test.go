@@ -74,3 +74,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// An answer's negotiationId reaches the worker, which drops answers to
+// offers it has replaced.
+func TestAnswerKeepsItsNegotiationID(t *testing.T) {
+	m, err := newDecoder().decode([]byte(`{"type":"media.answer","id":1,"sdp":"v=0","negotiationId":7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(m.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"sdp":"v=0","negotiationId":7}` {
+		t.Fatalf("forwarded %s", b)
+	}
+	m, _ = newDecoder().decode([]byte(`{"type":"media.offer","sdp":"v=0"}`))
+	if b, _ := json.Marshal(m.Body); string(b) != `{"sdp":"v=0"}` {
+		t.Fatalf("forwarded %s", b)
+	}
+}
