@@ -201,7 +201,14 @@ export class Live extends EventTarget {
       this.dispatchEvent(new CustomEvent('media', { detail: f }));
       return;
     }
-    this.#error(new SocketError('invalid', `the server sent an unknown frame "${f.type}"`));
+    // The SFU worker names the loudest speaker of the member's room.
+    if (f.type === 'active.speaker') {
+      this.#event({ type: 'event', event: 'active.speaker', userId: f.userId });
+      return;
+    }
+    // A newer server may send frames this client does not know: they are
+    // noted for developers, not shown to people as their mistake.
+    console.warn(`greenroom: ignoring an unknown frame "${f.type}"`);
   }
 
   #settle(id, value) {

@@ -44,6 +44,7 @@ cleanup() {
     kill -KILL "$runner_pid" 2>/dev/null || true
     wait "$runner_pid" 2>/dev/null || true
   fi
+  if [[ -n ${GREENROOM_E2E_KEEP_LOG:-} && -f "$tmp/runner.log" ]]; then cp "$tmp/runner.log" "$GREENROOM_E2E_KEEP_LOG"; fi
   if [[ $rc -ne 0 && -f "$tmp/runner.log" ]]; then
     echo "== runner log (last 40 lines)"; tail -n 40 "$tmp/runner.log" || true
   fi
