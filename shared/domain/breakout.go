@@ -9,10 +9,14 @@ import (
 
 // Limits of breakout rooms (seed 001).
 const (
-	MaxBreakoutRooms    = 10
-	MaxBreakoutNameLen  = 30
-	MaxBreakoutMinutes  = 240
+	MaxBreakoutRooms   = 10
+	MaxBreakoutNameLen = 30
+	MaxBreakoutMinutes = 240
+	// BreakoutWarning is how long before the timer ends the closing
+	// warning comes, unless the timer says otherwise (at most
+	// MaxBreakoutWarning).
 	BreakoutWarning     = time.Minute
+	MaxBreakoutWarning  = 30 * time.Minute
 	maxBreakoutAssigned = 500
 )
 
@@ -38,7 +42,18 @@ type Breakout struct {
 	Rooms  []BreakoutRoom `json:"rooms,omitempty"`
 	Assign map[UserID]int `json:"assign,omitempty"`
 	EndsAt *time.Time     `json:"endsAt,omitempty"`
-	Warned bool           `json:"warned,omitempty"`
+	// WarnBefore is how long before EndsAt the closing warning comes
+	// (BreakoutWarning when zero).
+	WarnBefore time.Duration `json:"warnBefore,omitempty"`
+	Warned     bool          `json:"warned,omitempty"`
+}
+
+// warning is how long before the end the closing warning comes.
+func (b Breakout) warning() time.Duration {
+	if b.WarnBefore > 0 {
+		return b.WarnBefore
+	}
+	return BreakoutWarning
 }
 
 // BreakoutConfig is a configure request: room names, placements by hand,
@@ -270,13 +285,17 @@ func (s *Session) MoveToRoom(actor, target UserID, room *int) ([]Change, error) 
 }
 
 // SetBreakoutTimer sets the rooms to close minutes from now, or extends
-// the end already set by minutes.
-func (s *Session) SetBreakoutTimer(actor UserID, minutes int, now time.Time) ([]Change, error) {
+// the end already set by minutes. warn, when not zero, is how long before
+// the end members are warned.
+func (s *Session) SetBreakoutTimer(actor UserID, minutes int, warn time.Duration, now time.Time) ([]Change, error) {
 	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
 	if minutes < 1 || minutes > MaxBreakoutMinutes {
 		return nil, FieldErrors{"minutes": fmt.Sprintf("must be 1 to %d", MaxBreakoutMinutes)}
+	}
+	if warn < 0 || warn > MaxBreakoutWarning {
+		return nil, FieldErrors{"warnSeconds": fmt.Sprintf("must be 0 to %d", int(MaxBreakoutWarning.Seconds()))}
 	}
 	b := &s.Live.Breakout
 	if b.Status != BreakoutOpen {
@@ -288,7 +307,10 @@ func (s *Session) SetBreakoutTimer(actor UserID, minutes int, now time.Time) ([]
 	}
 	end = end.Add(time.Duration(minutes) * time.Minute)
 	b.EndsAt, b.Warned = &end, false
-	return []Change{{Event: "breakout.timer", UserID: actor, Data: map[string]any{"endsAt": end}}}, nil
+	if warn > 0 {
+		b.WarnBefore = warn
+	}
+	return []Change{{Event: "breakout.timer", UserID: actor, Data: map[string]any{"endsAt": end, "warnSeconds": int(b.warning().Seconds())}}}, nil
 }
 
 // tickBreakout warns BreakoutWarning before the timer ends and closes the
@@ -301,7 +323,7 @@ func (s *Session) tickBreakout(now time.Time) []Change {
 	if !now.Before(*b.EndsAt) {
 		return s.closeBreakout("breakout.closed")
 	}
-	if !b.Warned && !now.Before(b.EndsAt.Add(-BreakoutWarning)) {
+	if !b.Warned && !now.Before(b.EndsAt.Add(-b.warning())) {
 		b.Warned = true
 		return []Change{{Event: "breakout.closing", Data: map[string]any{"endsAt": *b.EndsAt}}}
 	}
@@ -315,7 +337,7 @@ func (s *Session) breakoutDue() time.Time {
 		return time.Time{}
 	}
 	if !b.Warned {
-		return b.EndsAt.Add(-BreakoutWarning)
+		return b.EndsAt.Add(-b.warning())
 	}
 	return *b.EndsAt
 }

@@ -192,11 +192,15 @@ func TestOpenMoveCloseAndTimer(t *testing.T) {
 	if got := s.ConnectionsIn(nil); len(got) != 2 {
 		t.Fatalf("main room connections %v", got)
 	}
-	if _, err := s.SetBreakoutTimer("host", 10, bt0); err != nil {
+	if _, err := s.SetBreakoutTimer("host", 10, 0, bt0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetBreakoutTimer("host", 5, bt0.Add(time.Minute)); err != nil { // extends
+	if _, err := s.SetBreakoutTimer("host", 5, 0, bt0.Add(time.Minute)); err != nil { // extends
 		t.Fatal(err)
+	}
+	var fe domain.FieldErrors
+	if _, err := s.SetBreakoutTimer("host", 5, time.Hour, bt0); !errors.As(err, &fe) || fe["warnSeconds"] == "" {
+		t.Fatalf("an hour's warning: %v", err)
 	}
 	end := bt0.Add(15 * time.Minute)
 	if !s.Live.Breakout.EndsAt.Equal(end) || !s.NextDue().Equal(end.Add(-domain.BreakoutWarning)) {
@@ -233,5 +237,28 @@ func TestOpenMoveCloseAndTimer(t *testing.T) {
 	}
 	if _, ok := s.Live.Breakout.Assign["p00"]; ok {
 		t.Fatal("removed member still assigned")
+	}
+}
+
+func TestBreakoutWarningIsConfigurable(t *testing.T) {
+	s := breakoutSession(t, 2)
+	if _, err := s.ConfigureBreakout("host", domain.BreakoutConfig{Rooms: names(1), Auto: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenBreakout("host", bt0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetBreakoutTimer("host", 10, 5*time.Minute, bt0); err != nil {
+		t.Fatal(err)
+	}
+	end := bt0.Add(10 * time.Minute)
+	if due := s.NextDue(); !due.Equal(end.Add(-5 * time.Minute)) {
+		t.Fatalf("due %v", due)
+	}
+	if ch := s.Tick(end.Add(-5*time.Minute - time.Second)); len(ch) != 0 {
+		t.Fatalf("warned early: %v", ch)
+	}
+	if ch := s.Tick(end.Add(-5 * time.Minute)); len(ch) != 1 || ch[0].Event != "breakout.closing" {
+		t.Fatalf("warning: %v", ch)
 	}
 }

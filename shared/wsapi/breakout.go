@@ -24,8 +24,11 @@ func (h *Handler) breakoutOp(u domain.UserID, msg message, now time.Time) op {
 		target, room := domain.UserID(b.UserID), b.Room
 		return func(s *domain.Session) ([]domain.Change, error) { return s.MoveToRoom(u, target, room) }
 	case *breakoutTimerMsg:
-		minutes := b.Minutes
-		return func(s *domain.Session) ([]domain.Change, error) { return s.SetBreakoutTimer(u, minutes, now) }
+		minutes, warn := b.Minutes, time.Duration(0)
+		if b.WarnSeconds != nil {
+			warn = time.Duration(*b.WarnSeconds) * time.Second
+		}
+		return func(s *domain.Session) ([]domain.Change, error) { return s.SetBreakoutTimer(u, minutes, warn, now) }
 	}
 	switch msg.Type {
 	case "breakout.open":

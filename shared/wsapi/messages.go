@@ -62,6 +62,9 @@ type (
 	}
 	breakoutTimerMsg struct {
 		Minutes int `json:"minutes" validate:"required,min=1,max=240"`
+		// WarnSeconds is how long before the end the closing warning
+		// comes (60 when absent).
+		WarnSeconds *int `json:"warnSeconds" validate:"omitempty,min=0,max=1800"`
 	}
 	emptyMsg struct{}
 )

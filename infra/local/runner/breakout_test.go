@@ -95,6 +95,31 @@ func TestBreakoutRoomsOverTheSocket(t *testing.T) {
 	}
 }
 
+func TestBreakoutReconnectLandsInTheRoom(t *testing.T) {
+	s, _ := stack(t)
+	c := newClient(t, s.URL)
+	hostID, aID := newUser(t, c, "Host"), newUser(t, c, "A")
+	id := hosted(t, c, hostID, "primetime")
+	host := connect(t, c, hostID, id, "web")
+	host.ok("session.start", nil)
+	a := connect(t, c, aID, id, "web")
+	host.ok("breakout.configure", map[string]any{"rooms": rooms("Left", "Right"), "assign": map[string]any{aID.ID: 1}})
+	host.ok("breakout.open", nil)
+	host.ok("breakout.timer", map[string]any{"minutes": 5, "warnSeconds": 90})
+	if e := a.expect("breakout.timer", ""); e["warnSeconds"] != float64(90) {
+		t.Fatalf("timer %v", e)
+	}
+	a.leave(s, id)
+	a = connect(t, c, aID, id, "mobile")
+	if room := a.state()["self"].(map[string]any)["room"]; room != float64(1) {
+		t.Fatalf("back in room %v, want 1", room)
+	}
+	a.ok("chat.send", map[string]any{"text": "back in Right"})
+	if got := host.state()["chat"].([]any); len(got) != 0 {
+		t.Fatalf("the main room heard the breakout room: %v", got)
+	}
+}
+
 func TestBreakoutRulesRefused(t *testing.T) {
 	host, ps := workshop(t, 2)
 	v0 := host.state()["version"]
