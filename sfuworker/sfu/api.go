@@ -32,7 +32,11 @@ const MainGroup = -1
 // a member's tracks only while it may publish, and only to members of the
 // same group.
 type MemberState struct {
-	ID         MemberID     `json:"id"`
+	ID MemberID `json:"id"`
+	// Connection is where the member's signaling goes. Another one for a
+	// member already in the room (it reconnected) means a new
+	// PeerConnection: the old one goes with its tracks and subscriptions,
+	// and the member's next offer starts afresh.
 	Connection ConnectionID `json:"connection"`
 	// Publish: the member is on stage (in a breakout room: any member,
 	// up to the room's stage limits, as the session decides).

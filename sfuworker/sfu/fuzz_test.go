@@ -12,9 +12,9 @@ func FuzzParseSDP(f *testing.F) {
 	f.Add([]byte(`{"sdp":"","type":"answer","negotiationId":3}`), "answer")
 	f.Add([]byte(`{"sdp":"v=0\r\nm=\r\n"}`), "offer")
 	f.Fuzz(func(t *testing.T, b []byte, want string) {
-		p, err := parseSDP(json.RawMessage(b), want)
-		if err == nil && (p.SDP == "" || len(p.SDP) > maxSDP) {
-			t.Fatal("accepted an empty or oversized description")
+		p, s, err := parseSDP(json.RawMessage(b), want)
+		if err == nil && (p.SDP == "" || len(p.SDP) > maxSDP || s == nil || len(s.MediaDescriptions) == 0) {
+			t.Fatal("accepted an empty, oversized or media-less description")
 		}
 	})
 }

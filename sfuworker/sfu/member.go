@@ -3,7 +3,9 @@ package sfu
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,12 +55,15 @@ type member struct {
 	closed  bool
 	wg      sync.WaitGroup // Publisher RTCP readers.
 
-	ops       *opQueue
-	pc        *webrtc.PeerConnection
-	started   bool // The client's first offer was answered.
-	needOffer bool
-	negID     int64
-	cands     []webrtc.ICECandidateInit
+	ops     *opQueue
+	pc      *webrtc.PeerConnection
+	started bool // The client's first offer was answered.
+	// pending is the worker's offer sent and not yet answered; it is
+	// applied only with its answer.
+	pending *webrtc.SessionDescription
+	negID   int64 // The last offer's negotiation id.
+	mids    int   // Mids "s1"… handed out.
+	cands   []webrtc.ICECandidateInit
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
@@ -106,42 +111,116 @@ type candidatePayload struct {
 	Candidate webrtc.ICECandidateInit `json:"candidate"`
 }
 
-func parseSDP(payload json.RawMessage, want string) (sdpPayload, error) {
+// parseSDP reads a description and checks what pion would otherwise find
+// only after changing its signaling state, which it cannot roll back:
+// every media section has a mid, and ICE credentials and a DTLS
+// fingerprint are present.
+func parseSDP(payload json.RawMessage, want string) (sdpPayload, *sdp.SessionDescription, error) {
 	var p sdpPayload
 	if len(payload) > maxSDP+1024 {
-		return p, fmt.Errorf("%w: too large", ErrBadSDP)
+		return p, nil, fmt.Errorf("%w: too large", ErrBadSDP)
 	}
 	if err := json.Unmarshal(payload, &p); err != nil {
-		return p, fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return p, nil, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	if p.SDP == "" || len(p.SDP) > maxSDP || (p.Type != "" && p.Type != want) {
-		return p, fmt.Errorf("%w: empty, too large or not an %s", ErrBadSDP, want)
+		return p, nil, fmt.Errorf("%w: empty, too large or not an %s", ErrBadSDP, want)
 	}
-	// Parse before pion does, so its errors never reach a half-applied
-	// state.
-	var s sdp.SessionDescription
+	s := &sdp.SessionDescription{}
 	if err := s.UnmarshalString(p.SDP); err != nil {
-		return p, fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return p, nil, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	return p, nil
+	if len(s.MediaDescriptions) == 0 {
+		return p, nil, fmt.Errorf("%w: no media", ErrBadSDP)
+	}
+	for _, md := range s.MediaDescriptions {
+		if mid(md) == "" {
+			return p, nil, fmt.Errorf("%w: a media section without a mid", ErrBadSDP)
+		}
+		if attr(s, md, "ice-ufrag") == "" || attr(s, md, "ice-pwd") == "" {
+			return p, nil, fmt.Errorf("%w: no ICE credentials", ErrBadSDP)
+		}
+		if attr(s, md, "fingerprint") == "" {
+			return p, nil, fmt.Errorf("%w: no DTLS fingerprint", ErrBadSDP)
+		}
+	}
+	return p, s, nil
 }
 
-// onOffer answers a client's offer. An offer arriving while the worker's
-// own offer is pending (glare) wins: the worker is the polite peer, rolls
-// back and offers again after answering.
+func mid(md *sdp.MediaDescription) string {
+	v, _ := md.Attribute(sdp.AttrKeyMID)
+	return v
+}
+
+// attr is a media section's attribute, or the session's.
+func attr(s *sdp.SessionDescription, md *sdp.MediaDescription, key string) string {
+	if v, ok := md.Attribute(key); ok && v != "" {
+		return v
+	}
+	v, _ := s.Attribute(key)
+	return v
+}
+
+// fingerprint is the DTLS fingerprint of a description's first media
+// section: a new one means a new RTCPeerConnection at the client.
+func fingerprint(s *sdp.SessionDescription) string {
+	if s == nil || len(s.MediaDescriptions) == 0 {
+		return ""
+	}
+	return strings.ToLower(attr(s, s.MediaDescriptions[0], "fingerprint"))
+}
+
+// errFresh tells Worker.Signal that a client's offer needs a new
+// PeerConnection: the member's is failed or closed, stuck in a signaling
+// state pion cannot roll back, or the offer comes from a new connection
+// at the client (another DTLS fingerprint).
+var errFresh = errors.New("sfu: the offer needs a new connection")
+
+// needsFresh reports whether an offer cannot go to the member's
+// PeerConnection and must start a new one.
+func (m *member) needsFresh(offer *sdp.SessionDescription) bool {
+	if m.pc == nil {
+		return true
+	}
+	switch m.pc.ConnectionState() {
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		return true
+	}
+	switch m.pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateFailed, webrtc.ICEConnectionStateClosed:
+		return true
+	}
+	if m.pc.SignalingState() != webrtc.SignalingStateStable {
+		// Only a failed SetRemoteDescription or SetLocalDescription
+		// leaves it there (the worker's own offers are applied only with
+		// their answer), and pion cannot roll back.
+		return true
+	}
+	if rd := m.pc.RemoteDescription(); rd != nil {
+		cur, err := rd.Unmarshal()
+		if err == nil && fingerprint(cur) != "" && fingerprint(cur) != fingerprint(offer) {
+			return true
+		}
+	}
+	return false
+}
+
+// onOffer answers a client's offer. The worker is the polite peer: an
+// offer arriving while its own is pending (glare) wins. pion v4 cannot
+// roll a local offer back, so the worker never applies its offer before
+// the answer arrives (see negotiate): dropping the pending offer is the
+// rollback. It offers again after answering.
 func (m *member) onOffer(_ context.Context, payload json.RawMessage) error {
-	p, err := parseSDP(payload, "offer")
+	p, parsed, err := parseSDP(payload, "offer")
 	if err != nil {
 		return err
 	}
-	if m.pc == nil {
-		return ErrClosed
+	if m.needsFresh(parsed) {
+		return errFresh
 	}
-	if m.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-		if err := m.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-			return fmt.Errorf("sfu: rollback: %w", err)
-		}
-		m.needOffer = true
+	if m.pending != nil {
+		m.w.log.Debug("sfu: glare, the client's offer wins", "member", m.id, "negotiationId", m.negID)
+		m.pending = nil
 	}
 	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.SDP}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
@@ -152,7 +231,8 @@ func (m *member) onOffer(_ context.Context, payload json.RawMessage) error {
 		err = m.pc.SetLocalDescription(ans)
 	}
 	if err != nil {
-		_ = m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		// pion leaves have-remote-offer behind; the next offer starts a
+		// new connection.
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	m.started = true
@@ -164,27 +244,54 @@ func (m *member) onOffer(_ context.Context, payload json.RawMessage) error {
 // onAnswer applies the client's answer to the pending offer; a stale one
 // (no offer pending, or another negotiation id) is dropped.
 func (m *member) onAnswer(_ context.Context, payload json.RawMessage) error {
-	p, err := parseSDP(payload, "answer")
+	p, parsed, err := parseSDP(payload, "answer")
 	if err != nil {
 		return err
 	}
 	if m.pc == nil {
 		return ErrClosed
 	}
-	if m.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer ||
-		(p.NegotiationID != nil && *p.NegotiationID != m.negID) {
-		m.w.log.Debug("sfu: stale answer dropped", "member", m.id)
+	if m.pending == nil || (p.NegotiationID != nil && *p.NegotiationID != m.negID) {
+		m.w.log.Debug("sfu: stale answer dropped", "member", m.id, "negotiationId", p.NegotiationID, "pending", m.negID)
 		return nil
 	}
-	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP}); err != nil {
-		// Back to stable, and offer again.
-		_ = m.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
-		m.needOffer = true
+	offer := *m.pending
+	m.pending = nil
+	if err := matchesOffer(offer, parsed); err != nil {
+		// Nothing was applied: offer again.
 		m.negotiate()
+		return err
+	}
+	if err := m.pc.SetLocalDescription(offer); err != nil {
+		m.w.log.Warn("sfu: apply own offer", "member", m.id, "err", err)
+		m.negotiate()
+		return fmt.Errorf("sfu: apply own offer: %w", err)
+	}
+	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP}); err != nil {
+		// Left in have-local-offer, pion cannot roll back: the client's
+		// next offer starts a new connection.
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	m.flushCandidates()
 	m.negotiate()
+	return nil
+}
+
+// matchesOffer checks that an answer has the offer's media sections, in
+// order.
+func matchesOffer(offer webrtc.SessionDescription, ans *sdp.SessionDescription) error {
+	o, err := offer.Unmarshal()
+	if err != nil {
+		return fmt.Errorf("sfu: own offer: %w", err)
+	}
+	if len(o.MediaDescriptions) != len(ans.MediaDescriptions) {
+		return fmt.Errorf("%w: %d media sections answer %d", ErrBadSDP, len(ans.MediaDescriptions), len(o.MediaDescriptions))
+	}
+	for i, md := range o.MediaDescriptions {
+		if mid(md) != mid(ans.MediaDescriptions[i]) {
+			return fmt.Errorf("%w: media section %d is %q, not %q", ErrBadSDP, i, mid(ans.MediaDescriptions[i]), mid(md))
+		}
+	}
 	return nil
 }
 
@@ -228,24 +335,69 @@ func (m *member) flushCandidates() {
 	m.cands = nil
 }
 
-// negotiate sends an offer when tracks changed, once the client's first
+// negotiate sends an offer when the tracks the member should receive
+// differ from the last negotiated description, once the client's first
 // offer was answered and no offer is pending.
+//
+// The offer is created but not applied (SetLocalDescription waits for the
+// answer, in onAnswer), so that on glare it can be dropped: pion v4 cannot
+// roll back. The worker's new media sections get mids "s1", "s2"… that no
+// browser picks, so that an offer of the client crossing this one never
+// reuses one of them for another track.
 func (m *member) negotiate() {
-	if m.pc == nil || !m.started || !m.needOffer || m.pc.SignalingState() != webrtc.SignalingStateStable {
+	if m.pc == nil || !m.started || m.pending != nil || m.pc.SignalingState() != webrtc.SignalingStateStable || !m.dirty() {
 		return
 	}
-	offer, err := m.pc.CreateOffer(nil)
-	if err == nil {
-		err = m.pc.SetLocalDescription(offer)
+	for _, t := range m.pc.GetTransceivers() {
+		if t.Mid() == "" {
+			m.mids++
+			if err := t.SetMid(fmt.Sprintf("s%d", m.mids)); err != nil {
+				m.w.log.Warn("sfu: set mid", "member", m.id, "err", err)
+			}
+		}
 	}
+	offer, err := m.pc.CreateOffer(nil)
 	if err != nil {
 		m.w.log.Error("sfu: offer", "member", m.id, "err", err)
 		return
 	}
-	m.needOffer = false
+	m.pending = &offer
 	m.negID++
 	id := m.negID
 	m.send("media.offer", sdpPayload{SDP: offer.SDP, Type: "offer", NegotiationID: &id})
+}
+
+// dirty reports whether the tracks the member's senders carry differ from
+// those the current local description sends (by msid: "stream track").
+func (m *member) dirty() bool {
+	sending := map[string]string{}
+	if ld := m.pc.CurrentLocalDescription(); ld != nil {
+		s, err := ld.Unmarshal()
+		if err != nil {
+			return true
+		}
+		for _, md := range s.MediaDescriptions {
+			_, send := md.Attribute("sendonly")
+			_, sendrecv := md.Attribute("sendrecv")
+			if msid, ok := md.Attribute("msid"); ok && (send || sendrecv) && md.MediaName.Port.Value != 0 {
+				sending[mid(md)] = msid
+			}
+		}
+	}
+	for _, t := range m.pc.GetTransceivers() {
+		var want string
+		if s := t.Sender(); s != nil && s.Track() != nil {
+			want = s.Track().StreamID() + " " + s.Track().ID()
+		}
+		var got string
+		if t.Mid() != "" {
+			got = sending[t.Mid()]
+		}
+		if want != got {
+			return true
+		}
+	}
+	return false
 }
 
 // send delivers a server-originated message; it runs on the queue, never
@@ -335,7 +487,6 @@ func (m *member) addSub(pt *pubTrack, s *subscription) {
 	s.sender = sender
 	s.dt.ReadRTCP(sender)
 	pt.recv.Subscribe(s.dt)
-	m.needOffer = true
 	m.negotiate()
 }
 
@@ -346,7 +497,6 @@ func (m *member) removeSub(pt *pubTrack, s *subscription) {
 		if err := m.pc.RemoveTrack(s.sender); err != nil {
 			_ = s.sender.Stop()
 		}
-		m.needOffer = true
 	}
 	s.dt.Close()
 	m.w.mu.Lock()

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -111,15 +112,19 @@ func (w *Worker) Apply(ctx context.Context, st RoomState) error {
 	}
 	for id, ms := range want {
 		if m := r.members[id]; m != nil {
-			m.state = ms
-			continue
+			if m.state.Connection == ms.Connection {
+				m.state = ms
+				continue
+			}
+			// Another WebSocket connection: the client reconnected (its
+			// old connection's $disconnect may come later) and starts
+			// again with a fresh offer on a new PeerConnection. The old
+			// one goes, with its tracks and subscriptions, as if the
+			// member had left; the new one joins with the same state.
+			delete(r.members, id)
+			gone = append(gone, m)
 		}
-		m := newMember(w, r, ms)
-		r.members[id] = m
-		if sp, ok := r.speakers[ms.Group]; ok {
-			// A member joining learns who speaks now.
-			m.ops.push(func() { m.send(speakerMsg, speakerPayload{sp}) })
-		}
+		w.addMemberLocked(r, ms)
 	}
 	after := w.reconcileLocked(r)
 	w.mu.Unlock()
@@ -150,19 +155,35 @@ func (w *Worker) Signal(ctx context.Context, roomID RoomID, memberID MemberID, m
 	if m == nil {
 		return ErrNoMember
 	}
-	var handle func(context.Context, json.RawMessage) error
+	var handle func(*member, context.Context, json.RawMessage) error
 	switch msgType {
 	case "media.offer":
-		handle = m.onOffer
+		handle = (*member).onOffer
 	case "media.answer":
-		handle = m.onAnswer
+		handle = (*member).onAnswer
 	case "media.candidate":
-		handle = m.onCandidate
+		handle = (*member).onCandidate
 	default:
 		return fmt.Errorf("%w: %q", ErrBadMessage, msgType)
 	}
+	err := m.run(ctx, func() error { return handle(m, ctx, payload) })
+	if errors.Is(err, errFresh) {
+		// The offer starts again on a new PeerConnection.
+		if m = w.renew(m); m == nil {
+			return ErrNoMember
+		}
+		err = m.run(ctx, func() error { return handle(m, ctx, payload) })
+		if errors.Is(err, errFresh) {
+			err = fmt.Errorf("%w: no new connection", ErrClosed)
+		}
+	}
+	return err
+}
+
+// run runs op on the member's queue and waits for it.
+func (m *member) run(ctx context.Context, op func() error) error {
 	res := make(chan error, 1)
-	if !m.ops.push(func() { res <- handle(ctx, payload) }) {
+	if !m.ops.push(func() { res <- op() }) {
 		return ErrNoMember
 	}
 	select {
@@ -173,6 +194,44 @@ func (w *Worker) Signal(ctx context.Context, roomID RoomID, memberID MemberID, m
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// addMemberLocked adds a member to its room.
+func (w *Worker) addMemberLocked(r *room, ms MemberState) *member {
+	m := newMember(w, r, ms)
+	r.members[ms.ID] = m
+	if sp, ok := r.speakers[ms.Group]; ok {
+		// A member joining learns who speaks now.
+		m.ops.push(func() { m.send(speakerMsg, speakerPayload{sp}) })
+	}
+	return m
+}
+
+// renew replaces a member whose PeerConnection cannot take a client's
+// offer by one with a new PeerConnection and the same state: the old one
+// goes with its tracks and subscriptions, as if it had left, and the
+// room is rewired. It returns the member now in the room (another one if
+// the member was replaced meanwhile), or nil.
+func (w *Worker) renew(old *member) *member {
+	w.mu.Lock()
+	r := old.room
+	if w.closed || w.rooms[r.id] != r {
+		w.mu.Unlock()
+		return nil
+	}
+	if cur := r.members[old.id]; cur != old {
+		w.mu.Unlock()
+		return cur
+	}
+	w.log.Info("sfu: new peer connection for a fresh offer", "room", r.id, "member", old.id)
+	m := w.addMemberLocked(r, old.state)
+	after := w.reconcileLocked(r)
+	w.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+	w.closeMember(old)
+	return m
 }
 
 // CloseRoom closes every member's connection and forgets the room.
