@@ -53,6 +53,8 @@ type harness struct {
 	members map[MemberID]MemberState
 	order   []MemberID
 	spoken  []MemberID // Config.ActiveSpeaker events, under mu.
+	// conns is the connection each member's last message went to.
+	conns map[MemberID]ConnectionID
 }
 
 func newHarness(t testing.TB) *harness {
@@ -62,7 +64,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, udp: udp, room: "room-1", clients: map[MemberID]*client{}, members: map[MemberID]MemberState{}}
+	h := &harness{t: t, udp: udp, room: "room-1", clients: map[MemberID]*client{}, members: map[MemberID]MemberState{}, conns: map[MemberID]ConnectionID{}}
 	w, err := New(Config{UDP: udp, Signal: h.signal, ActiveSpeaker: func(_ RoomID, _ int, m MemberID) {
 		h.mu.Lock()
 		h.spoken = append(h.spoken, m)
@@ -100,9 +102,10 @@ func newHarness(t testing.TB) *harness {
 }
 
 // signal routes the worker's messages to the test clients.
-func (h *harness) signal(_ context.Context, _ RoomID, member MemberID, _ ConnectionID, msgType string, payload json.RawMessage) error {
+func (h *harness) signal(_ context.Context, _ RoomID, member MemberID, conn ConnectionID, msgType string, payload json.RawMessage) error {
 	h.mu.Lock()
 	c := h.clients[member]
+	h.conns[member] = conn
 	h.mu.Unlock()
 	if c != nil {
 		c.inbox.push(msgType, payload)
@@ -154,6 +157,9 @@ type clientOpts struct {
 	level func() uint8
 	// tcpOnly limits the client's ICE to TCP candidates.
 	tcpOnly bool
+	// recvVideo adds a receive-only video transceiver to the receive-only
+	// audio one of a client that publishes nothing.
+	recvVideo bool
 }
 
 // client is a pion peer standing for a browser. out carries its
@@ -177,9 +183,15 @@ type client struct {
 	simSender *webrtc.RTPSender
 	keyReq    atomic.Bool
 
+	// offers counts the worker's offers; while holdOffers is set they
+	// are kept in held, unanswered.
+	offers     atomic.Int64
+	holdOffers atomic.Bool
+
 	mu       sync.Mutex
 	recv     map[string]*received // By publisher id and kind.
 	speakers []MemberID           // active.speaker messages received.
+	held     []msg
 }
 
 type received struct {
@@ -315,6 +327,11 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			t.Fatal(err)
 		}
+		if o.recvVideo {
+			if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
@@ -410,6 +427,13 @@ func (c *client) handle(m msg) {
 	case "media.answer":
 		_ = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP})
 	case "media.offer":
+		c.offers.Add(1)
+		if c.holdOffers.Load() {
+			c.mu.Lock()
+			c.held = append(c.held, m)
+			c.mu.Unlock()
+			return
+		}
 		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.SDP}); err != nil {
 			return
 		}
