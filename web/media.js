@@ -12,10 +12,10 @@
 //   change: {"type":"media.offer","sdp","type":"offer","negotiationId"}. The
 //   frame repeats "type", so JSON.parse keeps the last one: "offer" (live.js
 //   maps it back). The answer echoes negotiationId.
-// - It means to be the polite peer, but pion cannot roll back a local
-//   offer, so an offer of ours that crosses one of its own fails there
-//   ("internal"). The browser is the polite one: it rolls its offer back,
-//   answers the server's, and then offers again.
+// - The worker is the polite peer: it keeps its own offer uncommitted
+//   until answered, so when ours crosses it, it drops its offer, answers
+//   ours and offers again. The browser therefore ignores a server offer
+//   that arrives while its own is pending.
 // - It may put a subscription on any of our transceivers, also the ones we
 //   send on: every transceiver the server sends on is made to receive too.
 // - Remote streams carry the publisher's user id as their stream id.
@@ -302,8 +302,8 @@ export class Media extends EventTarget {
     if (frame.type === 'media.candidate') return this.#candidate(frame.candidate);
     if (frame.type === 'media.answer') return this.#answer(frame);
     if (frame.type === 'media.offer') {
-      // Glare: the server's offer wins; ours fails there and goes again
-      // (#remoteOffer rolls ours back).
+      // Glare: ours wins; the worker drops its offer and sends another
+      // after answering ours.
       return this.#serial(() => this.#remoteOffer(frame));
     }
     return Promise.resolve();
@@ -327,8 +327,8 @@ export class Media extends EventTarget {
     if (!pc || this.closed) return; // the server only offers to a connection we opened
     try {
       if (pc.signalingState === 'have-local-offer') {
-        await pc.setLocalDescription({ type: 'rollback' });
-        this.renegotiate = true;
+        this.#log('ignoring a crossing server offer', frame.negotiationId ?? '');
+        return;
       }
       await pc.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
       // Receive on whatever the server sends on.
