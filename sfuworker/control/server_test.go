@@ -314,7 +314,8 @@ func TestDraining(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	w, _, srv := serve(t)
-	w.stats = sfu.Stats{Rooms: 2, Members: 11, Tracks: 5, PacketsForwarded: 123456, BytesForwarded: 98765432, NACKs: 17, PLIs: 4}
+	w.stats = sfu.Stats{Rooms: 2, Members: 11, Tracks: 5, PacketsForwarded: 123456, BytesForwarded: 98765432, NACKs: 17, PLIs: 4,
+		Estimates: []int64{250_000, 1_200_000, 4_000_000}}
 	_ = client(t, srv.URL).CloseRoom(t.Context(), "r1")
 	code, body := send(t, http.MethodGet, srv.URL+"/metrics", "", "")
 	if code != 200 {
@@ -325,6 +326,10 @@ func TestMetrics(t *testing.T) {
 		"greenroom_sfu_packets_forwarded_total 123456", "greenroom_sfu_bytes_forwarded_total 9.8765432e+07",
 		"greenroom_sfu_nacks_total 17", "greenroom_sfu_plis_total 4", "greenroom_sfu_draining 0",
 		`greenroom_sfu_control_requests_total{code="204",route="close"} 1`, "go_goroutines",
+		`greenroom_sfu_bandwidth_estimate_bps_bucket{le="300000"} 1`,
+		`greenroom_sfu_bandwidth_estimate_bps_bucket{le="1.5e+06"} 2`,
+		`greenroom_sfu_bandwidth_estimate_bps_bucket{le="+Inf"} 3`,
+		"greenroom_sfu_bandwidth_estimate_bps_count 3", "greenroom_sfu_bandwidth_estimate_bps_sum 5.45e+06",
 	} {
 		if !strings.Contains(body, want+"\n") && !strings.Contains(body, want+" ") {
 			t.Errorf("metrics lack %q", want)

@@ -99,6 +99,9 @@ type Stats struct {
 	BytesForwarded   uint64
 	NACKs            uint64
 	PLIs             uint64
+	// Estimates are the bandwidth estimates (bit/s) of the subscribers'
+	// tracks that have one.
+	Estimates []int64
 }
 
 // The Worker's methods (worker.go):

@@ -287,6 +287,9 @@ func (w *Worker) Stats() Stats {
 				st.PacketsForwarded += ds.Packets
 				st.BytesForwarded += ds.Bytes
 				st.NACKs += ds.NACKs
+				if e := s.dt.Estimate(); e > 0 {
+					st.Estimates = append(st.Estimates, e)
+				}
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,9 @@ func TestSimulcastSwitchesWithoutGaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, wait, "switch to the layer the estimate carries", func() bool { return layer() == c.layer })
+		if st := h.w.Stats(); !slices.Contains(st.Estimates, c.bps) {
+			t.Fatalf("Stats().Estimates = %v, want %d among them", st.Estimates, c.bps)
+		}
 	}
 	n := s.count("p", "video")
 	eventually(t, wait, "more video", func() bool { return s.count("p", "video") > n+20 })
