@@ -10,17 +10,12 @@ import (
 // workshop is a live primetime session with a host and n participants.
 func workshop(t *testing.T, n int) (*member, []*member) {
 	t.Helper()
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID := newUser(t, c, "Host")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	host.ok("session.start", nil)
-	ps := make([]*member, n)
-	for i := range ps {
-		ps[i] = connect(t, c, newUser(t, c, fmt.Sprintf("P%d", i)), id, "web")
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("P%d", i)
 	}
-	return host, ps
+	r := primetime(t, true, names...)
+	return r.host, r.members
 }
 
 func rooms(names ...string) []map[string]any {
@@ -96,13 +91,9 @@ func TestBreakoutRoomsOverTheSocket(t *testing.T) {
 }
 
 func TestBreakoutReconnectLandsInTheRoom(t *testing.T) {
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID, aID := newUser(t, c, "Host"), newUser(t, c, "A")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	host.ok("session.start", nil)
-	a := connect(t, c, aID, id, "web")
+	r := primetime(t, true, "A")
+	s, c, id, host, a := r.s, r.c, r.id, r.host, r.members[0]
+	aID := a.id
 	host.ok("breakout.configure", map[string]any{"rooms": rooms("Left", "Right"), "assign": map[string]any{aID.ID: 1}})
 	host.ok("breakout.open", nil)
 	host.ok("breakout.timer", map[string]any{"minutes": 5, "warnSeconds": 90})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenroom-live/greenroom/infra/local/runner"
 	"github.com/greenroom-live/greenroom/shared/domain"
 )
 
@@ -19,6 +20,35 @@ func hosted(t *testing.T, c *client, host identity, kind string) string {
 	var out struct{ Session struct{ ID string } }
 	r.decode(t, &out)
 	return out.Session.ID
+}
+
+// liveRoom is a primetime session on a fresh stack with its host and
+// members connected from the web.
+type liveRoom struct {
+	s       *runner.Stack
+	c       *client
+	id      string
+	host    *member
+	members []*member
+}
+
+// primetime starts a stack, creates a primetime session hosted by "Host",
+// connects the host, starts the session when started is true, and then
+// connects one member for each name.
+func primetime(t *testing.T, started bool, names ...string) *liveRoom {
+	t.Helper()
+	s, _ := stack(t)
+	c := newClient(t, s.URL)
+	hostID := newUser(t, c, "Host")
+	r := &liveRoom{s: s, c: c, id: hosted(t, c, hostID, "primetime")}
+	r.host = connect(t, c, hostID, r.id, "web")
+	if started {
+		r.host.ok("session.start", nil)
+	}
+	for _, n := range names {
+		r.members = append(r.members, connect(t, c, newUser(t, c, n), r.id, "web"))
+	}
+	return r
 }
 
 func sessionStatus(t *testing.T, c *client, id string) string {
@@ -263,13 +293,9 @@ func TestPrimetimeSeed002(t *testing.T) {
 }
 
 func TestRemoveAndEnd(t *testing.T) {
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID, aID, bID := newUser(t, c, "Host"), newUser(t, c, "A"), newUser(t, c, "B")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	a := connect(t, c, aID, id, "web")
-	b := connect(t, c, bID, id, "web")
+	r := primetime(t, false, "A", "B")
+	c, id, host, a, b := r.c, r.id, r.host, r.members[0], r.members[1]
+	aID, bID := a.id, b.id
 
 	a.refused("forbidden", "member.remove", map[string]any{"userId": bID.ID})
 	host.ok("member.remove", map[string]any{"userId": aID.ID})
@@ -289,13 +315,9 @@ func TestRemoveAndEnd(t *testing.T) {
 }
 
 func TestChatAndQA(t *testing.T) {
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID, aID, bID := newUser(t, c, "Host"), newUser(t, c, "A"), newUser(t, c, "B")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	a := connect(t, c, aID, id, "web")
-	b := connect(t, c, bID, id, "web")
+	r := primetime(t, false, "A", "B")
+	host, a, b := r.host, r.members[0], r.members[1]
+	aID, bID := a.id, b.id
 
 	a.ok("chat.send", map[string]any{"text": "hello 👋"})
 	if e := b.expect("chat.message", aID.ID); e["text"] != "hello 👋" || e["name"] != "A" {
@@ -342,14 +364,9 @@ func TestChatAndQA(t *testing.T) {
 }
 
 func TestReconnectKeepsRoleSeatAndHand(t *testing.T) {
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID, aID, bID := newUser(t, c, "Host"), newUser(t, c, "A"), newUser(t, c, "B")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	host.ok("session.start", nil)
-	a := connect(t, c, aID, id, "web")
-	b := connect(t, c, bID, id, "web")
+	r := primetime(t, true, "A", "B")
+	c, id, host, a, b := r.c, r.id, r.host, r.members[0], r.members[1]
+	aID, bID := a.id, b.id
 	a.ok("hand.raise", nil)
 	host.ok("hand.approve", map[string]any{"userId": aID.ID})
 	b.ok("hand.raise", nil)

@@ -284,14 +284,9 @@ func TestMediaPresenterReachesEveryMember(t *testing.T) {
 }
 
 func TestMediaStageGatesPublishing(t *testing.T) {
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID, aID, bID := newUser(t, c, "Host"), newUser(t, c, "A"), newUser(t, c, "B")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	host.ok("session.start", nil)
-	a := connect(t, c, aID, id, "web")
-	b := connect(t, c, bID, id, "web")
+	r := primetime(t, true, "A", "B")
+	host, a, b := r.host, r.members[0], r.members[1]
+	hostID, aID := host.id, a.id
 
 	// A publishes while off stage: its packets reach no one.
 	newPeer(t, a, peerOpts{publish: true})
@@ -434,18 +429,12 @@ func reports(t *testing.T, s *runner.Stack, worker, room string) bool {
 // hear and see only their room, a move switches what they receive on the
 // same connection, and closing returns everyone to the main stage.
 func TestBreakoutRoomsCarryTheirOwnMedia(t *testing.T) {
-	s, _ := stack(t)
-	c := newClient(t, s.URL)
-	hostID := newUser(t, c, "Host")
-	id := hosted(t, c, hostID, "primetime")
-	host := connect(t, c, hostID, id, "web")
-	host.ok("session.start", nil)
-	ids := make([]identity, 4)
-	ms := make([]*member, 4)
-	ps := make([]*peer, 4)
-	for i := range ms {
-		ids[i] = newUser(t, c, fmt.Sprintf("P%d", i))
-		ms[i] = connect(t, c, ids[i], id, "web")
+	r := primetime(t, true, "P0", "P1", "P2", "P3")
+	host, ms, hostID := r.host, r.members, r.host.id
+	ids := make([]identity, len(ms))
+	ps := make([]*peer, len(ms))
+	for i, m := range ms {
+		ids[i] = m.id
 	}
 	newPeer(t, host, peerOpts{publish: true})
 	for i := range ms {
