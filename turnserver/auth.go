@@ -1,9 +1,6 @@
 package turnserver
 
 import (
-	"crypto/hmac"
-	"crypto/sha1" //nolint:gosec // The TURN REST scheme is defined with HMAC-SHA1.
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/turn/v4"
+
+	"github.com/greenroom-live/greenroom/shared/turncred"
 )
 
 // maxUsernameLen bounds the USERNAME attribute (RFC 8489 section 14.3
@@ -61,15 +60,6 @@ func userOf(username string) string {
 	return username
 }
 
-// restPassword is the REST scheme's password for username: the base64 of
-// HMAC-SHA1 of the username keyed with the shared secret.
-func restPassword(secret []byte, username string) string {
-	mac := hmac.New(sha1.New, secret)
-	mac.Write([]byte(username)) // A hash never fails to write.
-
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
 // authReason names the metric label of a refused credential.
 func authReason(err error) string {
 	switch {
@@ -99,7 +89,7 @@ func (s *Server) authHandler(username, realm string, src net.Addr) ([]byte, bool
 		return nil, false
 	}
 
-	return turn.GenerateAuthKey(username, realm, restPassword(s.secret, username)), true
+	return turn.GenerateAuthKey(username, realm, turncred.Password(s.secret, username)), true
 }
 
 // refuse counts and logs a credential refused before the integrity check.

@@ -7,11 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pion/turn/v4"
-
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/store"
+	"github.com/greenroom-live/greenroom/shared/turncred"
 )
 
 // TURNConfig is how the API mints TURN credentials for members: the REST
@@ -101,10 +100,7 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	ice, err := h.iceServers(u)
-	if err != nil {
-		return response{}, err
-	}
+	ice := h.iceServers(u)
 	return response{http.StatusOK, map[string]any{
 		"wsUrl":      h.wsURL(r),
 		"joinToken":  tok,
@@ -114,20 +110,18 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 	}}, nil
 }
 
-// iceServers mints TURN credentials for u with pion/turn's REST helper.
-func (h *Handler) iceServers(u domain.UserID) ([]iceServer, error) {
+// iceServers mints TURN credentials for u by the handler's clock (pion's
+// REST helper would read the wall clock, which the TURN server does not).
+func (h *Handler) iceServers(u domain.UserID) []iceServer {
 	if h.turn.Secret == "" || len(h.turn.URLs) == 0 {
-		return []iceServer{}, nil
+		return []iceServer{}
 	}
 	ttl := h.turn.TTL
 	if ttl <= 0 {
 		ttl = DefaultTURNTTL
 	}
-	user, pass, err := turn.GenerateLongTermTURNRESTCredentials(h.turn.Secret, string(u), ttl)
-	if err != nil {
-		return nil, err
-	}
-	return []iceServer{{URLs: h.turn.URLs, Username: user, Credential: pass}}, nil
+	user, pass := turncred.Mint(h.turn.Secret, string(u), h.clock.Now().Add(ttl))
+	return []iceServer{{URLs: h.turn.URLs, Username: user, Credential: pass}}
 }
 
 // wsURL is where clients open the session's WebSocket.
