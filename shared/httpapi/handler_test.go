@@ -21,12 +21,13 @@ const testAdminKey = "test-admin-key"
 // tokens for an organizer, an employer and a user.
 func newTestHandler(tb testing.TB) (*Handler, map[string]string) {
 	tb.Helper()
-	db, err := boltstore.Open(filepath.Join(tb.TempDir(), "db"))
+	// One clock for the handler, the tokens and the store's expiry.
+	clock := domain.NewManualClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	db, err := boltstore.Open(filepath.Join(tb.TempDir(), "db"), boltstore.WithClock(clock))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = db.Close() })
-	clock := domain.NewManualClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	tokens, err := auth.NewIssuer(auth.Config{Key: []byte(strings.Repeat("k", 32)), Clock: clock})
 	if err != nil {
 		tb.Fatal(err)

@@ -60,7 +60,10 @@ type Config struct {
 	// mode; the table is created when missing.
 	DynamoDBEndpoint string
 	Table            string
-	// Clock is the system clock when nil; tests set one.
+	// Clock is the one clock of the whole stack: the HTTP and WebSocket
+	// handlers, the gateway, the store's expiry, the scheduler, the
+	// worker registry and TURN credentials all read it. The system clock
+	// when nil; tests set one.
 	Clock domain.Clock
 	// Logger discards when nil.
 	Logger *slog.Logger
@@ -280,7 +283,7 @@ func withDefaults(cfg Config) Config {
 func openStore(ctx context.Context, cfg Config) (store.Store, func() error, error) {
 	switch cfg.Store {
 	case StoreEmbedded:
-		db, err := boltstore.Open(filepath.Join(cfg.DataDir, "greenroom.db"))
+		db, err := boltstore.Open(filepath.Join(cfg.DataDir, "greenroom.db"), boltstore.WithClock(cfg.Clock))
 		if err != nil {
 			return nil, nil, fmt.Errorf("runner: embedded store: %w", err)
 		}
@@ -298,7 +301,7 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 		if err := dynamostore.CreateTable(ctx, client, cfg.Table); err != nil {
 			return nil, nil, fmt.Errorf("runner: table: %w", err)
 		}
-		return dynamostore.New(client, cfg.Table), func() error { return nil }, nil
+		return dynamostore.New(client, cfg.Table, dynamostore.WithClock(cfg.Clock)), func() error { return nil }, nil
 	default:
 		return nil, nil, fmt.Errorf("runner: unknown store %q (want %s or %s)", cfg.Store, StoreEmbedded, StoreDynamoDB)
 	}
