@@ -24,8 +24,12 @@ import (
 
 const openAPIPath = "../../../docs/openapi.yaml"
 
-// testStart is the wall time the whole-stack tests pretend it is.
-var testStart = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+// testStart is the time the whole-stack tests pretend it is when they
+// start: 09:00 UTC tomorrow, derived from the wall clock so that no test
+// carries a date that the calendar can overtake. Every part of the stack
+// reads the one settable clock the tests hand it; TestOneClockAnyDate
+// checks that nothing reads another.
+var testStart = time.Now().UTC().Truncate(24 * time.Hour).Add(24*time.Hour + 9*time.Hour)
 
 // stack starts the local runner in-process on 127.0.0.1 with the embedded
 // store in a temporary directory and a settable clock.
@@ -37,7 +41,13 @@ func stack(t *testing.T) (*runner.Stack, *domain.ManualClock) {
 // stackWith is stack with the configuration adjusted by tune.
 func stackWith(t *testing.T, tune func(*runner.Config)) (*runner.Stack, *domain.ManualClock) {
 	t.Helper()
-	clock := domain.NewManualClock(testStart)
+	return stackAt(t, testStart, tune)
+}
+
+// stackAt is stackWith with the clock standing at start.
+func stackAt(t *testing.T, start time.Time, tune func(*runner.Config)) (*runner.Stack, *domain.ManualClock) {
+	t.Helper()
+	clock := domain.NewManualClock(start)
 	var logger *slog.Logger
 	if os.Getenv("GREENROOM_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

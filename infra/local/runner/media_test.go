@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/pion/turn/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/greenroom-live/greenroom/infra/local/runner"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/turncred"
 )
 
 // peer is a real pion PeerConnection of one member, signaled through the
@@ -310,7 +310,7 @@ func TestMediaStageGatesPublishing(t *testing.T) {
 }
 
 func TestMediaRelayOnlyThroughTURN(t *testing.T) {
-	s, _ := stack(t)
+	s, clock := stack(t)
 	c := newClient(t, s.URL)
 	hostID, goodID, tamperedID, expiredID := newUser(t, c, "Host"), newUser(t, c, "Good"), newUser(t, c, "Tampered"), newUser(t, c, "Expired")
 	id := hosted(t, c, hostID, "primetime")
@@ -320,7 +320,7 @@ func TestMediaRelayOnlyThroughTURN(t *testing.T) {
 
 	good := connect(t, c, goodID, id, "web")
 	ice := iceServers(good)
-	if len(ice) == 0 || !strings.HasPrefix(ice[0].Username, fmt.Sprint(time.Now().Unix())[:3]) || !strings.HasSuffix(ice[0].Username, ":"+goodID.ID) {
+	if len(ice) == 0 || !strings.HasPrefix(ice[0].Username, fmt.Sprint(clock.Now().Unix())[:3]) || !strings.HasSuffix(ice[0].Username, ":"+goodID.ID) {
 		t.Fatalf("TURN credentials: %+v", ice)
 	}
 	pg := newPeer(t, good, peerOpts{relayOnly: true})
@@ -336,10 +336,7 @@ func TestMediaRelayOnlyThroughTURN(t *testing.T) {
 		t.Fatal(err)
 	}
 	ex := connect(t, c, expiredID, id, "web")
-	user, pass, err := turn.GenerateLongTermTURNRESTCredentials(strings.TrimSpace(string(secret)), expiredID.ID, -time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	user, pass := turncred.Mint(strings.TrimSpace(string(secret)), expiredID.ID, clock.Now().Add(-time.Minute))
 	expired := iceServers(ex)
 	expired[0].Username, expired[0].Credential = user, pass
 	pe := newPeer(t, ex, peerOpts{relayOnly: true, ice: expired})
