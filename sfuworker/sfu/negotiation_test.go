@@ -77,7 +77,8 @@ func (h *harness) conn(id MemberID) ConnectionID {
 // TestGlareClientOfferWins: the client offers while the worker's offer is
 // pending, and ignores the worker's offer (it is the impolite peer). The
 // worker, polite, drops its offer (pion cannot roll back: it never
-// applied it), answers, and offers again; media then flows both ways.
+// applied it) and answers, carrying the tracks in the answer or offering
+// them again after it; media then flows both ways.
 func TestGlareClientOfferWins(t *testing.T) {
 	h := newHarness(t)
 	s := newClient(h, on("s", true, MainGroup), clientOpts{})
@@ -99,9 +100,10 @@ func TestGlareClientOfferWins(t *testing.T) {
 	eventually(t, wait, "the publisher receives s's media", func() bool {
 		return p.count("s", "video") > 20 && p.count("s", "audio") > 10
 	})
-	if n := s.offers.Load(); n < 2 {
-		t.Fatalf("the worker did not offer again after the glare: %d offers", n)
-	}
+	// Whether the publisher's tracks came in the answer to the client's
+	// offer (as a first answer carries them) or in a fresh offer after
+	// it depends on which of p's tracks the worker had read when the
+	// client offered; media flowing both ways is what counts.
 	if st := s.pc.SignalingState(); st != webrtc.SignalingStateStable {
 		t.Fatalf("client signaling state %s", st)
 	}
