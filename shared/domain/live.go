@@ -45,6 +45,11 @@ const (
 	// MaxConnectionAge and MaxIdle are API Gateway's WebSocket limits.
 	MaxConnectionAge = 2 * time.Hour
 	MaxIdle          = 10 * time.Minute
+	// ConnectGrace is how long a connection may still be inside its
+	// $connect: API Gateway answers 410 to posts until $connect has
+	// returned, and that integration may run up to its 29-second timeout.
+	// A 410 from a younger connection is no proof that it is gone.
+	ConnectGrace = 30 * time.Second
 	// MaxQuestions bounds the questions of one session.
 	MaxQuestions = 200
 	// MaxChatLen and MaxQuestionLen bound texts, in characters.
@@ -222,6 +227,30 @@ func (s *Session) MemberByConnection(c ConnectionID) (Member, bool) {
 		}
 	}
 	return Member{}, false
+}
+
+// ProvenGone returns the connections among refused (those a post to
+// answered 410) that are really gone: every one except the current
+// connections of members who connected less than ConnectGrace before now,
+// which may simply not be established yet. Those are left to their own
+// $disconnect, to a 410 after the grace, or to the scheduler's sweep.
+func (s *Session) ProvenGone(refused []ConnectionID, now time.Time) []ConnectionID {
+	if len(refused) == 0 {
+		return nil
+	}
+	young := map[ConnectionID]bool{}
+	for _, m := range s.Live.Members {
+		if m.ConnectionID != "" && m.Connected && now.Sub(m.ConnectedAt) < ConnectGrace {
+			young[m.ConnectionID] = true
+		}
+	}
+	var gone []ConnectionID
+	for _, c := range refused {
+		if !young[c] {
+			gone = append(gone, c)
+		}
+	}
+	return gone
 }
 
 // actor returns the member u, who must be in the session and not removed.

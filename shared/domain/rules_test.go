@@ -1550,3 +1550,27 @@ func TestRefusalsLeaveNoTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestProvenGone: a 410 proves a connection gone only when its member
+// connected at least ConnectGrace ago, or when the connection is no
+// member's current one.
+func TestProvenGone(t *testing.T) {
+	s := scheduledLive(t) // u1…u7 connected at minute 57
+	must(t)(s.Connect("u1", "c-u1b", at(61)))
+	must(t)(s.Connect("u2", "c-u2b", at(60)))
+	now := at(61).Add(10 * time.Second)
+	refused := []domain.ConnectionID{"c-u1b", "c-u1", "c-u2b", "c-u3", "c-nobody"}
+	got := s.ProvenGone(refused, now)
+	// c-u1b connected 10 s ago: still inside its $connect, maybe. c-u1 was
+	// replaced; c-u2b connected 70 s ago; c-u3 four minutes ago; c-nobody
+	// is nobody's.
+	if want := []domain.ConnectionID{"c-u1", "c-u2b", "c-u3", "c-nobody"}; !slices.Equal(got, want) {
+		t.Fatalf("ProvenGone = %v, want %v", got, want)
+	}
+	if got := s.ProvenGone(refused[:1], at(61).Add(domain.ConnectGrace)); !slices.Equal(got, refused[:1]) {
+		t.Fatalf("after the grace, ProvenGone = %v, want %v", got, refused[:1])
+	}
+	if got := s.ProvenGone(nil, now); got != nil {
+		t.Fatalf("ProvenGone(nil) = %v", got)
+	}
+}

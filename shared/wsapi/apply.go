@@ -44,9 +44,16 @@ func (h *Handler) apply(ctx context.Context, id domain.SessionID, o op) (domain.
 
 // publish broadcasts changes, closes the connections they end, and drops
 // connections found gone on the way (never the one that sent the
-// message: skip is not posted to).
+// message: skip is not posted to). A 410 from a connection that may still
+// be inside its $connect is not taken as gone (domain.ConnectGrace): it
+// asks for the state once it is open. What decides is the session in
+// hand, so the fan-out learns this without another read.
 func (h *Handler) publish(ctx context.Context, s domain.Session, changes []domain.Change, skip domain.ConnectionID) {
-	gone := h.publishOnce(ctx, s, changes, skip)
+	refused := h.publishOnce(ctx, s, changes, skip)
+	gone := s.ProvenGone(refused, h.clock.Now())
+	if n := len(refused) - len(gone); n > 0 {
+		h.log.DebugContext(ctx, "410 from connections still connecting: kept", "sessionId", s.ID, "count", n)
+	}
 	if len(gone) > 0 {
 		h.dropConnections(ctx, s.ID, gone)
 	}

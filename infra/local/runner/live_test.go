@@ -539,7 +539,7 @@ func TestConnectRefusesBadTokens(t *testing.T) {
 }
 
 func TestStaleConnectionIsRemovedNotTheSender(t *testing.T) {
-	s, _ := stack(t)
+	s, clock := stack(t)
 	c := newClient(t, s.URL)
 	hostID, aID, ghostID := newUser(t, c, "Host"), newUser(t, c, "A"), newUser(t, c, "Ghost")
 	id := hosted(t, c, hostID, "primetime")
@@ -547,9 +547,10 @@ func TestStaleConnectionIsRemovedNotTheSender(t *testing.T) {
 	a := connect(t, c, aID, id, "web")
 	want(t, join(t, c, ghostID, id, "web"), http.StatusOK, "")
 	// The ghost is admitted and bound to a connection the gateway has
-	// never seen: posting to it answers 410.
+	// never seen, a minute ago (past the grace of a connection that may
+	// still be inside its $connect): posting to it answers 410.
 	if _, err := s.Store.UpdateSession(t.Context(), domain.SessionID(id), func(s *domain.Session) error {
-		_, err := s.Connect(domain.UserID(ghostID.ID), "ghost-connection", time.Now())
+		_, err := s.Connect(domain.UserID(ghostID.ID), "ghost-connection", clock.Now().Add(-time.Minute))
 		return err
 	}); err != nil {
 		t.Fatal(err)
