@@ -8,8 +8,13 @@ import (
 
 // Limits from the product pages (seed 001) and the contract.
 const (
-	// MaxCapacity is the most members a session may hold.
+	// MaxCapacity is the most members a scheduled or instant session may
+	// hold (seed 001: "up to 50 participants").
 	MaxCapacity = 50
+	// PrimetimeCapacity is the most members a PrimeTime session holds:
+	// it lives inside a group's chat, where everyone watches and only
+	// the host and approved speakers are on screen (seed 002).
+	PrimetimeCapacity = 200
 	// MaxSpeakers is the most employees/speakers on screen at once.
 	MaxSpeakers = 4
 	// MaxStageParticipants is the most participants on screen at once.

@@ -147,10 +147,11 @@ var InstantStage = StageLimits{MaxSpeakers: 1, MaxParticipants: 1}
 func NewHostedSession(kind Kind, host UserID, title, groupID string, now time.Time) (Session, error) {
 	f := FieldErrors{}
 	stage := InstantStage
+	capacity := MaxCapacity
 	switch kind {
 	case KindInstant:
 	case KindPrimetime:
-		stage = PrimetimeStage
+		stage, capacity = PrimetimeStage, PrimetimeCapacity
 	default:
 		f["kind"] = `must be "instant" or "primetime"`
 	}
@@ -170,7 +171,7 @@ func NewHostedSession(kind Kind, host UserID, title, groupID string, now time.Ti
 		Title:     title,
 		HostID:    host,
 		GroupID:   groupID,
-		Capacity:  MaxCapacity,
+		Capacity:  capacity,
 		Stage:     stage,
 		CreatedAt: now,
 	}, nil

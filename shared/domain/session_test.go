@@ -185,8 +185,12 @@ func TestNewHostedSession(t *testing.T) {
 			if s.HostID != "host1" || s.Title != tt.title || s.GroupID != tt.groupID {
 				t.Errorf("host/title/group = %q/%q/%q", s.HostID, s.Title, s.GroupID)
 			}
-			if s.Capacity != 50 || s.SpotsLeft() != 50 {
-				t.Errorf("capacity/spotsLeft = %d/%d, want 50/50", s.Capacity, s.SpotsLeft())
+			capacity := domain.MaxCapacity
+			if tt.kind == domain.KindPrimetime {
+				capacity = domain.PrimetimeCapacity
+			}
+			if s.Capacity != capacity || s.SpotsLeft() != capacity {
+				t.Errorf("capacity/spotsLeft = %d/%d, want %d", s.Capacity, s.SpotsLeft(), capacity)
 			}
 			if s.Stage != tt.wantStage {
 				t.Errorf("Stage = %+v, want %+v", s.Stage, tt.wantStage)
