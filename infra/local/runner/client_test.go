@@ -20,6 +20,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/infra/local/runner"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
 )
 
 const openAPIPath = "../../../docs/openapi.yaml"
@@ -58,6 +59,7 @@ func stackAt(t *testing.T, start time.Time, tune func(*runner.Config)) (*runner.
 		Clock:   clock,
 		Logger:  logger,
 	}
+	onDynamoDB(t, &cfg)
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -73,6 +75,39 @@ func stackAt(t *testing.T, start time.Time, tune func(*runner.Config)) (*runner.
 		}
 	})
 	return s, clock
+}
+
+// storeEnv, set to "dynamodb", runs the whole-stack tests on DynamoDB
+// Local at $GREENROOM_DYNAMODB_ENDPOINT (`make e2e` does so for the crowd
+// tests) instead of the embedded store: a table of their own per test.
+const storeEnv = "GREENROOM_TEST_STORE"
+
+// onDynamoDB points cfg at DynamoDB Local when storeEnv asks for it.
+func onDynamoDB(t *testing.T, cfg *runner.Config) {
+	t.Helper()
+	if os.Getenv(storeEnv) != runner.StoreDynamoDB {
+		return
+	}
+	endpoint := os.Getenv("GREENROOM_DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		t.Fatalf("%s=dynamodb needs GREENROOM_DYNAMODB_ENDPOINT (run under .ci/dynamodb-local.sh run)", storeEnv)
+	}
+	// The runner loads the SDK's default configuration: DynamoDB Local
+	// with dummy credentials, never a developer's real profile.
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "us-east-1")
+	table := "greenroom-test-" + domain.NewID(8)
+	cfg.Store, cfg.DynamoDBEndpoint, cfg.Table = runner.StoreDynamoDB, endpoint, table
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := dynamostore.DeleteTable(ctx, dynamostore.LocalClient(endpoint), table); err != nil {
+			t.Errorf("drop table: %v", err)
+		}
+	})
 }
 
 var (
