@@ -5,7 +5,7 @@
 #   make e2e     tier 2: DynamoDB Local contract tests, sam validate/lint/build
 #                (.ci/e2e.sh installs what it needs)
 #   make bench   figures, never pass/fail: bootstrap sizes, store contention,
-#                chat fan-out and $default throughput (infra/bench)
+#                join rushes, chat fan-out and $default throughput (infra/bench)
 #   make lint    go vet, staticcheck, gofmt, go mod tidy check
 #   make build   every Lambda bootstrap into bin/<LogicalId>/
 #   make worker-binaries  bin/sfuworker and bin/turnserver, as in their Dockerfiles
@@ -112,8 +112,12 @@ bench-sizes:
 bench-store: bench-bin
 	@$(BENCH_BIN) store
 	@bash .ci/dynamodb-local.sh run -- $(BENCH_BIN) store -dynamodb
+	@bash .ci/dynamodb-local.sh run -- $(BENCH_BIN) rush -dynamodb
 
+# rush: 50 and 200 members joining a live session at once (join to first
+# state, members dropped); fanout and throughput: a full session's messages.
 bench-live: bench-bin
+	@$(BENCH_BIN) rush
 	@$(BENCH_BIN) fanout
 	@$(BENCH_BIN) throughput
 

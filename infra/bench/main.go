@@ -7,6 +7,7 @@
 //	bench store [-dynamodb]   registrations under contention
 //	bench fanout              chat.send fan-out latency to a full session
 //	bench throughput          messages per second through $default
+//	bench rush [-dynamodb]    N members joining a live session at once
 //
 // `bench store -dynamodb` runs against the DynamoDB Local endpoint in
 // GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
@@ -31,11 +32,12 @@ var commands = map[string]command{
 	"store":      runStore,
 	"fanout":     runFanout,
 	"throughput": runThroughput,
+	"rush":       runRush,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput  (-h for each one's flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb]  (-h for each one's flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -36,45 +36,26 @@ type liveStack struct {
 // hosted by the first, and connects every user to it over a WebSocket.
 // onEvent, when not nil, sees every event frame a member receives.
 func startLive(ctx context.Context, n int, onEvent func(m *member, f frame, at time.Time)) (l *liveStack, err error) {
-	dir, err := os.MkdirTemp("", "greenroom-bench-")
+	l, err = startRunner(ctx, runner.Config{})
 	if err != nil {
 		return nil, err
 	}
-	s, err := runner.Start(ctx, runner.Config{Addr: "127.0.0.1:0", DataDir: dir})
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	l = &liveStack{stack: s, dir: dir, http: &http.Client{
-		Timeout:   waitFor,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 16},
-	}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.Close())
 		}
 	}()
-
-	type account struct {
-		User  struct{ ID string } `json:"user"`
-		Token string              `json:"token"`
+	users, err := l.users(ctx, n)
+	if err != nil {
+		return nil, err
 	}
-	users := make([]account, n)
-	for i := range users {
-		if err := l.post(ctx, "/v1/users", "", map[string]any{"name": fmt.Sprintf("Bench %d", i), "device": "web"}, &users[i]); err != nil {
-			return nil, fmt.Errorf("create user: %w", err)
-		}
-	}
-	var sess struct{ Session struct{ ID string } }
-	if err := l.post(ctx, "/v1/sessions", users[0].Token, map[string]any{"kind": "primetime", "title": "Bench"}, &sess); err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
+	sessionID, err := l.primetime(ctx, users[0])
+	if err != nil {
+		return nil, err
 	}
 	for i, u := range users {
-		var j struct {
-			WSURL     string `json:"wsUrl"`
-			JoinToken string `json:"joinToken"`
-		}
-		if err := l.post(ctx, "/v1/sessions/"+sess.Session.ID+"/join", u.Token, map[string]any{"device": "web"}, &j); err != nil {
+		j, err := l.join(ctx, sessionID, u)
+		if err != nil {
 			return nil, fmt.Errorf("join member %d: %w", i, err)
 		}
 		m, err := dial(ctx, i, j.WSURL+"?token="+j.JoinToken, onEvent)
@@ -88,6 +69,65 @@ func startLive(ctx context.Context, n int, onEvent func(m *member, f frame, at t
 		}
 	}
 	return l, nil
+}
+
+// startRunner starts the local runner in-process on 127.0.0.1 with cfg
+// (the embedded store in a fresh temporary directory unless cfg says
+// otherwise), with no members yet.
+func startRunner(ctx context.Context, cfg runner.Config) (*liveStack, error) {
+	dir, err := os.MkdirTemp("", "greenroom-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	s, err := runner.Start(ctx, cfg)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return &liveStack{stack: s, dir: dir, http: &http.Client{
+		Timeout:   waitFor,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256},
+	}}, nil
+}
+
+// account is a user as the API creates it.
+type account struct {
+	User  struct{ ID string } `json:"user"`
+	Token string              `json:"token"`
+}
+
+// joinReply is what the API's join hands a member.
+type joinReply struct {
+	WSURL     string `json:"wsUrl"`
+	JoinToken string `json:"joinToken"`
+}
+
+// users creates n web users, one after another.
+func (l *liveStack) users(ctx context.Context, n int) ([]account, error) {
+	users := make([]account, n)
+	for i := range users {
+		if err := l.post(ctx, "/v1/users", "", map[string]any{"name": fmt.Sprintf("Bench %d", i), "device": "web"}, &users[i]); err != nil {
+			return nil, fmt.Errorf("create user: %w", err)
+		}
+	}
+	return users, nil
+}
+
+// primetime creates a primetime session hosted by host and returns its id.
+func (l *liveStack) primetime(ctx context.Context, host account) (string, error) {
+	var sess struct{ Session struct{ ID string } }
+	if err := l.post(ctx, "/v1/sessions", host.Token, map[string]any{"kind": "primetime", "title": "Bench"}, &sess); err != nil {
+		return "", fmt.Errorf("create session: %w", err)
+	}
+	return sess.Session.ID, nil
+}
+
+// join admits u to the session over HTTP.
+func (l *liveStack) join(ctx context.Context, sessionID string, u account) (joinReply, error) {
+	var j joinReply
+	err := l.post(ctx, "/v1/sessions/"+sessionID+"/join", u.Token, map[string]any{"device": "web"}, &j)
+	return j, err
 }
 
 // post sends a JSON request to the API and decodes a 2xx reply into out.
@@ -133,13 +173,18 @@ func (l *liveStack) Close() error {
 }
 
 // frame is what the bench reads of a server message: replies carry the id
-// sent; events carry their name and, for chat, the text.
+// sent; events carry their name and, for chat, the text; states carry
+// their members.
 type frame struct {
 	Type  string          `json:"type"`
 	ID    json.RawMessage `json:"id"`
 	Event string          `json:"event"`
 	Text  string          `json:"text"`
 	Code  string          `json:"code"`
+	// Members is a state's member list, as far as the bench reads it.
+	Members []struct {
+		Connected bool `json:"connected"`
+	} `json:"members"`
 }
 
 // member is one real WebSocket client of the session. A reader goroutine,

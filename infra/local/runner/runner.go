@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
@@ -296,6 +297,10 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 		client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 			if cfg.DynamoDBEndpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+				// DynamoDB Local's CRC32 headers make the SDK warn on
+				// stderr for every conditional write it loses ("response
+				// did not match expected checksum"): noise in a crowd.
+				o.Logger = logging.Nop{}
 			}
 		})
 		if err := dynamostore.CreateTable(ctx, client, cfg.Table); err != nil {
