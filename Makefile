@@ -90,9 +90,9 @@ lint:
 # real WebSockets to the local runner started in-process. Every load loop
 # is bounded in count and time; `bin/bench store -h` (fanout, throughput)
 # lists the knobs.
-bench: bench-sizes bench-store bench-live bench-sfu
+bench: bench-sizes bench-store bench-live bench-sfu bench-media
 
-.PHONY: bench-bin bench-live bench-sfu
+.PHONY: bench-bin bench-live bench-sfu bench-media
 BENCH_BIN := bin/bench
 
 bench-bin:
@@ -125,6 +125,15 @@ bench-sfu:
 	@$(GO) test -run '^$$' -bench Fanout -benchtime 20000x ./sfuworker/forward | grep -E '^Benchmark'
 	@echo '== SFU worker'
 	@$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./sfuworker/sfu | grep -E '^Benchmark'
+
+# Approve -> first video frame at a viewer, rounds of two members taking
+# turns on a primetime stage: pion peers through the local runner (first
+# keyframe received), then the web client in headless Chromium (first
+# frame decoded; web/test/run.sh installs Chromium and playwright-core).
+bench-media: bench-bin
+	@$(BENCH_BIN) media
+	@echo '== media through the web client (headless Chromium)'
+	@bash web/test/run.sh bench.mjs 2>&1 | sed -n 's/^# \(media approve\|round \)/\1/p'
 
 # The SFU worker and the TURN server: static Linux binaries, built here
 # exactly as their Dockerfiles build them (the Dockerfiles run this target

@@ -7,6 +7,7 @@
 //	bench store [-dynamodb]   registrations under contention
 //	bench fanout              chat.send fan-out latency to a full session
 //	bench throughput          messages per second through $default
+//	bench media               approve -> first video frame at a viewer
 //
 // `bench store -dynamodb` runs against the DynamoDB Local endpoint in
 // GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
@@ -31,11 +32,12 @@ var commands = map[string]command{
 	"store":      runStore,
 	"fanout":     runFanout,
 	"throughput": runThroughput,
+	"media":      runMedia,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput  (-h for each one's flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | media  (-h for each one's flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
