@@ -119,8 +119,9 @@ func contains[T comparable](s []T, v T) bool {
 }
 
 // Check checks one description on its own: every media section has a mid,
-// unique; no msid ("stream track") appears on two live media sections, nor
-// one track id under two msids; no SSRC is on two sections; with BUNDLE,
+// unique; no msid ("stream track", the pair Chrome's "Duplicate a=msid
+// lines detected" compares) appears twice among the live media sections;
+// no SSRC is on two sections; with BUNDLE,
 // one group holds every live section and only those. It returns every
 // problem found, joined.
 func Check(text string) error {
@@ -135,8 +136,7 @@ func Check(text string) error {
 func (d *Description) Check() error {
 	var errs []error
 	mids := map[string]int{}
-	msids := map[string]string{}  // msid -> mid
-	tracks := map[string]string{} // track id -> msid
+	msids := map[string]string{} // msid -> mid
 	ssrcs := map[uint32]string{}
 	for _, s := range d.Sections {
 		if s.Mid == "" {
@@ -161,14 +161,6 @@ func (d *Description) Check() error {
 				continue
 			}
 			msids[m] = s.Mid
-			_, track, _ := strings.Cut(m, " ")
-			if track == "" || track == "-" {
-				continue
-			}
-			if other, dup := tracks[track]; dup && other != m {
-				errs = append(errs, fmt.Errorf("track id %q under two msids: %q and %q", track, other, m))
-			}
-			tracks[track] = m
 		}
 		for _, n := range s.SSRCs {
 			if other, dup := ssrcs[n]; dup {
