@@ -54,6 +54,10 @@ export const CONFIG = {
   speakingHoldMs: 1500,
 };
 
+// A page may set globalThis.greenroomMediaConfig before this module loads
+// to override CONFIG (the browser tests send small video).
+Object.assign(CONFIG, globalThis.greenroomMediaConfig || {});
+
 // The sentences people read about media; the detail goes to the console.
 const WORDS = {
   recovering: 'Reconnecting video…',
@@ -279,7 +283,7 @@ export class Media extends EventTarget {
           // simulcast: send on a new one.
           t = pc.addTransceiver(track, {
             direction: 'sendrecv', streams: [stream],
-            sendEncodings: kind === 'video' ? CONFIG.simulcast.map((e) => ({ ...e })) : undefined,
+            sendEncodings: kind === 'video' && CONFIG.simulcast?.length ? CONFIG.simulcast.map((e) => ({ ...e })) : undefined,
           });
           this.senders[kind] = t;
           dirty = true;
@@ -523,22 +527,26 @@ export class Media extends EventTarget {
   }
 
   // #levels finds the loudest remote publisher from the received audio
-  // (a fallback for active.speaker): getStats' audioLevel of each inbound
-  // audio track, held for a moment so syllables do not flicker.
+  // (a fallback for active.speaker): the audioLevel of each audio
+  // receiver's inbound stream (per receiver, which is far cheaper than the
+  // whole connection's stats), held for a moment so syllables do not
+  // flicker.
   async #levels() {
     const pc = this.pc;
     if (!pc || this.levelsBusy) return;
     this.levelsBusy = true;
     try {
       const owner = new Map();
-      for (const [id, stream] of this.remote) for (const t of stream.getAudioTracks()) owner.set(t.id, id);
+      for (const [id, stream] of this.remote) for (const t of stream.getAudioTracks()) owner.set(t, id);
       const now = performance.now();
       this.loud ||= new Map();
-      (await pc.getStats()).forEach((r) => {
-        if (r.type !== 'inbound-rtp' || r.kind !== 'audio') return;
-        const id = owner.get(r.trackIdentifier);
-        if (id && (r.audioLevel || 0) > CONFIG.speakingLevel) this.loud.set(id, { at: now, level: r.audioLevel });
-      });
+      for (const r of pc.getReceivers()) {
+        const id = owner.get(r.track);
+        if (!id) continue;
+        (await r.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && (s.audioLevel || 0) > CONFIG.speakingLevel) this.loud.set(id, { at: now, level: s.audioLevel });
+        });
+      }
       let best = null;
       let level = 0;
       for (const [id, l] of this.loud) {
@@ -574,18 +582,23 @@ export class Media extends EventTarget {
   }
 
   // videoStats returns, per remote stream (publisher id), the frames its
-  // video decoded so far (getStats' framesDecoded of the inbound video of
-  // its tracks). The tests read it.
+  // video decoded so far (framesDecoded of the inbound video of its
+  // tracks, from each receiver's stats). The tests read it.
   async videoStats() {
     const out = {};
-    if (!this.pc) return out;
+    const pc = this.pc;
+    if (!pc) return out;
+    // By track object, not id: a browser names a receiver's track after
+    // the first msid it saw, so two receivers may share an id.
     const owner = new Map();
-    for (const [id, stream] of this.remote) for (const t of stream.getVideoTracks()) owner.set(t.id, id);
-    (await this.pc.getStats()).forEach((r) => {
-      if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
-      const id = owner.get(r.trackIdentifier);
-      if (id) out[id] = (out[id] || 0) + (r.framesDecoded || 0);
-    });
+    for (const [id, stream] of this.remote) for (const t of stream.getVideoTracks()) owner.set(t, id);
+    for (const r of pc.getReceivers()) {
+      const id = owner.get(r.track);
+      if (!id) continue;
+      (await r.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') out[id] = (out[id] || 0) + (s.framesDecoded || 0);
+      });
+    }
     return out;
   }
 
