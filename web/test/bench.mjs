@@ -6,7 +6,7 @@
 // that was not there before the approval. Run by `make bench-media`
 // through run.sh: node --test bench.mjs.
 import { test, before, after } from 'node:test';
-import { launch, person, signIn, userId, until, closeAll } from './helpers.mjs';
+import { launch, person, signIn, userId, until, closeAll, diagnose } from './helpers.mjs';
 
 const ROUNDS = Number(process.env.GREENROOM_BENCH_ROUNDS || 8);
 const WAIT_MS = 10_000; // an approval that takes longer counts as lost
@@ -73,6 +73,7 @@ test('bench: approve -> first decoded frame at a viewer (web client)', async (t)
     } catch {
       lost++;
       console.log(`round ${r}: the viewer decoded nothing of ${s.name} within ${WAIT_MS} ms`);
+      if (process.env.GREENROOM_BENCH_DEBUG) console.log(`viewer: ${await diagnose(viewer)}\nspeaker: ${await diagnose(s)}`);
     }
     await s.page.evaluate(() => window.greenroom.live.send('stage.leave'));
     await until(() => viewer.page.evaluate((u) => !window.greenroom.media.remote.has(u), id), { timeout: WAIT_MS, what: 'the tile to go' }).catch(() => {});

@@ -1,0 +1,77 @@
+// PrimeTime media through long sequences, in Chromium: the same member
+// approved, leaving the stage and approved again 5 times, alternating
+// with a second member who replaces it on the stage (the handshake), with
+// viewers in the web client and in the independent mini client (which
+// republishes with removeTrack/addTrack where the web client uses
+// replaceTrack on the same senders); a viewer reloading its page and a
+// speaker whose socket drops mid-sequence; the session's SFU worker
+// killed mid-sequence. After each step every member must decode exactly
+// the people on stage (but itself) within DECODE_MS, with no description
+// error anywhere.
+import { test, before, after } from 'node:test';
+import { launch, closeAll, skipMedia } from './helpers.mjs';
+import { call, newUser, joinWeb, joinMini, sees, killWorker, generations, renewed } from './media-lib.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('primetime: approvals, replacements, reloads and a dead worker', { skip: skipMedia, timeout: 300_000 }, async (t) => {
+  const [h, a, b, v1, v2] = await Promise.all(['Host Hana', 'Speaker Ada', 'Speaker Bo', 'Viewer Vic', 'Viewer Wen'].map(newUser));
+  const { session } = await call('POST', '/v1/sessions', { token: h.token, body: { kind: 'primetime', title: 'Media sequences' } });
+  const id = session.id;
+  const host = await joinWeb(browser, h, id);
+  await host.ok('session.start');
+  const A = await joinWeb(browser, a, id);
+  const B = await joinMini(browser, b, id);
+  const V1 = await joinWeb(browser, v1, id);
+  const V2 = await joinMini(browser, v2, id);
+  const all = [host, A, B, V1, V2];
+  t.after(() => closeAll(...all.map((m) => m.p)));
+
+  const stage = new Set([h.id]);
+  const expected = (m) => new Set([...stage].filter((x) => x !== m.id));
+  let step = 0;
+  const check = (what) => sees(all, expected, `step ${++step}: ${what}`);
+  const approve = async (m) => {
+    await m.ok('hand.raise');
+    await host.ok('hand.approve', { userId: m.id });
+    // PrimeTime: one approved speaker at a time.
+    for (const x of [A, B]) stage.delete(x.id);
+    stage.add(m.id);
+  };
+  const leave = async (m) => {
+    await m.ok('stage.leave');
+    stage.delete(m.id);
+  };
+
+  await check('the host is live');
+  for (let round = 1; round <= 5; round++) {
+    await approve(A);
+    await check(`round ${round}: ${A.name} approved`);
+    if (round === 3) {
+      await A.dropSocket();
+      await check(`round ${round}: ${A.name}'s socket dropped while on stage`);
+    }
+    await leave(A);
+    await check(`round ${round}: ${A.name} left the stage`);
+    await approve(B);
+    await check(`round ${round}: ${B.name} approved`);
+    if (round === 4) {
+      const before = await generations(all);
+      await killWorker(id);
+      await renewed(all, before, 'the worker was killed');
+      await check(`round ${round}: the worker was killed and the media moved`);
+    }
+    await approve(A);
+    await check(`round ${round}: ${A.name} approved while ${B.name} was live (${B.name} replaced)`);
+    if (round === 2) {
+      await V1.reload();
+      await check(`round ${round}: ${V1.name} reloaded the page`);
+      await V2.dropSocket();
+      await check(`round ${round}: ${V2.name}'s socket dropped`);
+    }
+    await leave(A);
+    await check(`round ${round}: ${A.name} left the stage`);
+  }
+});
