@@ -81,8 +81,15 @@ type Config struct {
 	// answer before it is retired and the worker offers again
 	// (DefaultAnswerTimeout when zero).
 	AnswerTimeout time.Duration
-	Logger        *slog.Logger
+	// OfferBackoff is the wait before offering again after a retired
+	// offer; it doubles with each one in a row, up to 30 seconds
+	// (DefaultOfferBackoff when zero).
+	OfferBackoff time.Duration
+	Logger       *slog.Logger
 }
+
+// DefaultOfferBackoff is Config.OfferBackoff's default.
+const DefaultOfferBackoff = 250 * time.Millisecond
 
 // DefaultAnswerTimeout is Config.AnswerTimeout's default: browsers answer
 // in milliseconds, and a signaling round trip through API Gateway and

@@ -13,17 +13,17 @@ import (
 )
 
 // Offers the client does not answer are retired (Config.AnswerTimeout)
-// and made again after a backoff, at most maxOfferAttempts in a row; then
-// the worker waits for the client's next offer or the room's next change.
+// and made again after a backoff (Config.OfferBackoff, doubling up to
+// maxBackoff), at most maxOfferAttempts in a row; then the worker waits
+// for the client's next offer or the room's next change.
 const (
 	maxOfferAttempts = 8
-	firstBackoff     = 250 * time.Millisecond
 	maxBackoff       = 30 * time.Second
 )
 
 // backoff is the wait before the offer after the n-th retired one.
-func backoff(n int) time.Duration {
-	d := firstBackoff << min(n-1, 10)
+func (w *Worker) backoff(n int) time.Duration {
+	d := w.offerBackoff << min(n-1, 10)
 	return min(d, maxBackoff)
 }
 
@@ -190,7 +190,7 @@ func (m *member) retire() {
 		m.disarm()
 		return
 	}
-	m.retryAt = time.Now().Add(backoff(m.failures))
+	m.retryAt = time.Now().Add(m.w.backoff(m.failures))
 	m.negotiate()
 }
 

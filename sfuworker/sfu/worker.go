@@ -42,6 +42,7 @@ type Worker struct {
 	seq    uint64 // Numbers published tracks in the order they appear.
 
 	answerTimeout time.Duration
+	offerBackoff  time.Duration
 
 	// Counters of tracks already gone, so Stats keeps growing.
 	gonePackets, goneBytes, goneNACKs, gonePLIs atomic.Uint64
@@ -80,7 +81,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.AnswerTimeout <= 0 {
 		cfg.AnswerTimeout = DefaultAnswerTimeout
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}), answerTimeout: cfg.AnswerTimeout}
+	if cfg.OfferBackoff <= 0 {
+		cfg.OfferBackoff = DefaultOfferBackoff
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}),
+		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff}
 	w.wg.Add(1)
 	go w.speakerLoop()
 	return w, nil
