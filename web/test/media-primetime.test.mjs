@@ -5,7 +5,8 @@
 // republishes with removeTrack/addTrack where the web client uses
 // replaceTrack on the same senders); a viewer reloading its page and a
 // speaker whose socket drops mid-sequence; the session's SFU worker
-// killed mid-sequence. After each step every member must decode exactly
+// killed mid-sequence; a speaker turning mic and camera off on stage is
+// told why nobody sees it. After each step every member must decode exactly
 // the people on stage (but itself) within DECODE_MS, with no description
 // error anywhere.
 import { test, before, after } from 'node:test';
@@ -30,7 +31,8 @@ test('primetime: approvals, replacements, reloads and a dead worker', { skip: sk
   t.after(() => closeAll(...all.map((m) => m.p)));
 
   const stage = new Set([h.id]);
-  const expected = (m) => new Set([...stage].filter((x) => x !== m.id));
+  const camOff = new Set();
+  const expected = (m) => new Set([...stage].filter((x) => x !== m.id && !camOff.has(x)));
   let step = 0;
   const check = (what) => sees(all, expected, `step ${++step}: ${what}`);
   const approve = async (m) => {
@@ -49,6 +51,17 @@ test('primetime: approvals, replacements, reloads and a dead worker', { skip: sk
   for (let round = 1; round <= 5; round++) {
     await approve(A);
     await check(`round ${round}: ${A.name} approved`);
+    if (round === 1) {
+      // Mic and camera off on stage: nothing of A flows, and A is told why.
+      await A.ok('devices.set', { mic: false, cam: false });
+      camOff.add(A.id);
+      await check(`round ${round}: ${A.name} turned mic and camera off`);
+      await A.page.locator('.media-status', { hasText: 'microphone and camera are off' }).waitFor({ timeout: 10_000 });
+      await A.ok('devices.set', { mic: true, cam: true });
+      camOff.delete(A.id);
+      await A.page.locator('.media-status', { hasText: 'microphone and camera are off' }).waitFor({ state: 'hidden', timeout: 10_000 });
+      await check(`round ${round}: ${A.name} turned them on again`);
+    }
     if (round === 3) {
       await A.dropSocket();
       await check(`round ${round}: ${A.name}'s socket dropped while on stage`);
