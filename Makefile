@@ -5,7 +5,8 @@
 #   make e2e     tier 2: DynamoDB Local contract tests, sam validate/lint/build
 #                (.ci/e2e.sh installs what it needs)
 #   make bench   figures, never pass/fail: bootstrap sizes, store contention,
-#                chat fan-out and $default throughput (infra/bench)
+#                chat fan-out and $default throughput (infra/bench), the SFU,
+#                approve -> first video frame at a viewer
 #   make lint    go vet, staticcheck, gofmt, go mod tidy check
 #   make build   every Lambda bootstrap into bin/<LogicalId>/
 #   make worker-binaries  bin/sfuworker and bin/turnserver, as in their Dockerfiles
@@ -133,7 +134,9 @@ bench-sfu:
 bench-media: bench-bin
 	@$(BENCH_BIN) media
 	@echo '== media through the web client (headless Chromium)'
-	@bash web/test/run.sh bench.mjs 2>&1 | sed -n 's/^# \(media approve\|round \)/\1/p'
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	if bash web/test/run.sh bench.mjs >"$$log" 2>&1; then sed -n 's/^# \(media approve\|round \)/\1/p' "$$log"; \
+	else tail -n 40 "$$log"; exit 1; fi
 
 # The SFU worker and the TURN server: static Linux binaries, built here
 # exactly as their Dockerfiles build them (the Dockerfiles run this target
