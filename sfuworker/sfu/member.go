@@ -221,8 +221,10 @@ func (m *member) needsFresh(offer *sdp.SessionDescription) bool {
 		return true
 	}
 	if rd := m.pc.RemoteDescription(); rd != nil {
-		cur, err := rd.Unmarshal()
-		if err == nil && fingerprint(cur) != "" && fingerprint(cur) != fingerprint(offer) {
+		// Parsed from the text: Unmarshal on the description pion returns
+		// would write the cache pion's own goroutines read.
+		var cur sdp.SessionDescription
+		if cur.UnmarshalString(rd.SDP) == nil && fingerprint(&cur) != "" && fingerprint(&cur) != fingerprint(offer) {
 			return true
 		}
 	}
