@@ -51,6 +51,26 @@ function recordSDPErrors() {
   }
 }
 
+// Every web client page keeps the text of each toast and of the media
+// status line it showed, to check that nothing raw reaches people.
+function recordWords() {
+  window.__words = [];
+  const seen = new WeakSet();
+  new MutationObserver(() => {
+    for (const el of document.querySelectorAll('.toast, .media-status')) {
+      const text = el.textContent.trim();
+      if (text && !el.hidden && !(seen.has(el) && el.dataset.seen === text)) {
+        seen.add(el);
+        el.dataset.seen = text;
+        window.__words.push(text);
+      }
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+}
+
+// RAW is what must never be shown to people: browser and SDP errors.
+const RAW = /Failed to|setRemoteDescription|setLocalDescription|DOMException|OperationError|InvalidStateError|InvalidAccessError|a=msid|m-line|SessionDescription/i;
+
 export async function call(method, p, { token, adminKey, body } = {}) {
   const headers = { 'Content-Type': 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -112,7 +132,7 @@ export class Member {
       const errs = [...(window.__sdpErrors || [])];
       if (kind === 'mini') {
         const m = window.mini;
-        return { stats: await m.videoStats(), frames: m.frames(), errors: errs, generation: m.generation };
+        return { stats: await m.videoStats(), frames: m.frames(), errors: errs, generation: m.generation, words: [] };
       }
       const media = window.greenroom?.media;
       const frames = {};
@@ -120,7 +140,7 @@ export class Member {
         const v = t.querySelector('video');
         if (v?.srcObject && !v.muted) frames[t.dataset.userId] = v.getVideoPlaybackQuality().totalVideoFrames;
       }
-      return { stats: media ? await media.videoStats() : {}, frames, errors: errs, generation: media?.generation || 0 };
+      return { stats: media ? await media.videoStats() : {}, frames, errors: errs, generation: media?.generation || 0, words: [...(window.__words || [])] };
     }, this.kind);
   }
 
@@ -161,6 +181,28 @@ export class Member {
     await this.enterWeb();
   }
 
+  // failNext makes the page's next setRemoteDescription calls fail, n of
+  // each type ({offer: 1, answer: 2}), as a browser that cannot apply a
+  // description would; the failures are injected above the recording of
+  // description errors, which stays for real ones.
+  async failNext(counts) {
+    await this.page.evaluate((c) => {
+      window.__inject = { ...c };
+      const P = RTCPeerConnection.prototype;
+      if (P.__injecting) return;
+      P.__injecting = true;
+      const orig = P.setRemoteDescription;
+      P.setRemoteDescription = function (d, ...rest) {
+        const t = d?.type;
+        if (window.__inject?.[t] > 0) {
+          window.__inject[t]--;
+          return Promise.reject(new DOMException(`injected failure of a remote ${t}`, 'OperationError'));
+        }
+        return orig.call(this, d, ...rest);
+      };
+    }, counts);
+  }
+
   async dropSocket() {
     if (this.kind === 'mini') return this.page.evaluate(() => window.mini.dropSocket());
     return this.page.evaluate(() => window.greenroom.live.ws.close());
@@ -181,6 +223,7 @@ export class Member {
 export async function joinWeb(browser, who, sessionId, { eventId, employer, media = SIMULCAST } = {}) {
   const p = await person(browser, who.name);
   await p.ctx.addInitScript(recordSDPErrors);
+  await p.ctx.addInitScript(recordWords);
   await p.ctx.addInitScript((cfg) => { window.greenroomMediaConfig = cfg; }, media);
   await p.ctx.addInitScript(([u, ev, emp]) => {
     if (emp) localStorage.setItem(`greenroom.employer.${ev}`, JSON.stringify(emp));
@@ -226,7 +269,8 @@ export async function renewed(members, before, what, timeout = 40_000) {
 // sees checks that every member decodes video from exactly whom expected
 // says (a Set of user ids), within DECODE_MS: each expected stream's
 // framesDecoded and its <video>'s frames grow between two looks, no
-// other stream's frames grow, and no page has a description error.
+// other stream's frames grow, no page has a description error, and no
+// web client showed people a raw error.
 export async function sees(members, expected, what) {
   const start = Date.now();
   const end = start + DECODE_MS;
@@ -236,6 +280,8 @@ export async function sees(members, expected, what) {
     let last = '';
     for (;;) {
       if (first.errors.length) return `${m.name}: description errors: ${first.errors.join('; ')}`;
+      const raw = first.words.filter((w) => RAW.test(w));
+      if (raw.length) return `${m.name}: shown to people: ${raw.join(' | ')}`;
       await new Promise((r) => setTimeout(r, 500));
       const now = await m.look();
       if (now.errors.length) return `${m.name}: description errors: ${now.errors.join('; ')}`;
