@@ -3,13 +3,13 @@
 // with a second member who replaces it on the stage (the handshake), with
 // viewers in the web client and in the independent mini client (which
 // republishes with removeTrack/addTrack where the web client uses
-// replaceTrack on the same senders); a viewer reloading its page and a
-// speaker whose socket drops mid-sequence; the session's SFU worker
-// killed mid-sequence; a speaker turning mic and camera off on stage is
-// told why nobody sees it; a viewer whose browser fails to apply
-// descriptions recovers by itself, showing nothing raw. After each step every member must decode exactly
-// the people on stage (but itself) within DECODE_MS, with no description
-// error anywhere.
+// replaceTrack on the same senders). Mid-sequence: a viewer reloads its
+// page or loses its socket, and so does a speaker on stage; the session's
+// SFU worker is killed; a speaker turns mic and camera off on stage and
+// is told why nobody sees it; a viewer whose browser fails to apply
+// descriptions recovers by itself, showing nothing raw. After each step
+// every member must decode exactly the people on stage (but itself)
+// within DECODE_MS, with no description error anywhere.
 import { test, before, after } from 'node:test';
 import { launch, closeAll, skipMedia } from './helpers.mjs';
 import { call, newUser, joinWeb, joinMini, sees, killWorker, generations, renewed } from './media-lib.mjs';
@@ -66,6 +66,10 @@ test('primetime: approvals, replacements, reloads and a dead worker', { skip: sk
     if (round === 3) {
       await A.dropSocket();
       await check(`round ${round}: ${A.name}'s socket dropped while on stage`);
+    }
+    if (round === 4) {
+      await A.reload();
+      await check(`round ${round}: ${A.name} reloaded the page while on stage`);
     }
     if (round === 5) {
       // A browser that cannot apply the worker's next offer, nor the
