@@ -61,7 +61,6 @@ Object.assign(CONFIG, globalThis.greenroomMediaConfig || {});
 // The sentences people read about media; the detail goes to the console.
 const WORDS = {
   recovering: 'Reconnecting video…',
-  failed: 'The video connection failed; trying again…',
 };
 
 // directions of the m-sections of an SDP, by mid.
@@ -103,7 +102,7 @@ export class Media extends EventTarget {
     this.failures = 0;        // failed negotiations in a row
     this.retryTimer = null;
     this.iceTimer = null;
-    this.status = 'idle';     // idle | connecting | connected | recovering | unavailable | failed
+    this.status = 'idle';     // idle | connecting | connected | recovering | unavailable
     this.statusText = '';
     this.notice = null;       // the worker's last media.publishing frame
     this.levelsTimer = null;

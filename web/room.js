@@ -307,13 +307,13 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const publishing = !!live.state && mayPublish();
     let text = '';
     if (s === 'unavailable') text = media.statusText || 'Live video is not available right now. Chat and Q&A still work.';
-    else if (s === 'recovering' || s === 'failed') text = media.statusText || 'Reconnecting video…';
+    else if (s === 'recovering') text = media.statusText || 'Reconnecting video…';
     else if (media.localError && publishing) text = 'Your camera or microphone is not available, so nobody sees or hears you. Check that no other app uses them and that this site may use them.';
     else if (publishing && n?.state === 'devices_off') text = 'Your microphone and camera are off, so nobody sees or hears you. Turn one on to be seen or heard.';
     else if (publishing && n?.state === 'not_allowed') text = 'The session does not let you share your camera and microphone right now.';
     ui.mediaStatus.hidden = !text;
     ui.mediaStatus.textContent = text;
-    ui.mediaStatus.dataset.state = text ? (n?.state && !['recovering', 'failed', 'unavailable'].includes(s) ? n.state : s) : '';
+    ui.mediaStatus.dataset.state = text ? (n?.state && !['recovering', 'unavailable'].includes(s) ? n.state : s) : '';
   }
 
   function renderControls() {
