@@ -117,6 +117,9 @@ func TestUnansweredOffersAreRetired(t *testing.T) {
 	eventually(t, wait, "s connects", s.connected)
 	s.holdOffers.Store(true)
 	newClient(h, on("p", true, MainGroup), clientOpts{video: true, audio: true})
+	// Once both tracks are read nothing else changes in the room: the
+	// offers that follow are the retries alone.
+	eventually(t, wait, "the worker reads the publisher's tracks", func() bool { return h.w.Stats().Tracks == 2 })
 	eventually(t, wait, "the worker offers again after retiring its offer", func() bool { return len(s.heldOffers()) >= 2 })
 	held := s.heldOffers()
 	ids := make([]int64, len(held))
