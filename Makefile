@@ -5,7 +5,8 @@
 #   make e2e     tier 2: DynamoDB Local contract tests, sam validate/lint/build
 #                (.ci/e2e.sh installs what it needs)
 #   make bench   figures, never pass/fail: bootstrap sizes, store contention,
-#                join rushes, chat fan-out and $default throughput (infra/bench)
+#                join rushes, chat fan-out and $default throughput (infra/bench),
+#                the SFU, approve -> first video frame at a viewer
 #   make lint    go vet, staticcheck, gofmt, go mod tidy check
 #   make build   every Lambda bootstrap into bin/<LogicalId>/
 #   make worker-binaries  bin/sfuworker and bin/turnserver, as in their Dockerfiles
@@ -90,9 +91,9 @@ lint:
 # real WebSockets to the local runner started in-process. Every load loop
 # is bounded in count and time; `bin/bench store -h` (fanout, throughput)
 # lists the knobs.
-bench: bench-sizes bench-store bench-live bench-sfu
+bench: bench-sizes bench-store bench-live bench-sfu bench-media
 
-.PHONY: bench-bin bench-live bench-sfu
+.PHONY: bench-bin bench-live bench-sfu bench-media
 BENCH_BIN := bin/bench
 
 bench-bin:
@@ -129,6 +130,17 @@ bench-sfu:
 	@$(GO) test -run '^$$' -bench Fanout -benchtime 20000x ./sfuworker/forward | grep -E '^Benchmark'
 	@echo '== SFU worker'
 	@$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./sfuworker/sfu | grep -E '^Benchmark'
+
+# Approve -> first video frame at a viewer, rounds of two members taking
+# turns on a primetime stage: pion peers through the local runner (first
+# keyframe received), then the web client in headless Chromium (first
+# frame decoded; web/test/run.sh installs Chromium and playwright-core).
+bench-media: bench-bin
+	@$(BENCH_BIN) media
+	@echo '== media through the web client (headless Chromium)'
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	if bash web/test/run.sh bench.mjs >"$$log" 2>&1; then sed -n 's/^# \(media approve\|round \)/\1/p' "$$log"; \
+	else tail -n 40 "$$log"; exit 1; fi
 
 # The SFU worker and the TURN server: static Linux binaries, built here
 # exactly as their Dockerfiles build them (the Dockerfiles run this target

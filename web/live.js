@@ -4,7 +4,7 @@
 
 import { api, ApiError } from './api.js';
 
-const MEDIA_TYPES = new Set(['media.offer', 'media.answer', 'media.candidate']);
+const MEDIA_TYPES = new Set(['media.offer', 'media.answer', 'media.candidate', 'media.publishing']);
 // Events that do not grow the session's version.
 const UNVERSIONED = new Set(['chat.message', 'active.speaker', 'breakout.broadcast', 'breakout.closing']);
 // Join failures that retrying does not fix.
@@ -191,8 +191,8 @@ export class Live extends EventTarget {
         this.#event(f);
         return;
     }
-    // The worker's offers and answers repeat "type" ({"type":"media.offer",
-    // "sdp",…,"type":"offer"}): JSON.parse keeps the last one.
+    // An offer or answer whose "type" is the SDP's ("offer", "answer"):
+    // a sender that put the description's own type last.
     if ((f.type === 'offer' || f.type === 'answer') && typeof f.sdp === 'string') {
       this.dispatchEvent(new CustomEvent('media', { detail: { ...f, type: `media.${f.type}` } }));
       return;

@@ -1,28 +1,31 @@
 // Media in the browser: ONE RTCPeerConnection to the session's SFU worker,
 // signaled over the session's WebSocket (media.offer / media.answer /
-// media.candidate; docs/protocol.md).
+// media.candidate; docs/protocol.md, "Media").
 //
-// How the worker (sfuworker/sfu) negotiates, and what this file does about it:
-// - It keeps one PeerConnection per member and only offers once it has
-//   answered the member's first offer. So every member offers first: on
-//   stage with camera and microphone (sendrecv, the video with simulcast
-//   rids q, h, f), watching with one receive-only audio and video
-//   transceiver.
-// - It renegotiates by itself when the tracks a member should receive
-//   change: {"type":"media.offer","sdp","type":"offer","negotiationId"}. The
-//   frame repeats "type", so JSON.parse keeps the last one: "offer" (live.js
-//   maps it back). The answer echoes negotiationId.
-// - The worker is the polite peer: it keeps its own offer uncommitted
-//   until answered, so when ours crosses it, it drops its offer, answers
-//   ours and offers again. The browser therefore ignores a server offer
-//   that arrives while its own is pending.
-// - It may put a subscription on any of our transceivers, also the ones we
-//   send on: every transceiver the server sends on is made to receive too.
-// - Remote streams carry the publisher's user id as their stream id.
-// - Recovery: ICE failure is an ICE restart; a media.reconnect event (the
-//   session moved to another worker) or a new WebSocket connection (the
-//   worker dropped our connection with the old socket) is a new
-//   PeerConnection.
+// Perfect negotiation, the browser being the impolite peer:
+// - Every member offers first: on stage with camera and microphone
+//   (sendrecv, the video with simulcast rids q, h, f), watching with one
+//   receive-only audio and video transceiver. The worker answers before
+//   the ack; its answer's negotiationId voids every worker offer up to it.
+// - The worker offers when what we should receive changes
+//   ({"type":"media.offer","sdp","negotiationId"}); we answer with the
+//   same negotiationId. A worker offer that arrives while ours is in
+//   flight, or that an answer has voided, is ignored: the worker drops it
+//   when ours reaches it and offers again.
+// - The worker may send on any transceiver we receive on, and a track may
+//   move to another one: every transceiver the worker sends on is made to
+//   receive. Remote streams carry the publisher's user id as their id.
+// - Leaving the stage takes the tracks off our senders (replaceTrack
+//   null) without renegotiating; going live again puts them back
+//   (replaceTrack): the worker forwards by what the session allows, and
+//   the SSRCs it knows go on.
+//
+// Recovery, without the user: a worker offer we cannot apply is rolled
+// back and answered by an offer of ours; an offer of ours that fails is
+// rolled back and tried again after a backoff; ICE failure is an ICE
+// restart; repeated failures, a failed connection, a media.reconnect
+// event or a new WebSocket are a fresh RTCPeerConnection. People see a
+// sentence ("Reconnecting video…"); the detail goes to the console.
 
 export const CONFIG = {
   // Simulcast layers of the published video, lowest first.
@@ -33,15 +36,31 @@ export const CONFIG = {
   ],
   video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
   audio: { echoCancellation: true, noiseSuppression: true },
-  // How long ICE may stay "disconnected" before an ICE restart.
+  // How long ICE may stay "disconnected" before an ICE restart, and how
+  // long an ICE restart may take before a fresh connection.
   disconnectedGraceMs: 4000,
-  // How long a failed offer waits before it is tried again.
-  retryMs: 2000,
+  iceRestartGraceMs: 10_000,
+  // How long our offer waits for the worker's answer.
+  answerTimeoutMs: 8000,
+  // Backoff after a failed negotiation: 0.5 s, doubling, at most 15 s.
+  retryMs: 500,
+  retryMaxMs: 15_000,
+  // Failures in a row after which the connection starts afresh.
+  freshAfter: 3,
   // Speaking: audio level (0..1) of a remote track above which its
   // publisher counts as speaking, when the server sends no active.speaker.
   speakingLevel: 0.02,
   levelsEveryMs: 700,
   speakingHoldMs: 1500,
+};
+
+// A page may set globalThis.greenroomMediaConfig before this module loads
+// to override CONFIG (the browser tests send small video).
+Object.assign(CONFIG, globalThis.greenroomMediaConfig || {});
+
+// The sentences people read about media; the detail goes to the console.
+const WORDS = {
+  recovering: 'Reconnecting video…',
 };
 
 // directions of the m-sections of an SDP, by mid.
@@ -57,6 +76,8 @@ function directions(sdp) {
   flush();
   return out;
 }
+
+const describe = (err) => `${err?.name || 'Error'}: ${err?.message || err}`;
 
 export class Media extends EventTarget {
   // signal(type, body) sends a message and returns a promise (Live.send).
@@ -75,23 +96,36 @@ export class Media extends EventTarget {
     this.senders = { audio: null, video: null }; // transceivers we send on
     this.remote = new Map();  // userId -> MediaStream
     this.pendingCandidates = [];
-    this.offering = false;
-    this.renegotiate = false;
-    this.failures = 0;
+    this.makingOffer = false;
+    this.needOffer = false;   // an offer is due once the state is stable
+    this.voidUpTo = 0;        // worker offers up to this id are void
+    this.failures = 0;        // failed negotiations in a row
     this.retryTimer = null;
-    this.status = 'idle';     // idle | connecting | connected | unavailable | failed
+    this.iceTimer = null;
+    this.status = 'idle';     // idle | connecting | connected | recovering | unavailable
     this.statusText = '';
-    this.discTimer = null;
+    this.notice = null;       // the worker's last media.publishing frame
     this.levelsTimer = null;
     this.speaking = null;     // loudest remote publisher, from audio levels
     this.chain = Promise.resolve();
     this.closed = false;
     this.trail = [];          // the last signaling steps, for debugging
+    this.errors = [];         // negotiation errors, for the tests and the console
   }
 
   #log(...what) {
     this.trail.push(`${(performance.now() / 1000).toFixed(2)} ${what.join(' ')}`);
-    if (this.trail.length > 80) this.trail.shift();
+    if (this.trail.length > 120) this.trail.shift();
+  }
+
+  // #problem notes a negotiation problem for developers (console, trail)
+  // and never shows it to people.
+  #problem(what, err) {
+    const line = `${what}: ${describe(err)}`;
+    this.#log('problem', line);
+    this.errors.push({ at: Date.now(), what, error: describe(err) });
+    if (this.errors.length > 50) this.errors.shift();
+    console.warn(`greenroom media: ${line}`);
   }
 
   #setStatus(status, text = '') {
@@ -105,7 +139,7 @@ export class Media extends EventTarget {
   // never interleave.
   #serial(fn) {
     const p = this.chain.then(fn, fn);
-    this.chain = p.catch(() => {});
+    this.chain = p.catch((err) => this.#problem('negotiation step', err));
     return p;
   }
 
@@ -116,6 +150,9 @@ export class Media extends EventTarget {
     this.generation++;
     this.senders = { audio: null, video: null };
     this.publishing = false;
+    this.voidUpTo = 0;
+    this.makingOffer = false;
+    this.needOffer = false;
     pc.onicecandidate = ({ candidate }) => {
       if (candidate && candidate.candidate && pc === this.pc) {
         this.#send('media.candidate', { candidate: candidate.toJSON() }).catch(() => {});
@@ -125,12 +162,21 @@ export class Media extends EventTarget {
     pc.oniceconnectionstatechange = () => {
       if (pc !== this.pc) return;
       const s = pc.iceConnectionState;
-      clearTimeout(this.discTimer);
-      if (s === 'connected' || s === 'completed') this.#setStatus('connected');
-      else if (s === 'failed') { this.#setStatus('failed'); this.restartIce(); } else if (s === 'disconnected') this.discTimer = setTimeout(() => this.restartIce(), CONFIG.disconnectedGraceMs);
+      this.#log('ice', s);
+      if (s === 'connected' || s === 'completed') {
+        clearTimeout(this.iceTimer);
+        this.iceTimer = null;
+        if (!this.retryTimer) this.#setStatus('connected');
+      } else if (s === 'failed') {
+        this.#iceTrouble(0);
+      } else if (s === 'disconnected') {
+        this.#iceTrouble(CONFIG.disconnectedGraceMs);
+      }
     };
     pc.onconnectionstatechange = () => {
-      if (pc === this.pc && pc.connectionState === 'failed') this.#setStatus('failed');
+      if (pc !== this.pc) return;
+      this.#log('connection', pc.connectionState);
+      if (pc.connectionState === 'failed') this.#iceTrouble(0);
     };
     clearInterval(this.levelsTimer);
     this.levelsTimer = setInterval(() => this.#levels(), CONFIG.levelsEveryMs);
@@ -138,14 +184,33 @@ export class Media extends EventTarget {
     return pc;
   }
 
+  // #iceTrouble restarts ICE after a grace, and starts afresh when the
+  // restart does not bring the connection back.
+  #iceTrouble(graceMs) {
+    if (this.iceTimer) return;
+    const pc = this.pc;
+    this.iceTimer = setTimeout(() => {
+      this.iceTimer = null;
+      if (pc !== this.pc || this.closed) return;
+      if (['connected', 'completed'].includes(pc.iceConnectionState)) return;
+      this.#setStatus('recovering', WORDS.recovering);
+      this.#log('ice restart');
+      this.#serial(() => this.#offer({ iceRestart: true }));
+      this.iceTimer = setTimeout(() => {
+        this.iceTimer = null;
+        if (pc !== this.pc || this.closed) return;
+        if (!['connected', 'completed'].includes(pc.iceConnectionState)) this.#fresh('ICE did not come back after a restart');
+      }, CONFIG.iceRestartGraceMs);
+    }, graceMs);
+  }
+
   #send(type, body) {
-    if (type !== 'media.candidate') this.#log('send', type);
+    if (type !== 'media.candidate') this.#log('send', type, body.negotiationId ?? '');
     return this.signal(type, body).catch((err) => {
-      this.#log('send failed', type, err.code, err.message);
+      this.#log('refused', type, err.code, err.message);
       if (err.code === 'conflict' && /media/i.test(err.message || '')) {
-        this.#setStatus('unavailable', err.message || 'media is not available for this session');
+        this.#setStatus('unavailable', 'Live video is not available right now. Chat and Q&A still work.');
       }
-      // Other failures are the caller's: it retries.
       throw err;
     });
   }
@@ -164,7 +229,8 @@ export class Media extends EventTarget {
       }, (err) => {
         this.localError = err;
         this.cameraP = null;
-        this.dispatchEvent(new CustomEvent('error', { detail: { code: 'devices', message: `camera or microphone unavailable (${err.name})` } }));
+        console.warn(`greenroom media: camera or microphone: ${describe(err)}`);
+        this.dispatchEvent(new CustomEvent('error', { detail: { code: 'devices', message: 'Your camera or microphone is not available. Check that no other app uses them and that this site may use them.' } }));
         throw err;
       });
     }
@@ -206,34 +272,38 @@ export class Media extends EventTarget {
         const [track] = kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks();
         if (!track) continue;
         let t = this.senders[kind];
-        if (t && !t.stopped) {
+        if (t && !t.stopped && t.currentDirection !== 'stopped') {
+          // Going live again: the same sender, its track back
+          // (replaceTrack, no renegotiation unless the direction moved).
           await t.sender.replaceTrack(track);
-          t.sender.setStreams?.(stream);
-          if (t.direction !== 'sendrecv') t.direction = 'sendrecv';
+          if (t.direction !== 'sendrecv') { t.direction = 'sendrecv'; dirty = true; }
         } else {
-          // A transceiver the server left idle (recvonly with nothing
-          // received) cannot take simulcast: send on a new one.
+          // A transceiver the worker made (recvonly) cannot take
+          // simulcast: send on a new one.
           t = pc.addTransceiver(track, {
             direction: 'sendrecv', streams: [stream],
-            sendEncodings: kind === 'video' ? CONFIG.simulcast.map((e) => ({ ...e })) : undefined,
+            sendEncodings: kind === 'video' && CONFIG.simulcast?.length ? CONFIG.simulcast.map((e) => ({ ...e })) : undefined,
           });
           this.senders[kind] = t;
+          dirty = true;
         }
       }
       this.publishing = true;
-      dirty = true;
     } else if (!this.want.publish && this.publishing) {
+      // Leaving the stage: the senders stop (replaceTrack null) and keep
+      // their direction and SSRCs, so going live again needs no
+      // renegotiation. (The worker stops forwarding as soon as the
+      // session says so; a simulcast sender that renegotiated its send
+      // direction away and back would keep its SSRCs without the RID
+      // header extension the worker needs to know its layers again.)
       for (const t of Object.values(this.senders)) {
         if (!t || t.stopped) continue;
         await t.sender.replaceTrack(null).catch(() => {});
-        // Keep receiving on it: the server may send a subscription there.
-        if (t.direction !== 'recvonly') t.direction = 'recvonly';
       }
       this.publishing = false;
-      dirty = true;
     }
     if (pc.getTransceivers().length === 0) {
-      // Watching: one receive-only pair to start with; the server adds
+      // Watching: one receive-only pair to start with; the worker adds
       // what the stage needs.
       pc.addTransceiver('audio', { direction: 'recvonly' });
       pc.addTransceiver('video', { direction: 'recvonly' });
@@ -242,81 +312,137 @@ export class Media extends EventTarget {
     if (dirty || !pc.localDescription) await this.#offer();
   }
 
-  // #offer sends our offer and applies the server's answer (which comes
-  // as a media.answer frame before the ack). It runs serially.
+  // #offer sends our offer and applies the worker's answer (which comes as
+  // a media.answer frame before the ack). It runs serially.
   async #offer(opts = {}) {
     const pc = this.pc;
     if (!pc || this.closed) return;
-    if (pc.signalingState !== 'stable') { this.renegotiate = true; return; }
-    this.offering = true;
-    this.renegotiate = false;
-    clearTimeout(this.retryTimer);
-    let failed = false;
+    if (pc.signalingState !== 'stable') { this.needOffer = true; return; }
+    this.makingOffer = true;
+    this.needOffer = false;
+    let ok = false;
     try {
       const offer = await pc.createOffer(opts);
-      if (pc !== this.pc || pc.signalingState !== 'stable') { this.renegotiate = true; return; }
+      if (pc !== this.pc || pc.signalingState !== 'stable') { this.needOffer = true; return; }
       await pc.setLocalDescription(offer);
       this.answerWait = new Promise((resolve) => { this.answered = resolve; });
       await this.#send('media.offer', { sdp: pc.localDescription.sdp });
       // The answer frame is posted before the ack; give it a moment anyway.
-      await Promise.race([this.answerWait, new Promise((r) => setTimeout(r, 5000))]);
-      if (pc === this.pc && pc.signalingState === 'have-local-offer') throw Object.assign(new Error('the server did not answer'), { code: 'timeout' });
-      this.failures = 0;
+      await Promise.race([this.answerWait, new Promise((r) => setTimeout(r, CONFIG.answerTimeoutMs))]);
+      if (pc !== this.pc) return;
+      if (pc.signalingState === 'have-local-offer') throw Object.assign(new Error('the worker did not answer our offer'), { code: 'timeout' });
+      ok = true;
     } catch (err) {
-      failed = true;
       if (pc !== this.pc || this.closed) return;
       if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
       if (this.status === 'unavailable') return; // no media for this session: the status says so
-      if (!['network', 'timeout', 'conflict', 'invalid', 'internal'].includes(err?.code)) {
-        this.dispatchEvent(new CustomEvent('error', { detail: { code: 'media', message: `could not start video (${err?.message || err})` } }));
+      if (err?.code === 'network') {
+        // The socket is down; a new one brings a new connection.
+        this.#problem('offer not sent', err);
+        return;
       }
-      // network: the socket is down, and a new one brings a new connection.
-      // Otherwise offer again once a crossing server offer was answered,
-      // or after a while.
-      if (err?.code !== 'network') { this.renegotiate = true; this.#retry(); }
+      this.needOffer = true;
+      this.#failed(`our offer${opts.iceRestart ? ' (ICE restart)' : ''}`, err, err?.code === 'invalid');
     } finally {
-      this.offering = false;
+      this.makingOffer = false;
       this.answered = null;
     }
-    if (!failed && this.renegotiate && pc === this.pc && pc.signalingState === 'stable') await this.#offer();
+    if (ok) this.#succeeded();
+    if (ok && this.needOffer && pc === this.pc && pc.signalingState === 'stable') await this.#offer();
+  }
+
+  // #succeeded ends a run of failures.
+  #succeeded() {
+    this.failures = 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const s = this.pc?.iceConnectionState;
+    if (s === 'connected' || s === 'completed') this.#setStatus('connected');
+  }
+
+  // #failed counts a failed negotiation: after a backoff it offers again
+  // (rolled back, the worker's pending offer retires when ours arrives),
+  // and after several in a row, or when the worker cannot use our
+  // connection (fresh), it starts with a new RTCPeerConnection.
+  #failed(what, err, fresh = false) {
+    this.#problem(what, err);
+    this.failures++;
+    this.#setStatus('recovering', WORDS.recovering);
+    if (fresh || this.failures >= CONFIG.freshAfter) {
+      this.#fresh(`${this.failures} failed negotiations; last: ${what}`);
+      return;
+    }
+    this.#retry();
   }
 
   #retry() {
     clearTimeout(this.retryTimer);
-    // 2 s, 4 s, 8 s … up to 30 s; a successful answer starts over.
-    const delay = Math.min(30_000, CONFIG.retryMs * 2 ** Math.min(this.failures++, 4));
+    const delay = Math.min(CONFIG.retryMaxMs, CONFIG.retryMs * 2 ** Math.max(0, this.failures - 1));
+    const gen = this.generation;
     this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed || gen !== this.generation) return;
       this.#serial(() => {
         if (!this.pc) return this.#sync();
-        if (this.renegotiate) return this.#offer();
+        if (this.needOffer) return this.#offer();
         return undefined;
       });
     }, delay);
   }
 
-  // handle takes the SFU's frames: media.offer, media.answer (both with the
-  // type already mapped back by live.js) and media.candidate.
+  // #fresh drops the connection and starts a new one (after a backoff
+  // when failures pile up).
+  #fresh(why) {
+    if (this.closed) return;
+    this.#log('fresh connection', why);
+    console.warn(`greenroom media: starting a new connection (${why})`);
+    this.#setStatus('recovering', WORDS.recovering);
+    clearTimeout(this.retryTimer);
+    const delay = this.failures > CONFIG.freshAfter ? Math.min(CONFIG.retryMaxMs, CONFIG.retryMs * 2 ** (this.failures - CONFIG.freshAfter)) : 0;
+    const gen = this.generation;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed || gen !== this.generation) return;
+      this.reconnect();
+    }, delay);
+  }
+
+  // handle takes the worker's frames: media.offer, media.answer,
+  // media.candidate (the type already mapped back by live.js) and
+  // media.publishing.
   handle(frame) {
     if (this.closed) return Promise.resolve();
     if (frame.type !== 'media.candidate') this.#log('got', frame.type, frame.negotiationId ?? '', this.pc?.signalingState);
-    if (frame.type === 'media.candidate') return this.#candidate(frame.candidate);
-    if (frame.type === 'media.answer') return this.#answer(frame);
-    if (frame.type === 'media.offer') {
-      // Glare: ours wins; the worker drops its offer and sends another
-      // after answering ours.
-      return this.#serial(() => this.#remoteOffer(frame));
+    switch (frame.type) {
+      case 'media.candidate': return this.#candidate(frame.candidate);
+      case 'media.answer': return this.#answer(frame);
+      case 'media.offer':
+        // A worker offer that crosses ours is ignored when its turn comes
+        // (our answer voids it); otherwise it is applied in order.
+        return this.#serial(() => this.#remoteOffer(frame));
+      case 'media.publishing':
+        this.notice = { state: frame.state, audio: !!frame.audio, video: !!frame.video };
+        this.dispatchEvent(new CustomEvent('publishing', { detail: this.notice }));
+        return Promise.resolve();
+      default:
+        return Promise.resolve();
     }
-    return Promise.resolve();
   }
 
   async #answer(frame) {
     const pc = this.pc;
-    if (!pc || pc.signalingState !== 'have-local-offer') return; // stale
+    if (typeof frame.negotiationId === 'number') this.voidUpTo = Math.max(this.voidUpTo, frame.negotiationId);
+    if (!pc || pc.signalingState !== 'have-local-offer') {
+      this.#log('stale answer ignored');
+      this.answered?.();
+      return;
+    }
     try {
       await pc.setRemoteDescription({ type: 'answer', sdp: frame.sdp });
       await this.#flushCandidates();
     } catch (err) {
-      this.dispatchEvent(new CustomEvent('error', { detail: { code: 'media', message: `video negotiation failed (${err?.message || err})` } }));
+      // #offer sees have-local-offer, rolls back and counts the failure.
+      this.#problem('the worker\'s answer', err);
     } finally {
       this.answered?.();
     }
@@ -324,33 +450,41 @@ export class Media extends EventTarget {
 
   async #remoteOffer(frame) {
     const pc = this.pc;
-    if (!pc || this.closed) return; // the server only offers to a connection we opened
+    if (!pc || this.closed) return; // the worker only offers to a connection we opened
+    const id = typeof frame.negotiationId === 'number' ? frame.negotiationId : null;
+    if (id != null && id <= this.voidUpTo) { this.#log('void offer ignored', id); return; }
+    if (this.makingOffer || pc.signalingState !== 'stable') { this.#log('crossing offer ignored', id ?? ''); return; }
     try {
-      if (pc.signalingState === 'have-local-offer') {
-        this.#log('ignoring a crossing server offer', frame.negotiationId ?? '');
-        return;
-      }
       await pc.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
-      // Receive on whatever the server sends on.
+      // Receive on whatever the worker sends on.
       const dirs = directions(frame.sdp);
       for (const t of pc.getTransceivers()) {
         const d = dirs.get(t.mid);
-        if (!d || t.stopped) continue;
-        const serverSends = d === 'sendrecv' || d === 'sendonly';
-        if (serverSends && t.direction === 'sendonly') t.direction = 'sendrecv';
-        if (serverSends && t.direction === 'inactive') t.direction = 'recvonly';
+        if (!d || t.stopped || t.currentDirection === 'stopped') continue;
+        const workerSends = d === 'sendrecv' || d === 'sendonly';
+        if (workerSends && t.direction === 'sendonly') t.direction = 'sendrecv';
+        if (workerSends && t.direction === 'inactive') t.direction = 'recvonly';
       }
       await this.#flushCandidates();
       await pc.setLocalDescription(await pc.createAnswer());
-      const body = { sdp: pc.localDescription.sdp };
-      if (frame.negotiationId != null) body.negotiationId = frame.negotiationId;
-      await this.#send('media.answer', body).catch(() => {});
     } catch (err) {
+      if (pc !== this.pc) return;
       if (pc.signalingState === 'have-remote-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
-      this.dispatchEvent(new CustomEvent('error', { detail: { code: 'media', message: `video negotiation failed (${err?.message || err})` } }));
+      // Not answering retires the worker's offer; our own offer retires it
+      // at once and the worker offers again.
+      this.needOffer = true;
+      this.#failed(`the worker's offer ${id ?? ''}`, err);
       return;
     }
-    if (this.renegotiate && pc.signalingState === 'stable') await this.#offer();
+    const body = { sdp: pc.localDescription.sdp };
+    if (id != null) body.negotiationId = id;
+    this.#send('media.answer', body).then(() => this.#succeeded(), (err) => {
+      if (pc !== this.pc) return;
+      if (err.code === 'conflict') { this.#log('answer was stale', id ?? ''); return; } // the worker offers again
+      if (err.code === 'invalid') { this.#failed('our answer', err, true); return; }
+      if (err.code !== 'network') this.#problem('our answer', err);
+    });
+    if (this.needOffer && pc.signalingState === 'stable') await this.#offer();
   }
 
   async #candidate(c) {
@@ -392,22 +526,26 @@ export class Media extends EventTarget {
   }
 
   // #levels finds the loudest remote publisher from the received audio
-  // (a fallback for active.speaker): getStats' audioLevel of each inbound
-  // audio track, held for a moment so syllables do not flicker.
+  // (a fallback for active.speaker): the audioLevel of each audio
+  // receiver's inbound stream (per receiver, which is far cheaper than the
+  // whole connection's stats), held for a moment so syllables do not
+  // flicker.
   async #levels() {
     const pc = this.pc;
     if (!pc || this.levelsBusy) return;
     this.levelsBusy = true;
     try {
       const owner = new Map();
-      for (const [id, stream] of this.remote) for (const t of stream.getAudioTracks()) owner.set(t.id, id);
+      for (const [id, stream] of this.remote) for (const t of stream.getAudioTracks()) owner.set(t, id);
       const now = performance.now();
       this.loud ||= new Map();
-      (await pc.getStats()).forEach((r) => {
-        if (r.type !== 'inbound-rtp' || r.kind !== 'audio') return;
-        const id = owner.get(r.trackIdentifier);
-        if (id && (r.audioLevel || 0) > CONFIG.speakingLevel) this.loud.set(id, { at: now, level: r.audioLevel });
-      });
+      for (const r of pc.getReceivers()) {
+        const id = owner.get(r.track);
+        if (!id) continue;
+        (await r.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp' && (s.audioLevel || 0) > CONFIG.speakingLevel) this.loud.set(id, { at: now, level: s.audioLevel });
+        });
+      }
       let best = null;
       let level = 0;
       for (const [id, l] of this.loud) {
@@ -423,15 +561,15 @@ export class Media extends EventTarget {
     }
   }
 
-  // restartIce renegotiates with an ICE restart (ICE failed).
+  // restartIce renegotiates with an ICE restart.
   restartIce() {
     if (!this.pc || this.closed) return;
     this.#serial(() => this.#offer({ iceRestart: true }));
   }
 
   // reconnect drops the peer connection and builds a new one: the session
-  // moved to another worker (media.reconnect), or a new socket replaced the
-  // one the worker knew.
+  // moved to another worker (media.reconnect), a new socket replaced the
+  // one the worker knew, or negotiation kept failing.
   reconnect() {
     if (this.closed) return Promise.resolve();
     return this.#serial(async () => {
@@ -442,22 +580,39 @@ export class Media extends EventTarget {
     });
   }
 
-  // decodedFrames sums what the remote video decoded (the tests read it).
+  // videoStats returns, per remote stream (publisher id), the frames its
+  // video decoded so far (framesDecoded of the inbound video of its
+  // tracks, from each receiver's stats). The tests read it.
+  async videoStats() {
+    const out = {};
+    const pc = this.pc;
+    if (!pc) return out;
+    // By track object, not id: a browser names a receiver's track after
+    // the first msid it saw, so two receivers may share an id.
+    const owner = new Map();
+    for (const [id, stream] of this.remote) for (const t of stream.getVideoTracks()) owner.set(t, id);
+    for (const r of pc.getReceivers()) {
+      const id = owner.get(r.track);
+      if (!id) continue;
+      (await r.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') out[id] = (out[id] || 0) + (s.framesDecoded || 0);
+      });
+    }
+    return out;
+  }
+
+  // decodedFrames sums what the remote video of a publisher (or all)
+  // decoded.
   async decodedFrames(from) {
-    if (!this.pc) return 0;
-    let n = 0;
-    const tracks = from ? new Set((this.remote.get(from)?.getVideoTracks() || []).map((t) => t.id)) : null;
-    (await this.pc.getStats()).forEach((r) => {
-      if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
-      if (tracks && !tracks.has(r.trackIdentifier)) return;
-      n += r.framesDecoded || 0;
-    });
-    return n;
+    const s = await this.videoStats();
+    if (from) return s[from] || 0;
+    return Object.values(s).reduce((a, b) => a + b, 0);
   }
 
   #closePC() {
-    clearTimeout(this.discTimer);
+    clearTimeout(this.iceTimer);
     clearTimeout(this.retryTimer);
+    this.iceTimer = this.retryTimer = null;
     clearInterval(this.levelsTimer);
     if (this.pc) {
       const pc = this.pc;
@@ -469,7 +624,8 @@ export class Media extends EventTarget {
     this.senders = { audio: null, video: null };
     this.publishing = false;
     this.pendingCandidates = [];
-    this.renegotiate = false;
+    this.needOffer = false;
+    this.makingOffer = false;
     if (this.speaking) { this.speaking = null; this.dispatchEvent(new CustomEvent('speaking', { detail: null })); }
   }
 

@@ -122,7 +122,14 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   media.addEventListener('streams', () => renderStage());
   media.addEventListener('local', () => renderStage());
   media.addEventListener('status', () => renderMediaStatus());
-  media.addEventListener('error', (e) => err(e.detail));
+  media.addEventListener('publishing', () => renderMediaStatus());
+  // Media speaks in sentences already (the detail is in the console).
+  media.addEventListener('error', (e) => {
+    const text = e.detail?.message || 'Live video ran into a problem; it is trying again.';
+    if (text === lastErr.text && Date.now() - lastErr.at < 8000) return;
+    lastErr = { text, at: Date.now() };
+    toast(text, 'error');
+  });
   media.camera().catch(() => {});
   timer = setInterval(() => { renderStart(); renderBanner(); }, 1000);
 
@@ -154,7 +161,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
         live.send('devices.set', { mic: true, cam: true }).catch((e) => err(e));
       }
       wasPublishing = publish;
-      media.update({ publish, mic: !!self.mic, cam: !!self.cam }).catch((e) => err(e));
+      // Media recovers by itself; what went wrong is for developers.
+      media.update({ publish, mic: !!self.mic, cam: !!self.cam }).catch((e) => console.warn('greenroom media:', e));
     }
     renderShare();
     renderStage();
@@ -289,13 +297,23 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     return out;
   }
 
+  // renderMediaStatus says, in a sentence, why video may not flow: the
+  // connection recovering, media unavailable, no camera, or (from the
+  // worker's media.publishing frame) mic and camera off or publishing not
+  // allowed right now.
   function renderMediaStatus() {
     const s = media.status;
-    const text = s === 'unavailable' ? `Live video is not available right now (${media.statusText}). Chat and Q&A still work.`
-      : s === 'failed' ? 'Live video connection failed; retrying…'
-        : media.localError ? `Your camera or microphone is not available (${media.localError.name}).` : '';
+    const n = media.notice;
+    const publishing = !!live.state && mayPublish();
+    let text = '';
+    if (s === 'unavailable') text = media.statusText || 'Live video is not available right now. Chat and Q&A still work.';
+    else if (s === 'recovering') text = media.statusText || 'Reconnecting video…';
+    else if (media.localError && publishing) text = 'Your camera or microphone is not available, so nobody sees or hears you. Check that no other app uses them and that this site may use them.';
+    else if (publishing && n?.state === 'devices_off') text = 'Your microphone and camera are off, so nobody sees or hears you. Turn one on to be seen or heard.';
+    else if (publishing && n?.state === 'not_allowed') text = 'The session does not let you share your camera and microphone right now.';
     ui.mediaStatus.hidden = !text;
     ui.mediaStatus.textContent = text;
+    ui.mediaStatus.dataset.state = text ? (n?.state && !['recovering', 'unavailable'].includes(s) ? n.state : s) : '';
   }
 
   function renderControls() {

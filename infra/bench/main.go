@@ -8,6 +8,7 @@
 //	bench fanout              chat.send fan-out latency to a full session
 //	bench throughput          messages per second through $default
 //	bench rush [-dynamodb]    N members joining a live session at once
+//	bench media               approve -> first video frame at a viewer
 //
 // `bench store -dynamodb` runs against the DynamoDB Local endpoint in
 // GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
@@ -33,11 +34,12 @@ var commands = map[string]command{
 	"fanout":     runFanout,
 	"throughput": runThroughput,
 	"rush":       runRush,
+	"media":      runMedia,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb]  (-h for each one's flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb] | media  (-h for each one's flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

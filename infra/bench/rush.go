@@ -126,7 +126,7 @@ func rush(ctx context.Context, cfg runner.Config, n int) (res rushResult, err er
 	if err != nil {
 		return res, err
 	}
-	host, err := dial(ctx, 0, j.WSURL+"?token="+j.JoinToken, onEvent)
+	host, err := dial(ctx, 0, users[0].User.ID, j.WSURL+"?token="+j.JoinToken, hooks{event: onEvent})
 	if err != nil {
 		return res, err
 	}
@@ -154,7 +154,7 @@ func rush(ctx context.Context, cfg runner.Config, n int) (res rushResult, err er
 				return
 			}
 			t1 := time.Now()
-			m, err := dial(ctx, i+1, j.WSURL+"?token="+j.JoinToken, onEvent)
+			m, err := dial(ctx, i+1, users[i+1].User.ID, j.WSURL+"?token="+j.JoinToken, hooks{event: onEvent})
 			if err != nil {
 				errs[i] = err
 				return

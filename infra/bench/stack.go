@@ -36,6 +36,18 @@ type liveStack struct {
 // hosted by the first, and connects every user to it over a WebSocket.
 // onEvent, when not nil, sees every event frame a member receives.
 func startLive(ctx context.Context, n int, onEvent func(m *member, f frame, at time.Time)) (l *liveStack, err error) {
+	return startLiveWith(ctx, n, hooks{event: onEvent})
+}
+
+// hooks see what members receive: event frames, and the other frames
+// that answer no call (the SFU worker's media.* signaling).
+type hooks struct {
+	event func(m *member, f frame, at time.Time)
+	other func(m *member, data []byte, at time.Time)
+}
+
+// startLiveWith is startLive with hooks for every kind of frame.
+func startLiveWith(ctx context.Context, n int, h hooks) (l *liveStack, err error) {
 	l, err = startRunner(ctx, runner.Config{})
 	if err != nil {
 		return nil, err
@@ -58,7 +70,7 @@ func startLive(ctx context.Context, n int, onEvent func(m *member, f frame, at t
 		if err != nil {
 			return nil, fmt.Errorf("join member %d: %w", i, err)
 		}
-		m, err := dial(ctx, i, j.WSURL+"?token="+j.JoinToken, onEvent)
+		m, err := dial(ctx, i, u.User.ID, j.WSURL+"?token="+j.JoinToken, h)
 		if err != nil {
 			return nil, fmt.Errorf("dial member %d: %w", i, err)
 		}
@@ -192,8 +204,9 @@ type frame struct {
 // them and events to onEvent.
 type member struct {
 	index   int
+	id      string // The user id, once known.
 	conn    *websocket.Conn
-	onEvent func(m *member, f frame, at time.Time)
+	hooks   hooks
 	nextID  atomic.Int64
 	mu      sync.Mutex
 	waiting map[string]chan frame
@@ -202,7 +215,7 @@ type member struct {
 	once    sync.Once
 }
 
-func dial(ctx context.Context, index int, url string, onEvent func(*member, frame, time.Time)) (*member, error) {
+func dial(ctx context.Context, index int, id, url string, h hooks) (*member, error) {
 	dctx, dcancel := context.WithTimeout(ctx, waitFor)
 	defer dcancel()
 	conn, _, err := websocket.Dial(dctx, url, nil)
@@ -211,7 +224,7 @@ func dial(ctx context.Context, index int, url string, onEvent func(*member, fram
 	}
 	conn.SetReadLimit(1 << 20)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &member{index: index, conn: conn, onEvent: onEvent, waiting: map[string]chan frame{}, cancel: cancel, done: make(chan struct{})}
+	m := &member{index: index, id: id, conn: conn, hooks: h, waiting: map[string]chan frame{}, cancel: cancel, done: make(chan struct{})}
 	go m.read(rctx)
 	return m, nil
 }
@@ -229,8 +242,14 @@ func (m *member) read(ctx context.Context) {
 			continue
 		}
 		if f.Type == "event" {
-			if m.onEvent != nil {
-				m.onEvent(m, f, at)
+			if m.hooks.event != nil {
+				m.hooks.event(m, f, at)
+			}
+			continue
+		}
+		if len(f.ID) == 0 || string(f.ID) == "null" {
+			if m.hooks.other != nil {
+				m.hooks.other(m, data, at)
 			}
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -44,13 +45,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&cfg.Store, "store", env("GREENROOM_STORE", runner.StoreEmbedded), "`kind` of store: embedded or dynamodb")
 	fs.StringVar(&cfg.DynamoDBEndpoint, "dynamodb-endpoint", env("AWS_ENDPOINT_URL_DYNAMODB", ""), "DynamoDB `URL` (for example DynamoDB Local) with --store dynamodb")
 	fs.StringVar(&cfg.Table, "table", env("GREENROOM_TABLE", "greenroom"), "DynamoDB table `name`, created when missing")
+	workers, err := strconv.Atoi(env("GREENROOM_WORKERS", "1"))
+	if err != nil {
+		return fmt.Errorf("GREENROOM_WORKERS: %w", err)
+	}
+	fs.IntVar(&cfg.Workers, "workers", workers, "`number` of in-process SFU workers (1 to 8)")
+	level := fs.String("log-level", env("GREENROOM_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
+	debug, _ := strconv.ParseBool(env("GREENROOM_DEBUG_HOOKS", "false"))
+	fs.BoolVar(&cfg.DebugHooks, "debug-hooks", debug, "serve the test-only /debug/ routes (killing a session's SFU worker), loopback and admin key only")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if cfg.Workers < 1 || cfg.Workers > 8 {
+		return fmt.Errorf("--workers %d: want 1 to 8", cfg.Workers)
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	cfg.Logger = logger
 	printKey := cfg.AdminKey == ""
 

@@ -54,7 +54,7 @@ type ClientConfig struct {
 
 // Client calls one worker's control API. It is safe for concurrent use.
 // Errors the worker answers are *APIError, which unwraps to sfu.ErrNoRoom,
-// sfu.ErrNoMember, sfu.ErrBadSDP, sfu.ErrBadMessage, sfu.ErrClosed,
+// sfu.ErrNoMember, sfu.ErrBadSDP, sfu.ErrStaleAnswer, sfu.ErrBadMessage, sfu.ErrClosed,
 // ErrDraining, ErrUnauthorized or ErrBadRequest when the code says so.
 type Client struct {
 	base   string

@@ -36,6 +36,7 @@ const (
 	codeNoRoom       = "no_room"
 	codeNoMember     = "no_member"
 	codeBadSDP       = "bad_sdp"
+	codeStaleAnswer  = "stale_answer"
 	codeBadMessage   = "bad_message"
 	codeDraining     = "draining"
 	codeClosed       = "closed"
@@ -50,6 +51,7 @@ var codeErrors = map[string]error{
 	codeNoRoom:       sfu.ErrNoRoom,
 	codeNoMember:     sfu.ErrNoMember,
 	codeBadSDP:       sfu.ErrBadSDP,
+	codeStaleAnswer:  sfu.ErrStaleAnswer,
 	codeBadMessage:   sfu.ErrBadMessage,
 	codeDraining:     ErrDraining,
 	codeClosed:       sfu.ErrClosed,

@@ -260,6 +260,8 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request, op string, room 
 		return writeError(w, http.StatusNotFound, codeNoMember, "no such member in the room")
 	case errors.Is(err, sfu.ErrBadSDP):
 		return writeError(w, http.StatusBadRequest, codeBadSDP, "malformed session description")
+	case errors.Is(err, sfu.ErrStaleAnswer):
+		return writeError(w, http.StatusConflict, codeStaleAnswer, "answer to an offer that is no longer pending")
 	case errors.Is(err, sfu.ErrBadMessage):
 		return writeError(w, http.StatusBadRequest, codeBadMessage, "unknown signaling message")
 	case errors.Is(err, sfu.ErrClosed):

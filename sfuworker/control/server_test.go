@@ -251,6 +251,7 @@ func TestWorkerErrors(t *testing.T) {
 		{sfu.ErrNoRoom, sfu.ErrNoRoom, 404},
 		{sfu.ErrNoMember, sfu.ErrNoMember, 404},
 		{sfu.ErrBadSDP, sfu.ErrBadSDP, 400},
+		{sfu.ErrStaleAnswer, sfu.ErrStaleAnswer, 409},
 		{sfu.ErrBadMessage, sfu.ErrBadMessage, 400},
 		{sfu.ErrClosed, sfu.ErrClosed, 503},
 		{errors.New("disk on fire at 10.0.0.1"), nil, 500},

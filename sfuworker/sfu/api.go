@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"time"
 )
 
 // RoomID is a session id; MemberID a user id; ConnectionID the member's
@@ -76,8 +77,24 @@ type Config struct {
 	// ActiveSpeaker, when not nil, hears which member of a room's group
 	// speaks loudest (from RFC 6464 audio levels).
 	ActiveSpeaker func(room RoomID, group int, member MemberID)
-	Logger        *slog.Logger
+	// AnswerTimeout is how long an offer of the worker waits for its
+	// answer before it is retired and the worker offers again
+	// (DefaultAnswerTimeout when zero).
+	AnswerTimeout time.Duration
+	// OfferBackoff is the wait before offering again after a retired
+	// offer; it doubles with each one in a row, up to 30 seconds
+	// (DefaultOfferBackoff when zero).
+	OfferBackoff time.Duration
+	Logger       *slog.Logger
 }
+
+// DefaultOfferBackoff is Config.OfferBackoff's default.
+const DefaultOfferBackoff = 250 * time.Millisecond
+
+// DefaultAnswerTimeout is Config.AnswerTimeout's default: browsers answer
+// in milliseconds, and a signaling round trip through API Gateway and
+// Lambda takes well under a second.
+const DefaultAnswerTimeout = 10 * time.Second
 
 // Errors of the worker.
 var (
@@ -88,6 +105,11 @@ var (
 	ErrBadSDP     = errors.New("sfu: malformed session description")
 	ErrClosed     = errors.New("sfu: worker closed")
 	ErrBadMessage = errors.New("sfu: unknown signaling message")
+	// ErrStaleAnswer is returned for an answer to an offer the worker no
+	// longer waits for: its negotiationId is not the pending offer's (the
+	// offer was retired, or dropped when a client offer crossed it), or no
+	// offer is pending. Nothing is applied.
+	ErrStaleAnswer = errors.New("sfu: answer to an offer that is no longer pending")
 )
 
 // Stats is a snapshot for metrics and load reporting.

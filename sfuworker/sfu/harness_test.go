@@ -3,14 +3,19 @@ package sfu
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/greenroom-live/greenroom/sfuworker/sfu/sdpcheck"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -59,17 +64,27 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with the worker's Config tuned.
+func newHarnessWith(t testing.TB, tune func(*Config)) *harness {
+	t.Helper()
 	base := runtime.NumGoroutine()
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, udp: udp, room: "room-1", clients: map[MemberID]*client{}, members: map[MemberID]MemberState{}, conns: map[MemberID]ConnectionID{}}
-	w, err := New(Config{UDP: udp, Signal: h.signal, ActiveSpeaker: func(_ RoomID, _ int, m MemberID) {
+	cfg := Config{UDP: udp, Signal: h.signal, ActiveSpeaker: func(_ RoomID, _ int, m MemberID) {
 		h.mu.Lock()
 		h.spoken = append(h.spoken, m)
 		h.mu.Unlock()
-	}})
+	}}
+	if tune != nil {
+		tune(&cfg)
+	}
+	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +207,22 @@ type client struct {
 	recv     map[string]*received // By publisher id and kind.
 	speakers []MemberID           // active.speaker messages received.
 	held     []msg
+	// byRR counts packets per receiver: pion gives a transceiver a new
+	// RTPReceiver for each new remote track, so the current receiver of
+	// a mid says whether that media section's track flows.
+	byRR map[*webrtc.RTPReceiver]*atomic.Int64
+	// voidUpTo is the negotiationId of the worker's last answer: its
+	// offers up to that id were dropped.
+	voidUpTo int64
+	// offerIDs are the negotiation ids of the worker's offers applied.
+	offerIDs []int64
+	// notices are the media.publishing frames received.
+	notices []json.RawMessage
+	// stopped are the transceivers stopSending took the tracks off;
+	// gen numbers republished tracks.
+	stopped []*webrtc.RTPTransceiver
+	gen     int
+	api     *webrtc.API
 }
 
 type received struct {
@@ -215,11 +246,12 @@ type inbox struct {
 type msg struct {
 	typ     string
 	payload json.RawMessage
+	fn      func() // A step of the client itself, run in order with the messages.
 }
 
 func (b *inbox) push(typ string, p json.RawMessage) {
 	b.mu.Lock()
-	b.msgs = append(b.msgs, msg{typ, append(json.RawMessage(nil), p...)})
+	b.msgs = append(b.msgs, msg{typ: typ, payload: append(json.RawMessage(nil), p...)})
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -263,6 +295,15 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 		t.Fatal(err)
 	}
 	se := webrtc.SettingEngine{}
+	if os.Getenv("GREENROOM_PION_DEBUG") != "" {
+		lf := logging.NewDefaultLoggerFactory()
+		lf.DefaultLogLevel = logging.LogLevelDebug
+		lf.ScopeLevels["ice"] = logging.LogLevelWarn
+		lf.ScopeLevels["dtls"] = logging.LogLevelWarn
+		lf.ScopeLevels["sctp"] = logging.LogLevelWarn
+		lf.ScopeLevels["pc"] = logging.LogLevelDebug
+		se.LoggerFactory = lf
+	}
 	se.SetIncludeLoopbackCandidate(true)
 	if o.dropSeqs != nil {
 		// The dropped packets were decrypted before the drop: without
@@ -280,7 +321,8 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, out: out, opts: o, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}), recv: map[string]*received{}}
+	c := &client{t: t, out: out, opts: o, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}),
+		recv: map[string]*received{}, byRR: map[*webrtc.RTPReceiver]*atomic.Int64{}, api: api}
 	if o.video {
 		vp8 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 		if o.simulcast {
@@ -340,8 +382,15 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 		b, _ := json.Marshal(map[string]any{"candidate": cand.ToJSON()})
 		_ = c.out("media.candidate", b)
 	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
 		key := tr.StreamID() + "/" + tr.Kind().String()
+		c.mu.Lock()
+		n := c.byRR[rr]
+		if n == nil {
+			n = &atomic.Int64{}
+			c.byRR[rr] = n
+		}
+		c.mu.Unlock()
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -350,6 +399,7 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 				if err != nil {
 					return
 				}
+				n.Add(1)
 				key0 := tr.Kind() == webrtc.RTPCodecTypeVideo && len(p.Payload) > 1 && p.Payload[0]&0x10 != 0 && p.Payload[1]&0x01 == 0
 				c.mu.Lock()
 				r := c.recv[key]
@@ -413,6 +463,10 @@ func (c *client) signaling() {
 }
 
 func (c *client) handle(m msg) {
+	if m.fn != nil {
+		m.fn()
+		return
+	}
 	var p struct {
 		UserID        MemberID                `json:"userId"`
 		SDP           string                  `json:"sdp"`
@@ -425,7 +479,22 @@ func (c *client) handle(m msg) {
 	}
 	switch m.typ {
 	case "media.answer":
+		// The answer must match our offer's media sections, in order.
+		if lo := c.pc.PendingLocalDescription(); lo != nil {
+			if err := sdpcheck.Next(lo.SDP, p.SDP, false); err != nil {
+				c.t.Errorf("%s: the worker's answer fails the check: %v\n%s", c.id, err, p.SDP)
+			}
+		}
+		if p.NegotiationID != nil {
+			c.mu.Lock()
+			c.voidUpTo = max(c.voidUpTo, *p.NegotiationID)
+			c.mu.Unlock()
+		}
 		_ = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP})
+	case "media.publishing":
+		c.mu.Lock()
+		c.notices = append(c.notices, m.payload)
+		c.mu.Unlock()
 	case "media.offer":
 		c.offers.Add(1)
 		if c.holdOffers.Load() {
@@ -434,18 +503,7 @@ func (c *client) handle(m msg) {
 			c.mu.Unlock()
 			return
 		}
-		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.SDP}); err != nil {
-			return
-		}
-		ans, err := c.pc.CreateAnswer(nil)
-		if err != nil {
-			return
-		}
-		if err := c.pc.SetLocalDescription(ans); err != nil {
-			return
-		}
-		b, _ := json.Marshal(map[string]any{"sdp": ans.SDP, "type": "answer", "negotiationId": p.NegotiationID})
-		_ = c.out("media.answer", b)
+		c.applyOffer(p.SDP, p.NegotiationID)
 	case "media.candidate":
 		_ = c.pc.AddICECandidate(p.Candidate)
 	case "active.speaker":
@@ -453,6 +511,118 @@ func (c *client) handle(m msg) {
 		c.speakers = append(c.speakers, p.UserID)
 		c.mu.Unlock()
 	}
+}
+
+// applyOffer applies a worker offer and answers it, as the protocol
+// asks: an offer the worker has since dropped (its id at most the last
+// answer's negotiationId) is ignored, and so is one crossing our own (we
+// are the impolite peer). Every offer applied is first checked as Chrome
+// would check it, against our current local description.
+func (c *client) applyOffer(sdp string, id *int64) {
+	c.mu.Lock()
+	void := id != nil && *id <= c.voidUpTo
+	c.mu.Unlock()
+	if void || c.pc.SignalingState() != webrtc.SignalingStateStable {
+		return
+	}
+	prev := ""
+	if ld := c.pc.CurrentLocalDescription(); ld != nil {
+		prev = ld.SDP
+	}
+	if err := sdpcheck.Next(prev, sdp, true); err != nil {
+		c.t.Errorf("%s: a worker offer (negotiationId %v) fails the check: %v\n%s", c.id, deref(id), err, sdp)
+	}
+	if os.Getenv("GREENROOM_PION_DEBUG") != "" {
+		c.t.Logf("%s applies offer %v: %s", c.id, deref(id), summary(sdp))
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: c.likeABrowser(sdp)}); err != nil {
+		return
+	}
+	ans, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return
+	}
+	if err := c.pc.SetLocalDescription(ans); err != nil {
+		return
+	}
+	if id != nil {
+		c.mu.Lock()
+		c.offerIDs = append(c.offerIDs, *id)
+		c.mu.Unlock()
+	}
+	b, _ := json.Marshal(map[string]any{"sdp": ans.SDP, "type": "answer", "negotiationId": id})
+	_ = c.out("media.answer", b)
+}
+
+// likeABrowser keeps a test client, which stands for a browser, from a
+// pion behaviour browsers do not have: pion changes a transceiver's own
+// direction with each remote offer (a recvonly one becomes inactive when
+// the offer says "recvonly"; a sendrecv one becomes sendonly; one the
+// offer makes inactive is stopped, and a stopped transceiver whose
+// receiver has no track never receives again), and then offers those
+// directions itself, which makes the worker's pion stop its transceivers
+// too. A browser keeps the direction its application set. So where the
+// worker's offer does not send (recvonly, inactive: a media section it
+// idles), the pion client is shown "sendrecv" if it sends there and
+// "sendonly" if not, which leaves its direction as it was; it then answers
+// recvonly or sendrecv where a browser answers inactive or sendonly, which
+// the worker takes alike. The worker's offers are checked (sdpcheck)
+// before this.
+func (c *client) likeABrowser(sdp string) string {
+	sends := map[string]bool{}
+	for _, t := range c.pc.GetTransceivers() {
+		if s := t.Sender(); s != nil && s.Track() != nil {
+			sends[t.Mid()] = true
+		}
+	}
+	lines := strings.Split(sdp, "\r\n")
+	mid := ""
+	dirAt := -1
+	fix := func() {
+		if dirAt < 0 {
+			return
+		}
+		if d := lines[dirAt]; d == "a=recvonly" || d == "a=inactive" {
+			lines[dirAt] = "a=sendonly"
+			if sends[mid] {
+				lines[dirAt] = "a=sendrecv"
+			}
+		}
+	}
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "m="):
+			fix()
+			mid, dirAt = "", -1
+		case strings.HasPrefix(l, "a=mid:"):
+			mid = strings.TrimPrefix(l, "a=mid:")
+		case l == "a=sendrecv" || l == "a=sendonly" || l == "a=recvonly" || l == "a=inactive":
+			dirAt = i
+		}
+	}
+	fix()
+	return strings.Join(lines, "\r\n")
+}
+
+// summary lists a description's media sections: mid, direction, msids
+// and SSRCs.
+func summary(text string) string {
+	d, err := sdpcheck.Parse(text)
+	if err != nil {
+		return err.Error()
+	}
+	var b []string
+	for _, s := range d.Sections {
+		b = append(b, fmt.Sprintf("[%s %s %s %v %v]", s.Mid, s.Kind, s.Direction, s.Msids, s.SSRCs))
+	}
+	return strings.Join(b, " ")
+}
+
+func deref(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // drainRTCP reads the publisher's RTCP: a PLI or FIR asks for a keyframe.
@@ -507,16 +677,20 @@ func (c *client) send(bench bool) {
 		}
 		ts += 900
 		key := c.keyReq.Swap(false) || i == 0 || (i%100 == 0 && !c.opts.keyOnRequest)
+		// Tracks may be replaced while sending (republishing).
+		c.mu.Lock()
+		video, audio := c.video, c.audio
+		c.mu.Unlock()
 		if c.simSender != nil {
 			for _, tr := range c.pc.GetTransceivers() {
 				if tr.Sender() == c.simSender {
-					for _, v := range c.video {
+					for _, v := range video {
 						v.(*ridTrack).mid.Store(tr.Mid())
 					}
 				}
 			}
 		}
-		for l, tr := range c.video {
+		for l, tr := range video {
 			payload[0] = 0x10 // S=1, PID=0.
 			payload[1] = 0x01 // Inter frame.
 			if key {
@@ -526,13 +700,13 @@ func (c *client) send(bench bool) {
 			seq[l]++
 			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:size*(l+1)]})
 		}
-		if c.audio != nil && i%audioEvery == 0 {
+		if audio != nil && i%audioEvery == 0 {
 			aseq++
 			level := uint8(127)
 			if c.opts.level != nil {
 				level = c.opts.level()
 			}
-			_ = c.audio.writeLevel(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(i) * 480}, Payload: []byte{0xf8, 0xff, 0xfe}}, level)
+			_ = audio.writeLevel(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(i) * 480}, Payload: []byte{0xf8, 0xff, 0xfe}}, level)
 		}
 	}
 }

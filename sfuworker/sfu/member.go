@@ -26,53 +26,77 @@ const maxQueuedCandidates = 64
 const signalTimeout = 5 * time.Second
 
 // pubTrack is one track a member sends, read whether or not it may be
-// forwarded.
+// forwarded. Its life follows the publisher's descriptions: it is active
+// while the publisher's current description sends on its transceiver, and
+// it ends when pion gives the transceiver a new receiver (the publisher
+// stopped the track, restarted it or sent another one there) or the
+// receiver stops. An ended track leaves every subscriber.
 type pubTrack struct {
 	owner   *member
 	rr      *webrtc.RTPReceiver
 	trackID string
+	kind    webrtc.RTPCodecType
+	seq     uint64 // Creation order in the worker.
 	recv    *forward.Receiver
+	// active is guarded by the worker's mu.
+	active bool
 }
 
-// subscription is one track a member receives.
+// subscription is one track a member receives. tr and sender belong to
+// the member's queue: a subscription is attached to a transceiver when
+// the member's connection is next negotiated.
 type subscription struct {
+	pt     *pubTrack
 	dt     *forward.DownTrack
-	sender *webrtc.RTPSender // Set and used on the member's queue.
+	tr     *webrtc.RTPTransceiver
+	sender *webrtc.RTPSender
 }
 
-// member is one member's connection. state, pubs, subs and closed are
-// guarded by the worker's mu; the fields after ops belong to the ops
-// goroutine.
+// member is one member's connection. state, pubs, subs, retired, queued
+// and closed are guarded by the worker's mu; the fields after ops belong
+// to the ops goroutine.
 type member struct {
 	w     *Worker
 	room  *room
 	id    MemberID // state.ID, readable without the lock.
 	state MemberState
 	pubs  map[*webrtc.RTPReceiver]*pubTrack
-	subs  map[*pubTrack]*subscription
+	// subs are the tracks the member should receive.
+	subs map[*pubTrack]*subscription
 	// retired subscriptions wait on the queue for their removal.
 	retired map[*subscription]struct{}
+	queued  bool // An update is on the queue.
 	closed  bool
 	wg      sync.WaitGroup // Publisher RTCP readers.
 
-	ops     *opQueue
-	pc      *webrtc.PeerConnection
-	started bool // The client's first offer was answered.
+	ops      *opQueue
+	pc       *webrtc.PeerConnection
+	started  bool // The client's first offer was answered.
+	attached map[*subscription]struct{}
 	// pending is the worker's offer sent and not yet answered; it is
-	// applied only with its answer.
-	pending *webrtc.SessionDescription
-	negID   int64 // The last offer's negotiation id.
-	mids    int   // Mids "s1"… handed out.
-	cands   []webrtc.ICECandidateInit
+	// applied only with its answer (pion cannot roll a local offer back).
+	pending   *webrtc.SessionDescription
+	pendingID int64
+	negID     int64 // The last offer's negotiation id.
+	mids      int   // Mids "s1"… handed out.
+	cands     []webrtc.ICECandidateInit
+	// Retiring unanswered offers: the timer waits for an answer or a
+	// backoff; failures counts the offers retired in a row.
+	timer    *time.Timer
+	timerGen uint64
+	failures int
+	retryAt  time.Time
+	notice   publishing // The last media.publishing sent.
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
 	m := &member{
 		w: w, room: r, id: st.ID, state: st,
-		pubs:    map[*webrtc.RTPReceiver]*pubTrack{},
-		subs:    map[*pubTrack]*subscription{},
-		retired: map[*subscription]struct{}{},
-		ops:     newOpQueue(),
+		pubs:     map[*webrtc.RTPReceiver]*pubTrack{},
+		subs:     map[*pubTrack]*subscription{},
+		retired:  map[*subscription]struct{}{},
+		attached: map[*subscription]struct{}{},
+		ops:      newOpQueue(),
 	}
 	m.ops.push(m.open)
 	return m
@@ -197,84 +221,14 @@ func (m *member) needsFresh(offer *sdp.SessionDescription) bool {
 		return true
 	}
 	if rd := m.pc.RemoteDescription(); rd != nil {
-		cur, err := rd.Unmarshal()
-		if err == nil && fingerprint(cur) != "" && fingerprint(cur) != fingerprint(offer) {
+		// Parsed from the text: Unmarshal on the description pion returns
+		// would write the cache pion's own goroutines read.
+		var cur sdp.SessionDescription
+		if cur.UnmarshalString(rd.SDP) == nil && fingerprint(&cur) != "" && fingerprint(&cur) != fingerprint(offer) {
 			return true
 		}
 	}
 	return false
-}
-
-// onOffer answers a client's offer. The worker is the polite peer: an
-// offer arriving while its own is pending (glare) wins. pion v4 cannot
-// roll a local offer back, so the worker never applies its offer before
-// the answer arrives (see negotiate): dropping the pending offer is the
-// rollback. It offers again after answering.
-func (m *member) onOffer(_ context.Context, payload json.RawMessage) error {
-	p, parsed, err := parseSDP(payload, "offer")
-	if err != nil {
-		return err
-	}
-	if m.needsFresh(parsed) {
-		return errFresh
-	}
-	if m.pending != nil {
-		m.w.log.Debug("sfu: glare, the client's offer wins", "member", m.id, "negotiationId", m.negID)
-		m.pending = nil
-	}
-	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.SDP}); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	m.flushCandidates()
-	ans, err := m.pc.CreateAnswer(nil)
-	if err == nil {
-		err = m.pc.SetLocalDescription(ans)
-	}
-	if err != nil {
-		// pion leaves have-remote-offer behind; the next offer starts a
-		// new connection.
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	m.started = true
-	m.send("media.answer", sdpPayload{SDP: ans.SDP, Type: "answer"})
-	m.negotiate()
-	return nil
-}
-
-// onAnswer applies the client's answer to the pending offer; a stale one
-// (no offer pending, or another negotiation id) is dropped.
-func (m *member) onAnswer(_ context.Context, payload json.RawMessage) error {
-	p, parsed, err := parseSDP(payload, "answer")
-	if err != nil {
-		return err
-	}
-	if m.pc == nil {
-		return ErrClosed
-	}
-	if m.pending == nil || (p.NegotiationID != nil && *p.NegotiationID != m.negID) {
-		m.w.log.Debug("sfu: stale answer dropped", "member", m.id, "negotiationId", p.NegotiationID, "pending", m.negID)
-		return nil
-	}
-	offer := *m.pending
-	m.pending = nil
-	if err := matchesOffer(offer, parsed); err != nil {
-		// Nothing was applied: offer again.
-		m.negotiate()
-		return err
-	}
-	if err := m.pc.SetLocalDescription(offer); err != nil {
-		m.w.log.Warn("sfu: apply own offer", "member", m.id, "err", err)
-		m.negotiate()
-		return fmt.Errorf("sfu: apply own offer: %w", err)
-	}
-	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.SDP}); err != nil {
-		// Left in have-local-offer, pion cannot roll back: the client's
-		// next offer starts a new connection.
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	m.flushCandidates()
-	m.negotiate()
-	return nil
 }
 
 // matchesOffer checks that an answer has the offer's media sections, in
@@ -335,71 +289,6 @@ func (m *member) flushCandidates() {
 	m.cands = nil
 }
 
-// negotiate sends an offer when the tracks the member should receive
-// differ from the last negotiated description, once the client's first
-// offer was answered and no offer is pending.
-//
-// The offer is created but not applied (SetLocalDescription waits for the
-// answer, in onAnswer), so that on glare it can be dropped: pion v4 cannot
-// roll back. The worker's new media sections get mids "s1", "s2"… that no
-// browser picks, so that an offer of the client crossing this one never
-// reuses one of them for another track.
-func (m *member) negotiate() {
-	if m.pc == nil || !m.started || m.pending != nil || m.pc.SignalingState() != webrtc.SignalingStateStable || !m.dirty() {
-		return
-	}
-	for _, t := range m.pc.GetTransceivers() {
-		if t.Mid() == "" {
-			m.mids++
-			if err := t.SetMid(fmt.Sprintf("s%d", m.mids)); err != nil {
-				m.w.log.Warn("sfu: set mid", "member", m.id, "err", err)
-			}
-		}
-	}
-	offer, err := m.pc.CreateOffer(nil)
-	if err != nil {
-		m.w.log.Error("sfu: offer", "member", m.id, "err", err)
-		return
-	}
-	m.pending = &offer
-	m.negID++
-	id := m.negID
-	m.send("media.offer", sdpPayload{SDP: offer.SDP, Type: "offer", NegotiationID: &id})
-}
-
-// dirty reports whether the tracks the member's senders carry differ from
-// those the current local description sends (by msid: "stream track").
-func (m *member) dirty() bool {
-	sending := map[string]string{}
-	if ld := m.pc.CurrentLocalDescription(); ld != nil {
-		s, err := ld.Unmarshal()
-		if err != nil {
-			return true
-		}
-		for _, md := range s.MediaDescriptions {
-			_, send := md.Attribute("sendonly")
-			_, sendrecv := md.Attribute("sendrecv")
-			if msid, ok := md.Attribute("msid"); ok && (send || sendrecv) && md.MediaName.Port.Value != 0 {
-				sending[mid(md)] = msid
-			}
-		}
-	}
-	for _, t := range m.pc.GetTransceivers() {
-		var want string
-		if s := t.Sender(); s != nil && s.Track() != nil {
-			want = s.Track().StreamID() + " " + s.Track().ID()
-		}
-		var got string
-		if t.Mid() != "" {
-			got = sending[t.Mid()]
-		}
-		if want != got {
-			return true
-		}
-	}
-	return false
-}
-
 // send delivers a server-originated message; it runs on the queue, never
 // under the worker's lock.
 func (m *member) send(msgType string, v any) {
@@ -417,92 +306,29 @@ func (m *member) send(msgType string, v any) {
 	}
 }
 
-// onTrack starts reading a track (or a simulcast layer of one) the member
-// sends, and rewires the room.
-func (m *member) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
-	w := m.w
-	w.mu.Lock()
-	if m.closed {
-		w.mu.Unlock()
-		return
-	}
-	pt := m.pubs[rr]
-	created := pt == nil
-	if created {
-		var levelExt uint8
-		for _, e := range rr.GetParameters().HeaderExtensions {
-			if e.URI == sdp.AudioLevelURI {
-				levelExt = uint8(e.ID)
-			}
-		}
-		id := t.ID()
-		if id == "" {
-			id = t.Kind().String()
-		}
-		pt = &pubTrack{owner: m, rr: rr, trackID: id, recv: forward.NewReceiver(forward.ReceiverConfig{
-			Codec: t.Codec(), TrackID: id, StreamID: string(m.state.ID),
-			AudioLevelExt: levelExt, WriteRTCP: pc.WriteRTCP, Logger: w.log,
-		})}
-		m.pubs[rr] = pt
-	}
-	if err := pt.recv.AddLayer(t); err != nil {
-		w.mu.Unlock()
-		w.log.Warn("sfu: track layer", "member", m.id, "rid", t.RID(), "err", err)
-		return
-	}
-	rid := t.RID()
-	m.wg.Add(1)
-	w.mu.Unlock()
-	go func() {
-		// Draining the publisher's RTCP lets the interceptors see its
-		// sender reports; it ends when the connection closes.
-		defer m.wg.Done()
-		for {
-			var err error
-			if rid != "" {
-				_, _, err = rr.ReadSimulcastRTCP(rid)
-			} else {
-				_, _, err = rr.ReadRTCP()
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	if created {
-		w.reconcile(m.room)
-	}
-}
-
-// addSub attaches a subscription's DownTrack to the connection.
-func (m *member) addSub(pt *pubTrack, s *subscription) {
-	if m.pc == nil {
-		return
-	}
-	sender, err := m.pc.AddTrack(s.dt)
-	if err != nil {
-		m.w.log.Warn("sfu: add track", "member", m.id, "err", err)
-		return
-	}
-	s.sender = sender
-	s.dt.ReadRTCP(sender)
-	pt.recv.Subscribe(s.dt)
-	m.negotiate()
-}
-
-// removeSub detaches a subscription and stops its DownTrack.
-func (m *member) removeSub(pt *pubTrack, s *subscription) {
-	pt.recv.Unsubscribe(s.dt)
-	if s.sender != nil && m.pc != nil {
-		if err := m.pc.RemoveTrack(s.sender); err != nil {
-			_ = s.sender.Stop()
-		}
-	}
-	s.dt.Close()
+// update runs on the queue after the room changed: it lets go of the
+// subscriptions the member lost, offers what it should receive now, and
+// says whether its own tracks are forwarded.
+func (m *member) update() {
 	m.w.mu.Lock()
-	delete(m.retired, s)
+	m.queued = false
 	m.w.mu.Unlock()
+	m.detachRetired()
+	if m.failures >= maxOfferAttempts {
+		// A change is a reason to try once more after giving up.
+		m.failures = maxOfferAttempts - 1
+	}
 	m.negotiate()
+	m.sendNotice()
+}
+
+// queueUpdateLocked puts one update on the member's queue.
+func (m *member) queueUpdateLocked() {
+	if m.queued || m.closed {
+		return
+	}
+	m.queued = true
+	m.ops.push(m.update)
 }
 
 // close stops the member's queue, connection and tracks, and returns what
@@ -512,6 +338,10 @@ func (m *member) close() ([]*pubTrack, []*subscription) {
 	m.closed = true
 	m.w.mu.Unlock()
 	m.ops.stop()
+	// The queue has stopped: its fields are ours now.
+	if m.timer != nil {
+		m.timer.Stop()
+	}
 	if m.pc != nil {
 		_ = m.pc.Close()
 	}
@@ -520,7 +350,7 @@ func (m *member) close() ([]*pubTrack, []*subscription) {
 	for _, p := range m.pubs {
 		pubs = append(pubs, p)
 	}
-	subs := make([]*subscription, 0, len(m.subs))
+	subs := make([]*subscription, 0, len(m.subs)+len(m.retired))
 	for _, s := range m.subs {
 		subs = append(subs, s)
 	}

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -35,9 +36,12 @@ func (c *client) publish() {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	audio := &levelTrack{TrackLocalStaticRTP: a}
+	c.mu.Lock()
 	c.video = append(c.video, v)
-	c.audio = &levelTrack{TrackLocalStaticRTP: a}
-	for _, tr := range []webrtc.TrackLocal{v, c.audio} {
+	c.audio = audio
+	c.mu.Unlock()
+	for _, tr := range []webrtc.TrackLocal{v, audio} {
 		sender, err := c.pc.AddTrack(tr)
 		if err != nil {
 			c.t.Fatal(err)
@@ -116,8 +120,8 @@ func TestGlareClientOfferWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	late, _ := json.Marshal(map[string]any{"sdp": s.pc.CurrentLocalDescription().SDP, "type": "answer", "negotiationId": old.NegotiationID})
-	if err := s.out("media.answer", late); err != nil {
-		t.Fatalf("late answer: %v", err)
+	if err := s.out("media.answer", late); !errors.Is(err, ErrStaleAnswer) {
+		t.Fatalf("late answer: %v, want ErrStaleAnswer", err)
 	}
 	n := s.count("p", "video")
 	eventually(t, wait, "media keeps flowing", func() bool { return s.count("p", "video") > n+20 })
@@ -238,8 +242,8 @@ func TestStaleAnswerDropped(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"sdp": ans.SDP, "type": "answer", "negotiationId": id})
 		return s.out("media.answer", b)
 	}
-	if err := answer(*o.NegotiationID - 1); err != nil {
-		t.Fatalf("stale answer: %v", err)
+	if err := answer(*o.NegotiationID - 1); !errors.Is(err, ErrStaleAnswer) {
+		t.Fatalf("stale answer: %v, want ErrStaleAnswer", err)
 	}
 	never(t, 500*time.Millisecond, "video after a stale answer", func() bool { return s.count("p", "video") > 0 })
 	if err := answer(*o.NegotiationID); err != nil {

@@ -39,6 +39,10 @@ type Worker struct {
 	mu     sync.Mutex
 	rooms  map[RoomID]*room
 	closed bool
+	seq    uint64 // Numbers published tracks in the order they appear.
+
+	answerTimeout time.Duration
+	offerBackoff  time.Duration
 
 	// Counters of tracks already gone, so Stats keeps growing.
 	gonePackets, goneBytes, goneNACKs, gonePLIs atomic.Uint64
@@ -74,7 +78,14 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{})}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = DefaultAnswerTimeout
+	}
+	if cfg.OfferBackoff <= 0 {
+		cfg.OfferBackoff = DefaultOfferBackoff
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}),
+		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff}
 	w.wg.Add(1)
 	go w.speakerLoop()
 	return w, nil
@@ -343,33 +354,32 @@ func (w *Worker) Close() error {
 }
 
 // reconcileLocked makes every member's subscriptions match the room: a
-// member receives the tracks of the other members of its group who may
-// publish, paused while their mic or camera is off. It returns work to run
-// after the lock is released.
+// member receives the forwarded tracks of the other members of its group
+// who may publish, paused while their mic or camera is off. Subscriptions
+// that go are retired; every member gets an update on its queue, which
+// detaches, negotiates and tells it whether its own media is forwarded.
+// It returns work to run after the lock is released.
 func (w *Worker) reconcileLocked(r *room) []func() {
 	var after []func()
 	for _, s := range r.members {
 		for key, sub := range s.subs {
 			p := key.owner
-			if r.members[p.state.ID] == p && p.state.Publish && p.state.Group == s.state.Group && p.pubs[key.rr] == key {
+			if r.members[p.state.ID] == p && p.state.Publish && p.state.Group == s.state.Group && p.pubs[key.rr] == key && forwarded(key) {
 				continue
 			}
 			delete(s.subs, key)
 			s.retired[sub] = struct{}{}
-			s.ops.push(func() { s.removeSub(key, sub) })
 		}
 		for _, p := range r.members {
 			if p == s || !p.state.Publish || p.state.Group != s.state.Group {
 				continue
 			}
 			for _, pt := range p.pubs {
-				if _, ok := s.subs[pt]; ok {
+				if _, ok := s.subs[pt]; ok || !forwarded(pt) {
 					continue
 				}
 				dt := forward.NewDownTrack(pt.recv, pt.trackID, string(p.state.ID))
-				sub := &subscription{dt: dt}
-				s.subs[pt] = sub
-				s.ops.push(func() { s.addSub(pt, sub) })
+				s.subs[pt] = &subscription{pt: pt, dt: dt}
 			}
 		}
 		for pt, sub := range s.subs {
@@ -379,6 +389,7 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 			}
 			after = append(after, func() { sub.dt.SetPaused(!on) })
 		}
+		s.queueUpdateLocked()
 	}
 	return after
 }

@@ -290,9 +290,26 @@ func (m *Media) Signal(ctx context.Context, s domain.Session, mem domain.Member,
 		err = c.Signal(ctx, room, member, msgType, payload)
 	}
 	if err != nil {
-		return fmt.Errorf("media: signal %s/%s: %w", s.ID, mem.UserID, err)
+		return fmt.Errorf("media: signal %s/%s: %w", s.ID, mem.UserID, refusal(err))
 	}
 	return reassigned(a)
+}
+
+// refusal maps the worker's refusals of a member's signaling to the
+// domain's errors, so that the socket's edge answers with the contract's
+// codes instead of "internal": an answer to an offer the worker no longer
+// waits for is a conflict; a description or candidate it cannot use is
+// invalid, naming the field. The worker's error stays in the chain.
+func refusal(err error) error {
+	switch {
+	case errors.Is(err, sfu.ErrStaleAnswer):
+		return fmt.Errorf("%w: %w", domain.ErrConflict, err)
+	case errors.Is(err, sfu.ErrBadSDP):
+		return errors.Join(domain.FieldErrors{"sdp": "is a session description the media server cannot use"}, err)
+	case errors.Is(err, sfu.ErrBadMessage):
+		return errors.Join(domain.FieldErrors{"candidate": "is not an ICE candidate the media server can use"}, err)
+	}
+	return err
 }
 
 // ensure returns the session's live worker, assigning one if needed.

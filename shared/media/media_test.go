@@ -40,6 +40,7 @@ type fakeWorker struct {
 	calls   []call
 	rooms   map[sfu.RoomID]bool
 	missing bool
+	refuse  error // Signal's answer, when set.
 }
 
 func (f *fakeWorker) Apply(_ context.Context, st sfu.RoomState) error {
@@ -57,7 +58,7 @@ func (f *fakeWorker) Signal(_ context.Context, room sfu.RoomID, member sfu.Membe
 		return sfu.ErrNoRoom
 	}
 	f.calls = append(f.calls, call{Op: "signal", Room: room, Member: member, Type: msgType})
-	return nil
+	return f.refuse
 }
 
 func (f *fakeWorker) CloseRoom(_ context.Context, room sfu.RoomID) error {
@@ -387,6 +388,39 @@ func TestSignal(t *testing.T) {
 	s.Status = domain.StatusEnded
 	if err := e2.media(nil).Signal(t.Context(), s, guest, "media.offer", json.RawMessage(`{}`)); !errors.Is(err, domain.ErrSessionOver) {
 		t.Errorf("Signal in an ended session = %v, want ErrSessionOver", err)
+	}
+}
+
+// The worker's refusals of a member's signaling come back as the
+// domain's errors, which the socket's edge maps to the contract's codes:
+// a stale answer is a conflict, a description or candidate the worker
+// cannot use is invalid, with the field named.
+func TestSignalRefusals(t *testing.T) {
+	e := newEnv(t, "w1")
+	m := e.media(nil)
+	s := e.session(domain.MediaAssignment{})
+	guest, _ := s.Member("guest")
+	for _, tc := range []struct {
+		refuse   error
+		conflict bool
+		field    string
+	}{
+		{sfu.ErrStaleAnswer, true, ""},
+		{sfu.ErrBadSDP, false, "sdp"},
+		{sfu.ErrBadMessage, false, "candidate"},
+	} {
+		e.workers["w1"].refuse = tc.refuse
+		err := m.Signal(t.Context(), s, guest, "media.answer", json.RawMessage(`{"sdp":"v=0"}`))
+		if got := errors.Is(err, domain.ErrConflict); got != tc.conflict {
+			t.Errorf("%v: Signal = %v, conflict %v, want %v", tc.refuse, err, got, tc.conflict)
+		}
+		var fe domain.FieldErrors
+		if errors.As(err, &fe) != (tc.field != "") || (tc.field != "" && fe[tc.field] == "") {
+			t.Errorf("%v: Signal = %v, want field errors on %q", tc.refuse, err, tc.field)
+		}
+		if !errors.Is(err, tc.refuse) {
+			t.Errorf("%v: Signal = %v lost the worker's error", tc.refuse, err)
+		}
 	}
 }
 

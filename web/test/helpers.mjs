@@ -86,3 +86,20 @@ export const tile = (page, id) => page.locator(`#stage .tile[data-user-id="${id}
 export async function closeAll(...people) {
   for (const p of people) await p?.ctx?.close().catch(() => {});
 }
+
+// diagnose returns what a page's media knows, for failure messages: the
+// signaling trail, negotiation errors, the remote streams and a summary
+// of the current descriptions.
+export async function diagnose(p) {
+  return p.page.evaluate(() => {
+    const m = window.greenroom?.media;
+    if (!m) return 'no media';
+    const sum = (d) => (d?.sdp || '').split(/\r?\n/).filter((l) => /^(m=|a=mid|a=msid|a=(sendrecv|sendonly|recvonly|inactive)$)/.test(l)).join(' | ');
+    return JSON.stringify({
+      status: m.status, notice: m.notice, remote: [...m.remote.keys()],
+      signaling: m.pc?.signalingState, ice: m.pc?.iceConnectionState,
+      local: sum(m.pc?.currentLocalDescription), remoteDesc: sum(m.pc?.currentRemoteDescription),
+      errors: m.errors, trail: m.trail.slice(-40),
+    }, null, 1);
+  }).catch((e) => `diagnose failed: ${e.message}`);
+}

@@ -6,14 +6,23 @@
 # Installs Debian's chromium when /usr/bin/chromium is missing, runs npm ci
 # (cache under ${GREENROOM_CACHE:-$HOME/.cache/greenroom}/npm), builds and
 # starts the local runner on a free port with a fresh data dir and admin
-# key, runs the tests with node --test, and always stops what it started.
+# key (two SFU workers and the --debug-hooks route that kills one), runs
+# the tests with node --test, and always stops what it started.
 #
 # Environment:
 #   GREENROOM_E2E_SKIP      comma list of assertions to skip: media, breakout
 #                           (default none: media runs against the real SFU)
-#   GREENROOM_E2E_TIMEOUT   seconds for the browser tests (default 420); the
-#                           installs are bounded too, so the whole run ends
-#                           well within 10 minutes
+#   GREENROOM_E2E_TIMEOUT   seconds for the browser tests (default 600: the
+#                           media sequences take about 2 of the 3 minutes
+#                           the suite needs on two idle cores)
+#   GREENROOM_E2E_BUDGET    seconds for the whole script (default 780); the
+#                           installs are bounded too, so it ends within 13
+#                           minutes
+#   GREENROOM_E2E_DECODE_MS how long a member may take to decode whom it
+#                           should see after each media step (default 5000)
+#   GREENROOM_E2E_SEED      seed of the scheduled media test's random order
+#   GREENROOM_E2E_LOG_LEVEL the runner's log level (default info)
+#   GREENROOM_E2E_KEEP_LOG  copy the runner's log there
 #   GREENROOM_E2E_RUNNER    Go package of the runner (default ./infra/local)
 #   GREENROOM_SCREENSHOTS   where screenshots go (default web/test/screenshots)
 set -euo pipefail
@@ -22,10 +31,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cache="${GREENROOM_CACHE:-$HOME/.cache/greenroom}"
 runner_pkg="${GREENROOM_E2E_RUNNER:-./infra/local}"
-test_timeout="${GREENROOM_E2E_TIMEOUT:-420}"
+test_timeout="${GREENROOM_E2E_TIMEOUT:-600}"
 export GREENROOM_SCREENSHOTS="${GREENROOM_SCREENSHOTS:-$here/screenshots}"
 
-budget="${GREENROOM_E2E_BUDGET:-570}" # seconds for the whole script
+budget="${GREENROOM_E2E_BUDGET:-780}" # seconds for the whole script
 tmp="$(mktemp -d -t greenroom-e2e.XXXXXX)"
 runner_pid=""
 tests_pid=""
@@ -75,7 +84,8 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
   || node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 admin_key="e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 mkdir -p "$tmp/data"
-"$tmp/greenroom" --addr "127.0.0.1:$port" --data-dir "$tmp/data" --admin-key "$admin_key" >"$tmp/runner.log" 2>&1 &
+"$tmp/greenroom" --addr "127.0.0.1:$port" --data-dir "$tmp/data" --admin-key "$admin_key" \
+  --workers 2 --debug-hooks --log-level "${GREENROOM_E2E_LOG_LEVEL:-info}" >"$tmp/runner.log" 2>&1 &
 runner_pid=$!
 
 url=""
@@ -93,7 +103,7 @@ fi
 
 echo "== browser tests"
 files=("$@")
-[[ ${#files[@]} -gt 0 ]] || files=(seed000.test.mjs seed002.test.mjs seed001.test.mjs)
+[[ ${#files[@]} -gt 0 ]] || files=(seed000.test.mjs seed002.test.mjs seed001.test.mjs media-primetime.test.mjs media-scheduled.test.mjs)
 cd "$here"
 left=$(( budget - SECONDS - 20 ))
 (( left < test_timeout )) && test_timeout=$left

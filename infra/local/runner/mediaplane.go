@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/greenroom-live/greenroom/sfuworker/control"
@@ -45,6 +46,7 @@ type localWorker struct {
 	beat     *registry.Heartbeat
 	stopBeat context.CancelFunc
 	beatDone chan struct{}
+	mu       sync.Mutex // Serializes close (a test hook may call it).
 	stopped  bool
 }
 
@@ -137,6 +139,8 @@ func startWorker(ctx context.Context, cfg Config, st store.Store, notifier *fano
 // sockets, in that order: a crash as seen from outside. It tolerates a
 // half-started worker and a second call.
 func (w *localWorker) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.stopped {
 		return nil
 	}

@@ -73,6 +73,9 @@ type Config struct {
 	// SweepEvery is how often the scheduler runs (every 2 seconds when
 	// zero; AWS runs it every minute).
 	SweepEvery time.Duration
+	// DebugHooks serves the test-only routes under /debug/ (debughooks.go):
+	// killing a session's SFU worker. Never on in production.
+	DebugHooks bool
 }
 
 // Stack is a running local stack. Close stops it.
@@ -211,6 +214,9 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		closeDB:  closeDB,
 		served:   make(chan error, 1),
 		swept:    make(chan struct{}),
+	}
+	if cfg.DebugHooks {
+		debugHooks{stack: s, adminKey: cfg.AdminKey}.register(mux)
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
 	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
