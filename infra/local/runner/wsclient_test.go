@@ -77,8 +77,13 @@ func dial(t *testing.T, url string) *member {
 }
 
 func tryDial(t *testing.T, url string) (*member, *http.Response, error) {
+	return tryDialWithin(t, url, waitFor)
+}
+
+// tryDialWithin is tryDial with the handshake bounded by d.
+func tryDialWithin(t *testing.T, url string, d time.Duration) (*member, *http.Response, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	dctx, dcancel := context.WithTimeout(ctx, waitFor)
+	dctx, dcancel := context.WithTimeout(ctx, d)
 	defer dcancel()
 	conn, resp, err := websocket.Dial(dctx, url, nil)
 	if err != nil {
