@@ -8,6 +8,8 @@
 //	bench fanout              chat.send fan-out latency to a full session
 //	bench throughput          messages per second through $default
 //	bench rush [-dynamodb]    N members joining a live session at once
+//	bench crowd [-dynamodb]   N members joining, switching devices, raising
+//	                          hands and upvoting at once, with capacity units
 //
 // `bench store -dynamodb` runs against the DynamoDB Local endpoint in
 // GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
@@ -33,11 +35,12 @@ var commands = map[string]command{
 	"fanout":     runFanout,
 	"throughput": runThroughput,
 	"rush":       runRush,
+	"crowd":      runCrowd,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb]  (-h for each one's flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb] | crowd [-dynamodb]  (-h for each one's flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

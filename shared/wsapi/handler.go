@@ -114,6 +114,7 @@ func status(code int) events.APIGatewayProxyResponse {
 // records the connection and binds it to the member, replacing an older
 // connection of the same member.
 func (h *Handler) Connect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx = store.WithLabel(ctx, "$connect")
 	conn := domain.ConnectionID(ev.RequestContext.ConnectionID)
 	if h.tokens == nil {
 		return status(http.StatusUnauthorized), nil
@@ -158,6 +159,7 @@ func (h *Handler) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 // Disconnect is the $disconnect route. It is idempotent: API Gateway may
 // call it late, twice, or never (the scheduler reaps what it misses).
 func (h *Handler) Disconnect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx = store.WithLabel(ctx, "$disconnect")
 	conn := domain.ConnectionID(ev.RequestContext.ConnectionID)
 	rec, err := h.store.GetConnection(ctx, conn)
 	if err != nil {
@@ -244,6 +246,7 @@ func (h *Handler) handle(ctx context.Context, conn domain.ConnectionID, ev event
 		errors.As(err, &de)
 		return errorReply(de.id, toWire(err)), "", CodeInvalid
 	}
+	ctx = store.WithLabel(ctx, msg.Type)
 	rec, err := h.store.GetConnection(ctx, conn)
 	if err != nil {
 		return errorReply(msg.ID, errUnknownConnection), msg.Type, errUnknownConnection.code

@@ -73,6 +73,10 @@ type Config struct {
 	// SweepEvery is how often the scheduler runs (every 2 seconds when
 	// zero; AWS runs it every minute).
 	SweepEvery time.Duration
+	// DynamoDBMeter, in StoreDynamoDB mode, hears the capacity every
+	// DynamoDB call consumed, labelled with the message or route that
+	// made it (benchmarks); nil asks DynamoDB for nothing.
+	DynamoDBMeter dynamostore.Meter
 }
 
 // Stack is a running local stack. Close stops it.
@@ -306,7 +310,11 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 		if err := dynamostore.CreateTable(ctx, client, cfg.Table); err != nil {
 			return nil, nil, fmt.Errorf("runner: table: %w", err)
 		}
-		return dynamostore.New(client, cfg.Table, dynamostore.WithClock(cfg.Clock)), func() error { return nil }, nil
+		var c dynamostore.Client = client
+		if cfg.DynamoDBMeter != nil {
+			c = dynamostore.MeterClient(client, cfg.DynamoDBMeter)
+		}
+		return dynamostore.New(c, cfg.Table, dynamostore.WithClock(cfg.Clock)), func() error { return nil }, nil
 	default:
 		return nil, nil, fmt.Errorf("runner: unknown store %q (want %s or %s)", cfg.Store, StoreEmbedded, StoreDynamoDB)
 	}
