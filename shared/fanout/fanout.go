@@ -44,8 +44,8 @@ var _ Client = (*apigatewaymanagementapi.Client)(nil)
 type Config struct {
 	// Client is the management API client (required).
 	Client Client
-	// Concurrency bounds the posts one Broadcast has in flight
-	// (DefaultConcurrency when zero).
+	// Concurrency bounds the posts the Notifier's broadcasts have in
+	// flight together (DefaultConcurrency when zero).
 	Concurrency int
 	// Logger discards when nil.
 	Logger *slog.Logger
@@ -61,12 +61,17 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Notifier posts payloads to WebSocket connections. It holds no state
-// between calls and is safe for concurrent use; every goroutine it starts
-// has ended when the call that started it returns.
+// Notifier posts payloads to WebSocket connections. It is safe for
+// concurrent use; every goroutine it starts has ended when the call that
+// started it returns. Its broadcasts share one budget of posts in flight:
+// many broadcasts at once (a crowd acting together, in a process that
+// serves many invocations like the local runner) take turns instead of
+// crowding out everything else, and a post to a single connection (a
+// reply) never waits behind them.
 type Notifier struct {
 	client      Client
 	concurrency int
+	slots       chan struct{}
 	log         *slog.Logger
 }
 
@@ -81,7 +86,7 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{client: cfg.Client, concurrency: cfg.Concurrency, log: cfg.Logger}, nil
+	return &Notifier{client: cfg.Client, concurrency: cfg.Concurrency, slots: make(chan struct{}, cfg.Concurrency), log: cfg.Logger}, nil
 }
 
 // Result says what became of each connection a Broadcast posted to. Every
@@ -117,8 +122,9 @@ func (r Result) Err() error {
 }
 
 // Broadcast posts payload to every connection in ids, at most the
-// configured number at a time, and returns once every post has finished.
-// A gone connection or a failed post never stops the others.
+// configured number at a time across all of the Notifier's broadcasts,
+// and returns once every post has finished. A gone connection or a failed
+// post never stops the others.
 func (n *Notifier) Broadcast(ctx context.Context, ids []ConnectionID, payload []byte) Result {
 	ids = unique(ids)
 	errs := make([]error, len(ids))
@@ -128,7 +134,14 @@ func (n *Notifier) Broadcast(ctx context.Context, ids []ConnectionID, payload []
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
+				select {
+				case n.slots <- struct{}{}:
+				case <-ctx.Done():
+					errs[i] = fmt.Errorf("fanout: post to %s: %w", ids[i], ctx.Err())
+					continue
+				}
 				errs[i] = n.Post(ctx, ids[i], payload)
+				<-n.slots
 			}
 		})
 	}
@@ -215,8 +228,15 @@ func unique(ids []ConnectionID) []ConnectionID {
 
 // Send posts payload to every connection in ids and returns those that are
 // gone, for the session handlers (wsapi.Sender). Other failures are logged
-// by Broadcast.
+// by Broadcast. A post to one connection (a reply) goes at once, outside
+// the broadcasts' budget.
 func (n *Notifier) Send(ctx context.Context, ids []ConnectionID, payload []byte) []ConnectionID {
+	if len(ids) == 1 {
+		if err := n.Post(ctx, ids[0], payload); errors.Is(err, ErrGone) {
+			return ids
+		}
+		return nil
+	}
 	return n.Broadcast(ctx, ids, payload).Gone
 }
 
