@@ -64,7 +64,7 @@ func runCrowd(ctx context.Context, out io.Writer, args []string) error {
 		err = errors.Join(err, drop())
 		for _, p := range phases {
 			p50, p99 := spread(p.latencies)
-			line := fmt.Sprintf("crowd %3d %-11s p50 %9s p99 %9s  refused %3d  lost %3d", n, p.name, ms(p50), ms(p99), p.refused, p.lost)
+			line := fmt.Sprintf("crowd %3d %-11s p50 %9s p99 %9s  all heard %9s  refused %3d  lost %3d", n, p.name, ms(p50), ms(p99), ms(p.heard), p.refused, p.lost)
 			if *dynamo {
 				line += "  " + p.capacity
 			}
@@ -83,8 +83,53 @@ type phase struct {
 	latencies []time.Duration
 	refused   int
 	lost      int
-	capacity  string // consumed capacity per message, by label
+	// heard is how long from the phase's start until the last event it
+	// caused reached the last member (the fan-out done).
+	heard    time.Duration
+	capacity string // consumed capacity per message, by label
 }
+
+// events counts the events the members receive and when the last came.
+type events struct {
+	mu   sync.Mutex
+	n    int
+	last time.Time
+}
+
+func (e *events) on(_ *member, _ frame, at time.Time) {
+	e.mu.Lock()
+	e.n++
+	if at.After(e.last) {
+		e.last = at
+	}
+	e.mu.Unlock()
+}
+
+// quiet waits until no event has come for quietFor (at most
+// maxSettle) and returns when the last one came.
+func (e *events) quiet(ctx context.Context) time.Time {
+	deadline := time.Now().Add(maxSettle)
+	for {
+		e.mu.Lock()
+		last := e.last
+		e.mu.Unlock()
+		if time.Since(last) >= quietFor || time.Now().After(deadline) {
+			return last
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// A phase ends once no event has reached anyone for quietFor, so that
+// one phase's fan-out never runs into the next one's figures.
+const (
+	quietFor  = 300 * time.Millisecond
+	maxSettle = 30 * time.Second
+)
 
 // meter sums the capacity DynamoDB reports, by label.
 type meter struct {
@@ -167,7 +212,8 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 	if err != nil {
 		return nil, err
 	}
-	host, err := dial(ctx, 0, j.WSURL+"?token="+j.JoinToken, nil)
+	ev := &events{}
+	host, err := dial(ctx, 0, j.WSURL+"?token="+j.JoinToken, ev.on)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +226,9 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 	}
 
 	// Join: HTTP join, the socket, the first state, all at once.
+	ev.quiet(ctx)
 	before := mt.snapshot()
+	began := time.Now()
 	crowd := make([]*member, n)
 	join := phase{name: "join"}
 	lat, errs := together(n, func(i int) error {
@@ -188,7 +236,7 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 		if err != nil {
 			return err
 		}
-		m, err := dial(ctx, i+1, j.WSURL+"?token="+j.JoinToken, nil)
+		m, err := dial(ctx, i+1, j.WSURL+"?token="+j.JoinToken, ev.on)
 		if err != nil {
 			return err
 		}
@@ -206,6 +254,7 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 			join.latencies = append(join.latencies, lat[i])
 		}
 	}
+	join.heard = ev.quiet(ctx).Sub(began)
 	join.capacity = mt.since(before, n, joinLabel, "$connect", "state.get")
 	st, err := settled(ctx, host, func(f frame) int {
 		c := 0
@@ -226,7 +275,7 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 	}
 
 	// Every member switches microphone and camera on at once.
-	p, err := act(ctx, "devices.set", crowd, mt, func(int) map[string]any { return map[string]any{"mic": true, "cam": true} },
+	p, err := act(ctx, "devices.set", crowd, mt, ev, func(int) map[string]any { return map[string]any{"mic": true, "cam": true} },
 		host, func(f frame) int {
 			on := 0
 			for _, m := range f.Members {
@@ -242,7 +291,7 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 	}
 
 	// Every member raises a hand at once.
-	p, err = act(ctx, "hand.raise", crowd, mt, func(int) map[string]any { return nil },
+	p, err = act(ctx, "hand.raise", crowd, mt, ev, func(int) map[string]any { return nil },
 		host, func(f frame) int { return n - len(f.Hands) })
 	phases = append(phases, p)
 	if err != nil {
@@ -263,7 +312,7 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 		return phases, errors.New("no question in the state after asking")
 	}
 	qid := f.Questions[len(f.Questions)-1].ID
-	p, err = act(ctx, "qa.upvote", crowd, mt, func(int) map[string]any { return map[string]any{"questionId": qid} },
+	p, err = act(ctx, "qa.upvote", crowd, mt, ev, func(int) map[string]any { return map[string]any{"questionId": qid} },
 		host, func(f frame) int {
 			for _, q := range f.Questions {
 				if q.ID == qid {
@@ -278,17 +327,19 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 	}
 
 	// Everyone reads the state of the session with its questions.
-	p, err = act(ctx, "state.get", crowd, mt, func(int) map[string]any { return nil }, nil, nil)
+	p, err = act(ctx, "state.get", crowd, mt, ev, func(int) map[string]any { return nil }, nil, nil)
 	return append(phases, p), err
 }
 
 // act has every member send one message of typ at once and measures the
 // replies; lost, when not nil, counts what the host's state misses once
 // the replies are in.
-func act(ctx context.Context, typ string, crowd []*member, mt *meter, fields func(i int) map[string]any,
+func act(ctx context.Context, typ string, crowd []*member, mt *meter, ev *events, fields func(i int) map[string]any,
 	host *member, lost func(frame) int) (phase, error) {
 	p := phase{name: typ}
+	ev.quiet(ctx)
 	before := mt.snapshot()
+	began := time.Now()
 	lat, errs := together(len(crowd), func(i int) error {
 		_, err := crowd[i].call(ctx, typ, fields(i))
 		return err
@@ -299,6 +350,9 @@ func act(ctx context.Context, typ string, crowd []*member, mt *meter, fields fun
 			continue
 		}
 		p.latencies = append(p.latencies, lat[i])
+	}
+	if last := ev.quiet(ctx); last.After(began) {
+		p.heard = last.Sub(began)
 	}
 	p.capacity = mt.since(before, len(crowd), typ)
 	if lost == nil {

@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -44,6 +45,17 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// GREENROOM_BENCH_CPUPROFILE names a file for a CPU profile of the run,
+	// to see where the time goes.
+	if path := os.Getenv("GREENROOM_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				_ = f.Close()
+			}()
+		}
+	}
 	err := commands[os.Args[1]](ctx, os.Stdout, os.Args[2:])
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
