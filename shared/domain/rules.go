@@ -115,10 +115,14 @@ func (s *Session) takeSpot(registered bool, u UserID, now time.Time) error {
 				lapsed = append(lapsed, m)
 			}
 		}
-		if s.Live.Spots-len(lapsed) >= limit {
+		need := s.Live.Spots - limit + 1
+		if len(lapsed) < need {
 			return ErrRoomFull
 		}
-		for _, m := range lapsed {
+		// As many as needed, those gone longest first: what one join
+		// writes stays small however many lapsed.
+		slices.SortStableFunc(lapsed, func(a, b *Member) int { return a.awaySince().Compare(b.awaySince()) })
+		for _, m := range lapsed[:need] {
 			m.Spot = false
 			s.Live.Spots--
 		}

@@ -321,8 +321,9 @@ func (h *Handler) createSession(ctx context.Context, r *request) (response, erro
 	return response{http.StatusCreated, map[string]any{"session": viewSession(s), "shareUrl": share}}, nil
 }
 
+// session reads the session's own item (no members).
 func (h *Handler) session(ctx context.Context, r *request) (domain.Session, error) {
-	s, err := h.store.GetSession(ctx, domain.SessionID(r.params["sessionId"]))
+	s, err := h.store.ReadSession(ctx, domain.SessionID(r.params["sessionId"]), store.Load{})
 	if errors.Is(err, store.ErrNotFound) {
 		return s, notFound("session")
 	}
@@ -356,7 +357,7 @@ func (h *Handler) register(ctx context.Context, r *request) (response, error) {
 	reg, created, err := h.store.Register(ctx, domain.Registration{SessionID: s.ID, UserID: r.claims.UserID(), CreatedAt: h.clock.Now()})
 	switch {
 	case errors.Is(err, store.ErrSessionOver):
-		if fresh, gerr := h.store.GetSession(ctx, s.ID); gerr == nil {
+		if fresh, gerr := h.store.ReadSession(ctx, s.ID, store.Load{}); gerr == nil {
 			s = fresh
 		}
 		return response{}, over(s)

@@ -20,8 +20,8 @@ const tableWait = 2 * time.Minute
 
 // CreateTable creates the table the store needs, with the schema that
 // template.yaml declares: string keys PK (hash) and SK (range), the
-// global secondary index GSI1 on GSI1PK and GSI1SK projecting all
-// attributes, on-demand billing, and TTL on the attribute ttl. It waits
+// global secondary index GSI1 on GSI1PK and GSI1SK projecting keys only
+// (see keys.go), on-demand billing, and TTL on the attribute ttl. It waits
 // until the table is active. DynamoDB Local accepts the TTL setting but
 // never expires items; the store filters them on read.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -42,7 +42,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	})
 	if err != nil {
