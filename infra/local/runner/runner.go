@@ -38,6 +38,9 @@ import (
 	"github.com/greenroom-live/greenroom/web"
 )
 
+// managementRegion is the region the runner's management API signs for.
+const managementRegion = "us-east-1"
+
 // Store kinds.
 const (
 	StoreEmbedded = "embedded"
@@ -149,11 +152,14 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		return fail("worker secret", err)
 	}
 	// The real management API client, pointed at the runner's own
-	// @connections endpoint, is the notifier, exactly as in AWS.
+	// @connections endpoint, is the notifier, exactly as in AWS. It signs
+	// with credentials made for this run alone, and the endpoint takes
+	// no others: only the runner's handlers (and its SFU workers) post.
+	creds := aws.Credentials{AccessKeyID: "AKIA" + strings.ToUpper(randomHex(8)), SecretAccessKey: randomHex(20), Source: "greenroom runner"}
 	mgmt := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
 		BaseEndpoint: aws.String(base),
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Region:       managementRegion,
+		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
 	})
 	notifier, err := fanout.New(fanout.Config{Client: mgmt, Logger: cfg.Logger})
 	if err != nil {
@@ -183,6 +189,7 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 	ws, err := newWSGateway(wsGatewayConfig{
 		Connect: live.Connect, Default: live.Default, Disconnect: live.Disconnect,
 		RouteResponse: true, Clock: cfg.Clock, Logger: cfg.Logger,
+		Credentials: creds, Region: managementRegion,
 	})
 	if err != nil {
 		return fail("websocket gateway", err)
