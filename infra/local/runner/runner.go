@@ -306,6 +306,7 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 			return nil, nil, fmt.Errorf("runner: aws config: %w", err)
 		}
 		client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+			o.Retryer = dynamostore.Retryer() // as the Lambdas: no client-side retry quota
 			if cfg.DynamoDBEndpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 				// DynamoDB Local's CRC32 headers make the SDK warn on
