@@ -255,10 +255,18 @@ type Change struct {
 func (c Change) Ends() bool { return c.Event == "session.ended" || c.Event == "session.expired" }
 
 // AffectsMedia reports whether the change alters who publishes, who sees
-// whom or which kinds are forwarded: only then is the SFU worker told.
+// whom or which kinds are forwarded: only then is the SFU worker told. A
+// member's first connection is not such a change: it has no media yet,
+// and the worker learns of it with its first offer (media.Signal sends
+// the room's state when the worker does not know the member); a member
+// connecting again replaces a connection the worker may be serving.
 func (c Change) AffectsMedia() bool {
+	if c.Event == "member.joined" {
+		again, _ := c.Data["rejoined"].(bool)
+		return again
+	}
 	switch c.Event {
-	case "member.joined", "member.left", "member.removed", "member.pruned", "devices.changed",
+	case "member.left", "member.removed", "member.pruned", "devices.changed",
 		"stage.changed", "hand.approved", "presenter.assigned",
 		"breakout.opened", "breakout.closed", "breakout.moved", "breakout.configured",
 		"session.ended", "session.expired":
