@@ -241,7 +241,11 @@ func (h *Handler) Default(ctx context.Context, ev events.APIGatewayWebsocketProx
 		// Acknowledged already, ahead of the events (run).
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
 	}
-	b, err := marshal(reply)
+	b, ok := reply.(encoded)
+	var err error
+	if !ok {
+		b, err = marshal(reply)
+	}
 	if err != nil {
 		b = []byte(`{"type":"error","code":"internal","message":"something went wrong on our side; try again"}`)
 	}

@@ -69,32 +69,32 @@ type stageView struct {
 // message: every member, the top questions (the rest by qa.list from
 // QuestionsCursor) and the newest chat that fit.
 type stateMessage struct {
-	Type        string              `json:"type"`
-	ID          json.RawMessage     `json:"id,omitempty"`
-	SessionID   domain.SessionID    `json:"sessionId"`
-	Kind        domain.Kind         `json:"kind"`
-	Status      domain.Status       `json:"status"`
-	Title       string              `json:"title"`
-	HostID      *domain.UserID      `json:"hostId"`
-	PresenterID *domain.UserID      `json:"presenterId"`
-	Speakers    []domain.UserID     `json:"speakers"`
-	Start       *time.Time          `json:"start,omitempty"`
-	End         *time.Time          `json:"end,omitempty"`
-	StartsFrom  *time.Time          `json:"startableAt,omitempty"`
-	Capacity    int                 `json:"capacity"`
-	Stage       stageView           `json:"stage"`
-	Members     []memberView        `json:"members"`
-	Hands       []domain.UserID     `json:"hands"`
-	Questions   []questionView      `json:"questions"`
+	Type        string           `json:"type"`
+	ID          json.RawMessage  `json:"id,omitempty"`
+	SessionID   domain.SessionID `json:"sessionId"`
+	Kind        domain.Kind      `json:"kind"`
+	Status      domain.Status    `json:"status"`
+	Title       string           `json:"title"`
+	HostID      *domain.UserID   `json:"hostId"`
+	PresenterID *domain.UserID   `json:"presenterId"`
+	Speakers    []domain.UserID  `json:"speakers"`
+	Start       *time.Time       `json:"start,omitempty"`
+	End         *time.Time       `json:"end,omitempty"`
+	StartsFrom  *time.Time       `json:"startableAt,omitempty"`
+	Capacity    int              `json:"capacity"`
+	Stage       stageView        `json:"stage"`
+	Members     []memberView     `json:"members"`
+	Hands       []domain.UserID  `json:"hands"`
+	Questions   []questionView   `json:"questions"`
 	// QuestionCount counts every question; QuestionsCursor, when there
 	// are more than Questions holds, asks qa.list for the next ones.
-	QuestionCount   int     `json:"questionCount"`
-	QuestionsCursor *string `json:"questionsCursor"`
-	Breakout    breakoutView        `json:"breakout"`
-	Chat        []store.ChatMessage `json:"chat"`
-	Self        memberView          `json:"self"`
-	Version     int64               `json:"version"`
-	ServerTime  time.Time           `json:"serverTime"`
+	QuestionCount   int                 `json:"questionCount"`
+	QuestionsCursor *string             `json:"questionsCursor"`
+	Breakout        breakoutView        `json:"breakout"`
+	Chat            []store.ChatMessage `json:"chat"`
+	Self            memberView          `json:"self"`
+	Version         int64               `json:"version"`
+	ServerTime      time.Time           `json:"serverTime"`
 }
 
 func optionalUser(u domain.UserID) *domain.UserID {
@@ -197,12 +197,16 @@ const (
 	PageQuestions  = 20
 )
 
+// encoded is a reply already encoded, sent as it is.
+type encoded []byte
+
 // fitState cuts st to one message: at most StateQuestions questions, and
 // fewer, with the oldest chat first, until it weighs at most
 // MaxReplyBytes. Questions left out are listed from QuestionsCursor.
 // Every member is always there: bounded names and the room's capacity
 // keep them well within the limit (TestStateFitsWithTheLongestOfEverything).
-func fitState(st *stateMessage) error {
+// It returns the message encoded.
+func fitState(st *stateMessage) (encoded, error) {
 	all := st.Questions
 	n := min(len(all), StateQuestions)
 	for {
@@ -217,10 +221,10 @@ func fitState(st *stateMessage) error {
 		}
 		b, err := marshal(st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(b) <= MaxReplyBytes {
-			return nil
+			return b, nil
 		}
 		switch {
 		case len(st.Chat) > 0:
@@ -228,7 +232,7 @@ func fitState(st *stateMessage) error {
 		case n > 0:
 			n--
 		default:
-			return fmt.Errorf("wsapi: the state of %s weighs %d bytes with no question and no chat", st.SessionID, len(b))
+			return nil, fmt.Errorf("wsapi: the state of %s weighs %d bytes with no question and no chat", st.SessionID, len(b))
 		}
 	}
 }
@@ -317,7 +321,7 @@ func (h *Handler) listQuestions(ctx context.Context, rec store.Connection, msg m
 			return nil, err
 		}
 		if len(b) <= MaxReplyBytes || n <= 1 {
-			return page, nil
+			return encoded(b), nil
 		}
 	}
 }
@@ -340,8 +344,5 @@ func (h *Handler) state(ctx context.Context, rec store.Connection, msg message, 
 	}
 	st := viewState(s, m, chat, now)
 	st.ID = msg.ID
-	if err := fitState(&st); err != nil {
-		return nil, err
-	}
-	return st, nil
+	return fitState(&st)
 }
