@@ -385,6 +385,16 @@ func (g *wsGateway) handleMessage(c *wsConn, ev events.APIGatewayWebsocketProxyR
 				reply = b
 			}
 		}
+		if len(reply) > wsMaxMessageBytes {
+			// API Gateway cannot send a message this large: the client
+			// gets its error instead.
+			log.Error("websocket gateway: $default response larger than 128 KiB", "bytes", len(reply))
+			reply, _ = json.Marshal(struct {
+				Message      string `json:"message"`
+				ConnectionID string `json:"connectionId"`
+				RequestID    string `json:"requestId"`
+			}{"Internal server error", c.id, ev.RequestContext.RequestID})
+		}
 	default:
 		return
 	}
