@@ -631,7 +631,10 @@ func pageSize(limit int) *int32 {
 // GSI1, merged. The index is eventually consistent: an item may show up a
 // moment late, or at its previous due time, which the scheduler
 // tolerates (see keys.go). Sessions that are over are skipped (their
-// session item is read to know), should the index lag behind their end.
+// session item is read to know), should the index lag behind their end;
+// the entries of a session found over are taken out of the list on the
+// way (nothing is ever due in it again), so that they cannot crowd out
+// the sessions that are due.
 func (d *DB) DueSessions(ctx context.Context, now time.Time, limit int) ([]domain.SessionID, error) {
 	out := []domain.SessionID{}
 	if limit <= 0 {
@@ -642,6 +645,7 @@ func (d *DB) DueSessions(ctx context.Context, now time.Time, limit int) ([]domai
 		id domain.SessionID
 	}
 	var all []entry
+	seenKeys := map[domain.SessionID][]key{}
 	for _, pk := range shards(gsiDue, dueShards) {
 		// A shard gives at most limit sessions, each at its earliest
 		// entry; the members of one session may take many entries, so a
@@ -651,15 +655,19 @@ func (d *DB) DueSessions(ctx context.Context, now time.Time, limit int) ([]domai
 		err := d.queryIndex(ctx, pk, indexUpTo(now), limit, func(item map[string]types.AttributeValue) (bool, error) {
 			var k struct {
 				PK     string `dynamodbav:"PK"`
+				SK     string `dynamodbav:"SK"`
 				GSI1SK string `dynamodbav:"GSI1SK"`
 			}
 			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
 				return false, err
 			}
 			scanned++
-			if id, ok := sessionOf(k.PK); ok && !distinct[id] {
-				distinct[id] = true
-				all = append(all, entry{k.GSI1SK, id})
+			if id, ok := sessionOf(k.PK); ok {
+				seenKeys[id] = append(seenKeys[id], key{k.PK, k.SK})
+				if !distinct[id] {
+					distinct[id] = true
+					all = append(all, entry{k.GSI1SK, id})
+				}
 			}
 			return len(distinct) < limit && scanned < maxDueScan, nil
 		})
@@ -681,11 +689,28 @@ func (d *DB) DueSessions(ctx context.Context, now time.Time, limit int) ([]domai
 		if err != nil {
 			return nil, fmt.Errorf("dynamostore: due sessions: %w", err)
 		}
-		if ok && !s.Status.Over() {
+		switch {
+		case ok && !s.Status.Over():
 			out = append(out, e.id)
+		case ok:
+			d.unfile(ctx, seenKeys[e.id])
 		}
 	}
 	return out, nil
+}
+
+// unfile takes items out of the due list, best effort: each that is
+// missed is met again by the next sweep.
+func (d *DB) unfile(ctx context.Context, keys []key) {
+	for _, k := range keys {
+		_, _ = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                aws.String(d.table),
+			Key:                      keyAV(k),
+			UpdateExpression:         aws.String("REMOVE #gpk, #gsk"),
+			ConditionExpression:      aws.String("attribute_exists(PK)"),
+			ExpressionAttributeNames: map[string]string{"#gpk": attrGSI1PK, "#gsk": attrGSI1SK},
+		})
+	}
 }
 
 // queryIndex calls fn, in GSI1SK order, for each item of the GSI1

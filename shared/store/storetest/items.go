@@ -365,3 +365,31 @@ func equalHead(a, b domain.Session) bool {
 	a.Live.Members, a.Live.Questions, b.Live.Members, b.Live.Questions = nil, nil, nil, nil
 	return equal(a, b)
 }
+
+func testOverLeavesTheDueList(t *testing.T, open Opener) {
+	at := created()
+	s := open(t)
+	ended, endedUsers := primetime(t, s, 2)
+	due, dueUsers := primetime(t, s, 1)
+	leave := func(id domain.SessionID, users []domain.UserID, when time.Time) {
+		mustLoad(t, s, id, store.Load{Members: users}, func(x *domain.Session) error {
+			for _, u := range users {
+				if _, err := x.Disconnect(domain.ConnectionID("c-"+string(u)), when); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	leave(ended.ID, endedUsers, at.Add(time.Minute))
+	leave(due.ID, dueUsers, at.Add(2*time.Minute))
+	// Ended reading its own item alone: its members' places in the due
+	// list are not written, yet nothing of it is ever due again, and it
+	// does not hide the session that is.
+	mustLoad(t, s, ended.ID, store.Load{}, func(x *domain.Session) error {
+		x.Status, x.Live.EndedAt = domain.StatusEnded, at.Add(90*time.Second)
+		return nil
+	})
+	wantDue(t, s, day().AddDate(1, 0, 0), 1, due.ID)
+	wantDue(t, s, day().AddDate(1, 0, 0), 10, due.ID)
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpdateSession", testUpdateSession},
 		{"UpdateSessionConcurrency", testUpdateSessionConcurrency},
 		{"Items", testItems},
+		{"OverLeavesTheDueList", testOverLeavesTheDueList},
 		{"DueSessions", testDueSessions},
 		{"Connections", testConnections},
 		{"StaleConnections", testStaleConnections},
