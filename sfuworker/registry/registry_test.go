@@ -134,4 +134,3 @@ func TestRunBeatsUntilStopped(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
-

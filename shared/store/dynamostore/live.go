@@ -355,7 +355,7 @@ func (d *DB) writeBack(ctx context.Context, snap snapshot, work *domain.Session)
 	}
 	for _, v := range p.Votes {
 		k := voteKey(read.ID, v.UserID, v.QuestionID)
-		av, err := attributevalue.MarshalMap(voteItem{PK: k.PK, SK: k.SK})
+		av, err := attributevalue.MarshalMap(voteItem(k))
 		if err != nil {
 			return domain.Session{}, err
 		}
