@@ -38,6 +38,7 @@ func Notifier(_ context.Context, cfg aws.Config, log *slog.Logger) (*fanout.Noti
 	}
 	client := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = fanout.HTTPClient()
 	})
 	n, err := fanout.New(fanout.Config{Client: client, Logger: log})
 	if err != nil {

@@ -160,6 +160,7 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		BaseEndpoint: aws.String(base),
 		Region:       managementRegion,
 		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
+		HTTPClient:   fanout.HTTPClient(),
 	})
 	notifier, err := fanout.New(fanout.Config{Client: mgmt, Logger: cfg.Logger})
 	if err != nil {
