@@ -224,3 +224,32 @@ func TestTextFits(t *testing.T) {
 		t.Error("Printable is wrong about control characters")
 	}
 }
+
+// TestListeners: events go to connections that asked for the state, or
+// that connected ConnectGrace ago; one that only just connected reads
+// them in the state it asks for (Sync marks it first).
+func TestListeners(t *testing.T) {
+	s := primetimeOpen(t) // everyone connected at t0
+	now := at(0).Add(time.Second)
+	if got := s.Listeners(now); len(got) != 0 {
+		t.Fatalf("listeners %v a second after connecting, before any state", got)
+	}
+	must(t)(s.Sync("a", conn("a")))
+	if got := s.Listeners(now); !slices.Equal(got, []domain.ConnectionID{conn("a")}) {
+		t.Fatalf("listeners %v, want a's alone", got)
+	}
+	if _, err := s.Sync("a", conn("a")); !errors.Is(err, domain.ErrNoChange) {
+		t.Fatalf("second Sync: %v, want ErrNoChange", err)
+	}
+	if _, err := s.Sync("b", "c-old"); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("Sync of a replaced connection: %v, want ErrConflict", err)
+	}
+	if got := s.Listeners(at(0).Add(domain.ConnectGrace)); len(got) != 4 {
+		t.Fatalf("listeners %v after the grace, want every connection", got)
+	}
+	// A new connection asks again.
+	must(t)(s.Connect("a", "c-a2", at(1)))
+	if got := s.Listeners(at(1)); slices.Contains(got, "c-a2") {
+		t.Fatalf("a's new connection listens before asking: %v", got)
+	}
+}

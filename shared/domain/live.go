@@ -163,6 +163,11 @@ type Member struct {
 	// never shown to other members.
 	ConnectionID ConnectionID `json:"connectionId,omitempty"`
 	Connected    bool         `json:"connected"`
+	// Synced: the member's current connection has asked for the state
+	// (Sync). Events are posted to such connections, and to those that
+	// connected over ConnectGrace ago (Listeners): one that has only just
+	// connected gets everything so far with the state it will ask for.
+	Synced bool `json:"synced,omitempty"`
 	// JoinedAt is when the member was first admitted (AdmittedAt moves
 	// with every admission): members are listed in that order.
 	JoinedAt    time.Time `json:"joinedAt,omitzero"`
@@ -441,6 +446,34 @@ func (s *Session) Connections() []ConnectionID {
 	var out []ConnectionID
 	for _, m := range s.Live.Members {
 		if m.Connected && m.ConnectionID != "" && !m.Removed {
+			out = append(out, m.ConnectionID)
+		}
+	}
+	return out
+}
+
+// Listeners returns the connections events go to at now: those of
+// connected members that have asked for the state since they connected
+// (Synced), or that connected ConnectGrace ago or more. A connection that
+// has only just connected — maybe still inside its $connect, where API
+// Gateway refuses posts anyway — reads every change so far in the state
+// it asks for first; one that never asks is posted to once the grace is
+// over, which tells whether it is gone.
+func (s *Session) Listeners(now time.Time) []ConnectionID {
+	return s.listeners(now, func(*Member) bool { return true })
+}
+
+// ListenersIn returns the Listeners of one room (nil: the main room).
+func (s *Session) ListenersIn(room *int, now time.Time) []ConnectionID {
+	return s.listeners(now, func(m *Member) bool { return sameRoom(m.Room, room) })
+}
+
+func (s *Session) listeners(now time.Time, in func(*Member) bool) []ConnectionID {
+	var out []ConnectionID
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.Connected && m.ConnectionID != "" && !m.Removed && in(m) &&
+			(m.Synced || now.Sub(m.ConnectedAt) >= ConnectGrace) {
 			out = append(out, m.ConnectionID)
 		}
 	}

@@ -147,7 +147,7 @@ func (s *Session) Connect(u UserID, c ConnectionID, now time.Time) ([]Change, er
 	}
 	old := m.ConnectionID
 	again := !m.ConnectedAt.IsZero()
-	m.ConnectionID, m.Connected = c, true
+	m.ConnectionID, m.Connected, m.Synced = c, true, false
 	m.ConnectedAt, m.LastSeenAt, m.LeftAt = now, now, time.Time{}
 	if m.Role == RoleHost {
 		s.Live.HostLeftAt = time.Time{}
@@ -157,6 +157,25 @@ func (s *Session) Connect(u UserID, c ConnectionID, now time.Time) ([]Change, er
 		ch.Disconnect = []ConnectionID{old}
 	}
 	return []Change{ch}, nil
+}
+
+// Sync records that the member u's connection c asks for the state: from
+// now on events reach it (Listeners). The caller marks it before reading
+// the state, so that an event is either in that state or posted to it.
+// ErrNoChange when it had asked already.
+func (s *Session) Sync(u UserID, c ConnectionID) ([]Change, error) {
+	m, err := s.actor(u)
+	if err != nil {
+		return nil, err
+	}
+	if m.ConnectionID != c || !m.Connected {
+		return nil, ErrConflict
+	}
+	if m.Synced {
+		return nil, ErrNoChange
+	}
+	m.Synced = true
+	return nil, nil
 }
 
 // Disconnect marks the member on connection c as gone. It is idempotent:
@@ -172,7 +191,7 @@ func (s *Session) Disconnect(c ConnectionID, now time.Time) ([]Change, error) {
 		if m.ConnectionID != c {
 			continue
 		}
-		m.ConnectionID, m.Connected, m.LeftAt = "", false, now
+		m.ConnectionID, m.Connected, m.Synced, m.LeftAt = "", false, false, now
 		if m.Role == RoleHost && s.Kind == KindInstant && s.Status == StatusOpen {
 			s.Live.HostLeftAt = now
 		}
@@ -454,7 +473,7 @@ func (s *Session) RemoveMember(actor, target UserID) ([]Change, error) {
 	if t.ConnectionID != "" {
 		ch.Disconnect = []ConnectionID{t.ConnectionID}
 	}
-	t.Removed, t.Connected, t.ConnectionID = true, false, ""
+	t.Removed, t.Connected, t.Synced, t.ConnectionID = true, false, false, ""
 	s.unseat(target, t)
 	if t.Spot {
 		t.Spot = false
@@ -570,7 +589,7 @@ func (s *Session) Tick(now time.Time) []Change {
 		m := &s.Live.Members[i]
 		before := len(changes)
 		if m.Connected && now.Sub(m.ConnectedAt) >= MaxConnectionAge {
-			m.Connected, m.ConnectionID, m.LeftAt = false, "", now
+			m.Connected, m.ConnectionID, m.Synced, m.LeftAt = false, "", false, now
 			if m.Role == RoleHost && s.Kind == KindInstant && s.Status == StatusOpen {
 				s.Live.HostLeftAt = now // as in Disconnect: the rejoin window starts
 			}

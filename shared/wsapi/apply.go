@@ -105,6 +105,7 @@ func goneOf(s domain.Session, conns []domain.ConnectionID) []gone {
 // publishOnce sends each change to the connections it concerns and
 // returns the connections found gone. s holds every member.
 func (h *Handler) publishOnce(ctx context.Context, s domain.Session, changes []domain.Change, skip domain.ConnectionID) []domain.ConnectionID {
+	now := h.clock.Now()
 	var gone []domain.ConnectionID
 	var closing []domain.ConnectionID
 	for _, c := range changes {
@@ -113,10 +114,12 @@ func (h *Handler) publishOnce(ctx context.Context, s domain.Session, changes []d
 			h.log.ErrorContext(ctx, "encode event", "event", c.Event, "err", err)
 			continue
 		}
+		// Events go to the connections that have asked for the state;
+		// the others read this change in the state they will ask for.
 		var to []domain.ConnectionID
-		audience := s.Connections()
+		audience := s.Listeners(now)
 		if c.Scoped {
-			audience = s.ConnectionsIn(c.Room)
+			audience = s.ListenersIn(c.Room, now)
 		}
 		for _, conn := range audience {
 			if conn != skip {

@@ -3,6 +3,7 @@ package wsapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -329,14 +330,37 @@ func (h *Handler) listQuestions(ctx context.Context, rec store.Connection, msg m
 // state answers state.get with the session as the member sees it, in one
 // message: its own item, every member, the questions and the member's
 // votes (eventually consistent), the newest chat of its room.
+//
+// The first state a connection asks for marks it as listening (Sync)
+// before the state is read: from then on events reach it, and whatever
+// changed before is in the state.
 func (h *Handler) state(ctx context.Context, rec store.Connection, msg message, now time.Time) (any, error) {
-	s, err := h.store.ReadSession(ctx, rec.SessionID, store.Load{AllMembers: true, AllQuestions: true, VotesOf: rec.UserID})
+	load := store.Load{AllMembers: true, AllQuestions: true, VotesOf: rec.UserID}
+	s, err := h.store.ReadSession(ctx, rec.SessionID, load)
 	if err != nil {
 		return nil, err
 	}
 	m, ok := s.Member(rec.UserID)
 	if !ok || m.Removed {
 		return nil, domain.ErrNotMember
+	}
+	if !m.Synced && m.ConnectionID == rec.ID {
+		_, err := h.store.Update(ctx, rec.SessionID, store.Load{Members: []domain.UserID{rec.UserID}}, func(s *domain.Session) error {
+			_, err := s.Sync(rec.UserID, rec.ID)
+			return err
+		})
+		if err != nil && !errors.Is(err, domain.ErrNoChange) {
+			if errors.Is(err, domain.ErrConflict) {
+				return nil, errReplaced
+			}
+			return nil, err
+		}
+		if s, err = h.store.ReadSession(ctx, rec.SessionID, load); err != nil {
+			return nil, err
+		}
+		if m, ok = s.Member(rec.UserID); !ok || m.Removed {
+			return nil, domain.ErrNotMember
+		}
 	}
 	chat, err := h.store.RecentChat(ctx, s.ID, m.Room, chatHistory)
 	if err != nil {

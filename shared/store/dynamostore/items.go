@@ -330,6 +330,7 @@ type memberItem struct {
 	Registered  bool   `dynamodbav:"reg,omitempty"`
 	Conn        string `dynamodbav:"c,omitempty"`
 	Connected   bool   `dynamodbav:"on,omitempty"`
+	Synced      bool   `dynamodbav:"sy,omitempty"`
 	JoinSeq     int64  `dynamodbav:"js,omitempty"`
 	AdmittedAt  int64  `dynamodbav:"at,omitempty"`
 	ConnectedAt int64  `dynamodbav:"cat,omitempty"`
@@ -367,7 +368,7 @@ func toMemberItem(id domain.SessionID, m domain.Member, ver int64, due, expires 
 		PK: k.PK, SK: k.SK,
 		User: string(m.UserID), Name: m.Name, Device: string(m.Device), Role: string(m.Role),
 		Mic: m.Mic, Cam: m.Cam, HandSeq: m.HandSeq, JoinSeq: m.JoinSeq, Registered: m.Registered,
-		Conn: string(m.ConnectionID), Connected: m.Connected,
+		Conn: string(m.ConnectionID), Connected: m.Connected, Synced: m.Synced,
 		AdmittedAt: nanos(m.AdmittedAt), ConnectedAt: nanos(m.ConnectedAt), LastSeenAt: nanos(m.LastSeenAt), LeftAt: nanos(m.LeftAt),
 		Removed: m.Removed, Spot: m.Spot, Ver: ver,
 	}
@@ -388,7 +389,7 @@ func (it memberItem) domain() domain.Member {
 	m := domain.Member{
 		UserID: domain.UserID(it.User), Name: it.Name, Device: domain.Device(it.Device), Role: domain.Role(it.Role),
 		Mic: it.Mic, Cam: it.Cam, HandSeq: it.HandSeq, JoinSeq: it.JoinSeq, Registered: it.Registered,
-		ConnectionID: domain.ConnectionID(it.Conn), Connected: it.Connected,
+		ConnectionID: domain.ConnectionID(it.Conn), Connected: it.Connected, Synced: it.Synced,
 		AdmittedAt: fromNanos(it.AdmittedAt), ConnectedAt: fromNanos(it.ConnectedAt), LastSeenAt: fromNanos(it.LastSeenAt), LeftAt: fromNanos(it.LeftAt),
 		Removed: it.Removed, Spot: it.Spot, Version: it.Ver,
 	}
