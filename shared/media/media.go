@@ -358,11 +358,11 @@ func (m *Media) ensure(ctx context.Context, s domain.Session) (sfuapi.Assignment
 
 // Reassign moves the rooms of every worker whose heartbeat lapsed while
 // its record still lists rooms: each session still assigned to it goes
-// to a live worker (a compare-and-swap on the session), which is sent
+// to a live worker (a conditional write of the session item), which is sent
 // the room's state. It returns the sessions moved, as stored after the
 // move, so that the caller tells their members to reconnect their
 // media. A lapsed worker whose rooms were all dealt with is deleted from
-// the sfuapi. The scheduler calls it on every sweep.
+// the registry. The scheduler calls it on every sweep.
 func (m *Media) Reassign(ctx context.Context) ([]domain.Session, error) {
 	workers, err := m.list(ctx, true)
 	if err != nil {
