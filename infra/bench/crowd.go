@@ -69,6 +69,9 @@ func runCrowd(ctx context.Context, out io.Writer, args []string) error {
 				line += "  " + p.capacity
 			}
 			fmt.Fprintln(out, line)
+			if p.why != nil {
+				fmt.Fprintf(out, "crowd %3d %-11s first refusal: %v\n", n, p.name, p.why)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("%d members: %w", n, err)
@@ -82,6 +85,7 @@ type phase struct {
 	name      string
 	latencies []time.Duration
 	refused   int
+	why       error // the first refusal's cause, if any
 	lost      int
 	// heard is how long from the phase's start until the last event it
 	// caused reached the last member (the fan-out done).
@@ -250,6 +254,9 @@ func crowd(ctx context.Context, cfg runner.Config, n, questions int, mt *meter) 
 		}
 		if errs[i] != nil {
 			join.refused++
+			if join.why == nil {
+				join.why = errs[i]
+			}
 		} else {
 			join.latencies = append(join.latencies, lat[i])
 		}
@@ -347,6 +354,9 @@ func act(ctx context.Context, typ string, crowd []*member, mt *meter, ev *events
 	for i, err := range errs {
 		if err != nil {
 			p.refused++
+			if p.why == nil {
+				p.why = err
+			}
 			continue
 		}
 		p.latencies = append(p.latencies, lat[i])
