@@ -114,11 +114,17 @@ bench-store: bench-bin
 	@$(BENCH_BIN) store
 	@bash .ci/dynamodb-local.sh run -- $(BENCH_BIN) store -dynamodb
 	@bash .ci/dynamodb-local.sh run -- $(BENCH_BIN) rush -dynamodb
+	@bash .ci/dynamodb-local.sh run -- $(BENCH_BIN) crowd -dynamodb
 
 # rush: 50 and 200 members joining a live session at once (join to first
-# state, members dropped); fanout and throughput: a full session's messages.
+# state, members dropped); crowd: 50 and 200 members joining, switching
+# devices, raising hands and upvoting one question at once (p50/p99,
+# refusals, lost updates; with -dynamodb in bench-store, the WCU and RCU
+# each message type consumed); fanout and throughput: a full session's
+# messages.
 bench-live: bench-bin
 	@$(BENCH_BIN) rush
+	@$(BENCH_BIN) crowd
 	@$(BENCH_BIN) fanout
 	@$(BENCH_BIN) throughput
 

@@ -74,8 +74,8 @@ func runFanout(ctx context.Context, out io.Writer, args []string) (err error) {
 	}
 	// Each member sends every members-th message; stay under the limit.
 	if perMember := (*messages + *members - 1) / *members; perMember > wsapi.ChatBurst {
-		return fmt.Errorf("%d messages from %d members exceed the chat limit of %d per %v each",
-			*messages, *members, wsapi.ChatBurst, wsapi.ChatWindow)
+		return fmt.Errorf("%d messages from %d members exceed the chat burst of %d each",
+			*messages, *members, wsapi.ChatBurst)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

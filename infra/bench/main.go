@@ -9,6 +9,8 @@
 //	bench throughput          messages per second through $default
 //	bench rush [-dynamodb]    N members joining a live session at once
 //	bench media               approve -> first video frame at a viewer
+//	bench crowd [-dynamodb]   N members joining, switching devices, raising
+//	                          hands and upvoting at once, with capacity units
 //
 // `bench store -dynamodb` runs against the DynamoDB Local endpoint in
 // GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
@@ -22,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -35,14 +38,26 @@ var commands = map[string]command{
 	"throughput": runThroughput,
 	"rush":       runRush,
 	"media":      runMedia,
+	"crowd":      runCrowd,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb] | media  (-h for each one's flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb] | crowd [-dynamodb] | media  (-h for each one's flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// GREENROOM_BENCH_CPUPROFILE names a file for a CPU profile of the run,
+	// to see where the time goes.
+	if path := os.Getenv("GREENROOM_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				_ = f.Close()
+			}()
+		}
+	}
 	err := commands[os.Args[1]](ctx, os.Stdout, os.Args[2:])
 	stop()
 	if errors.Is(err, flag.ErrHelp) {

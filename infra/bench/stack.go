@@ -195,8 +195,17 @@ type frame struct {
 	Code  string          `json:"code"`
 	// Members is a state's member list, as far as the bench reads it.
 	Members []struct {
-		Connected bool `json:"connected"`
+		UserID    string `json:"userId"`
+		Connected bool   `json:"connected"`
+		Mic       bool   `json:"mic"`
+		Cam       bool   `json:"cam"`
 	} `json:"members"`
+	// Hands and Questions are a state's hand queue and questions.
+	Hands     []string `json:"hands"`
+	Questions []struct {
+		ID    string `json:"id"`
+		Votes int    `json:"votes"`
+	} `json:"questions"`
 }
 
 // member is one real WebSocket client of the session. A reader goroutine,

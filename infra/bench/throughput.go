@@ -17,10 +17,11 @@ type load struct {
 	next func(i int) map[string]any
 }
 
-// loads are the kinds measured: state.get reads the session and its
-// recent chat and answers with the state; devices.set toggles the
-// member's microphone, a compare-and-swap write of the session whose
-// devices.changed event goes to every member.
+// loads are the kinds measured: state.get reads the session's items and
+// its recent chat and answers with the state; devices.set toggles the
+// member's microphone, a write of the member's own item whose
+// devices.changed event goes to every member. A closed loop runs into the
+// per-connection rate limits: the refusals are counted apart.
 var loads = []load{
 	{name: "state.get", next: func(int) map[string]any { return nil }},
 	{name: "devices.set", next: func(i int) map[string]any { return map[string]any{"mic": i%2 == 0, "cam": false} }},
@@ -52,7 +53,8 @@ func runThroughput(ctx context.Context, out io.Writer, args []string) (err error
 
 	fmt.Fprintf(out, "== $default throughput: %d members of a primetime session each sending in a closed loop, %v per kind (local runner, embedded store)\n",
 		*members, *duration)
-	fmt.Fprintln(out, "   state.get is a read answered with the state; devices.set a compare-and-swap write fanned out to every member")
+	fmt.Fprintln(out, "   state.get reads the session's items and answers with the state; devices.set writes the member's own item and is fanned out to every member")
+	fmt.Fprintln(out, "   each connection is rate-limited per message type: the errors are rate_limited replies, which store nothing and cost one read")
 	for _, ld := range loads {
 		r, err := measureLoad(ctx, l.members, ld, *duration, *perMember)
 		if err != nil {

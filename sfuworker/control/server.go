@@ -1,6 +1,8 @@
 // Package control is the SFU worker's internal control API: an HTTP
 // server that wraps a worker for the session handlers (authenticated with
-// a shared secret), and the Client they call it with.
+// a shared secret). The wire types and the client the handlers call it
+// with are in shared/sfuapi, which links neither pion nor Prometheus;
+// this server converts them to the worker's own types.
 //
 //	PUT    /v1/rooms/{room}                         sfu.RoomState → Worker.Apply
 //	DELETE /v1/rooms/{room}                         Worker.CloseRoom
@@ -34,23 +36,39 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 )
 
 // Limits of the control API.
 const (
 	// MaxBodyBytes bounds a request body.
-	MaxBodyBytes = 1 << 20
+	MaxBodyBytes = sfuapi.MaxBodyBytes
 	// MinSecretLen is the shortest shared secret accepted.
-	MinSecretLen = 16
+	MinSecretLen = sfuapi.MinSecretLen
 	// maxIDLen bounds room, member and connection ids.
 	maxIDLen = 256
 )
 
 // Signaling message types a member may send to the worker.
 const (
-	TypeOffer     = "media.offer"
-	TypeAnswer    = "media.answer"
-	TypeCandidate = "media.candidate"
+	TypeOffer     = sfuapi.TypeOffer
+	TypeAnswer    = sfuapi.TypeAnswer
+	TypeCandidate = sfuapi.TypeCandidate
+)
+
+// Error codes of the control API's JSON errors.
+const (
+	codeUnauthorized = sfuapi.CodeUnauthorized
+	codeBadRequest   = sfuapi.CodeBadRequest
+	codeTooLarge     = sfuapi.CodeTooLarge
+	codeNoRoom       = sfuapi.CodeNoRoom
+	codeNoMember     = sfuapi.CodeNoMember
+	codeBadSDP       = sfuapi.CodeBadSDP
+	codeStaleAnswer  = sfuapi.CodeStaleAnswer
+	codeBadMessage   = sfuapi.CodeBadMessage
+	codeDraining     = sfuapi.CodeDraining
+	codeClosed       = sfuapi.CodeClosed
+	codeInternal     = sfuapi.CodeInternal
 )
 
 // Worker is the part of *sfu.Worker the control API drives.
@@ -188,10 +206,11 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 // apply is PUT /v1/rooms/{room}: the room's whole desired state.
 func (s *Server) apply(w http.ResponseWriter, r *http.Request) int {
 	room := sfu.RoomID(r.PathValue("room"))
-	var st sfu.RoomState
-	if code, msg := decode(r.Body, &st); code != 0 {
+	var wire sfuapi.RoomState
+	if code, msg := decode(r.Body, &wire); code != 0 {
 		return writeError(w, code, errorCode(code), msg)
 	}
+	st := roomState(wire)
 	if st.Room == "" {
 		st.Room = room
 	}
@@ -202,6 +221,18 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) int {
 		return writeError(w, http.StatusServiceUnavailable, codeDraining, "the worker is draining and takes no new rooms")
 	}
 	return s.result(w, r, "apply", room, s.worker.Apply(r.Context(), st))
+}
+
+// roomState is the worker's form of a room state from the wire.
+func roomState(st sfuapi.RoomState) sfu.RoomState {
+	out := sfu.RoomState{Room: sfu.RoomID(st.Room), Version: st.Version, Members: make([]sfu.MemberState, len(st.Members))}
+	for i, m := range st.Members {
+		out.Members[i] = sfu.MemberState{
+			ID: sfu.MemberID(m.ID), Connection: sfu.ConnectionID(m.Connection),
+			Publish: m.Publish, Mic: m.Mic, Cam: m.Cam, Group: m.Group,
+		}
+	}
+	return out
 }
 
 // closeRoom is DELETE /v1/rooms/{room}. Closing a room the worker does
@@ -346,17 +377,9 @@ func isObject(raw json.RawMessage) bool {
 	return len(raw) > 0 && json.Unmarshal(raw, &m) == nil && m != nil
 }
 
-// errorBody is the JSON of every error response.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // writeError sends a JSON error and returns its status.
 func writeError(w http.ResponseWriter, status int, code, msg string) int {
-	var b errorBody
+	var b sfuapi.ErrorBody
 	b.Error.Code, b.Error.Message = code, msg
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/sfuworker/control"
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 )
 
 const secret = "0123456789abcdef-test-secret"
@@ -88,9 +89,9 @@ func serve(t *testing.T) (*fakeWorker, *control.Server, *httptest.Server) {
 	return w, s, srv
 }
 
-func client(t *testing.T, base string) *control.Client {
+func client(t *testing.T, base string) *sfuapi.Client {
 	t.Helper()
-	c, err := control.NewClient(control.ClientConfig{BaseURL: base, Secret: secret})
+	c, err := sfuapi.NewClient(sfuapi.ClientConfig{BaseURL: base, Secret: secret})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -124,7 +125,7 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("New with a short secret = %v, want ErrShortSecret", err)
 	}
 	for _, base := range []string{"", "10.0.0.1:7000", "ftp://x", "http://"} {
-		if _, err := control.NewClient(control.ClientConfig{BaseURL: base, Secret: secret}); !errors.Is(err, control.ErrBadURL) {
+		if _, err := sfuapi.NewClient(sfuapi.ClientConfig{BaseURL: base, Secret: secret}); !errors.Is(err, sfuapi.ErrBadURL) {
 			t.Errorf("NewClient(%q) = %v, want ErrBadURL", base, err)
 		}
 	}
@@ -145,11 +146,11 @@ func TestAuth(t *testing.T) {
 			}
 		}
 	}
-	wrong, err := control.NewClient(control.ClientConfig{BaseURL: srv.URL, Secret: "another-secret-of-16"})
+	wrong, err := sfuapi.NewClient(sfuapi.ClientConfig{BaseURL: srv.URL, Secret: "another-secret-of-16"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wrong.CloseRoom(t.Context(), "r1"); !errors.Is(err, control.ErrUnauthorized) {
+	if err := wrong.CloseRoom(t.Context(), "r1"); !errors.Is(err, sfuapi.ErrUnauthorized) {
 		t.Errorf("CloseRoom with a wrong secret = %v, want ErrUnauthorized", err)
 	}
 	if calls := w.Calls(); len(calls) != 0 {
@@ -214,11 +215,16 @@ func TestRoutesToWorker(t *testing.T) {
 	w, _, srv := serve(t)
 	c := client(t, srv.URL+"/")
 	ctx := t.Context()
+	wire := sfuapi.RoomState{Room: "session/1", Version: 7, Members: []sfuapi.MemberState{
+		{ID: "u1", Connection: "c1", Publish: true, Mic: true, Cam: true, Group: sfuapi.MainGroup},
+		{ID: "u2", Connection: "c2", Group: 3},
+	}}
+	// What the worker is handed: its own types, field for field.
 	st := sfu.RoomState{Room: "session/1", Version: 7, Members: []sfu.MemberState{
 		{ID: "u1", Connection: "c1", Publish: true, Mic: true, Cam: true, Group: sfu.MainGroup},
 		{ID: "u2", Connection: "c2", Group: 3},
 	}}
-	if err := c.Apply(ctx, st); err != nil {
+	if err := c.Apply(ctx, wire); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	if err := c.Signal(ctx, "session/1", "u 2", control.TypeCandidate, json.RawMessage(`{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host"}`)); err != nil {
@@ -248,12 +254,12 @@ func TestWorkerErrors(t *testing.T) {
 		want error
 		code int
 	}{
-		{sfu.ErrNoRoom, sfu.ErrNoRoom, 404},
-		{sfu.ErrNoMember, sfu.ErrNoMember, 404},
-		{sfu.ErrBadSDP, sfu.ErrBadSDP, 400},
-		{sfu.ErrStaleAnswer, sfu.ErrStaleAnswer, 409},
-		{sfu.ErrBadMessage, sfu.ErrBadMessage, 400},
-		{sfu.ErrClosed, sfu.ErrClosed, 503},
+		{sfu.ErrNoRoom, sfuapi.ErrNoRoom, 404},
+		{sfu.ErrNoMember, sfuapi.ErrNoMember, 404},
+		{sfu.ErrBadSDP, sfuapi.ErrBadSDP, 400},
+		{sfu.ErrStaleAnswer, sfuapi.ErrStaleAnswer, 409},
+		{sfu.ErrBadMessage, sfuapi.ErrBadMessage, 400},
+		{sfu.ErrClosed, sfuapi.ErrClosed, 503},
 		{errors.New("disk on fire at 10.0.0.1"), nil, 500},
 	}
 	for _, tt := range tests {
@@ -261,7 +267,7 @@ func TestWorkerErrors(t *testing.T) {
 			w, _, srv := serve(t)
 			w.err = tt.err
 			err := client(t, srv.URL).Signal(t.Context(), "r1", "m1", control.TypeOffer, json.RawMessage(`{"sdp":"v=0"}`))
-			var ae *control.APIError
+			var ae *sfuapi.APIError
 			if !errors.As(err, &ae) || ae.Status != tt.code {
 				t.Fatalf("Signal = %v, want an APIError with status %d", err, tt.code)
 			}
@@ -283,8 +289,8 @@ func TestWorkerErrors(t *testing.T) {
 	t.Run("panic", func(t *testing.T) {
 		w, _, srv := serve(t)
 		w.panic = true
-		err := client(t, srv.URL).Apply(t.Context(), sfu.RoomState{Room: "r1"})
-		var ae *control.APIError
+		err := client(t, srv.URL).Apply(t.Context(), sfuapi.RoomState{Room: "r1"})
+		var ae *sfuapi.APIError
 		if !errors.As(err, &ae) || ae.Status != 500 || ae.Code != "internal" {
 			t.Errorf("Apply on a panicking worker = %v, want a 500", err)
 		}
@@ -299,10 +305,10 @@ func TestDraining(t *testing.T) {
 	w.rooms = []sfu.RoomID{"old"}
 	s.SetDraining(true)
 	c := client(t, srv.URL)
-	if err := c.Apply(t.Context(), sfu.RoomState{Room: "new", Version: 1}); !errors.Is(err, control.ErrDraining) {
+	if err := c.Apply(t.Context(), sfuapi.RoomState{Room: "new", Version: 1}); !errors.Is(err, sfuapi.ErrDraining) {
 		t.Errorf("Apply of a new room while draining = %v, want ErrDraining", err)
 	}
-	if err := c.Apply(t.Context(), sfu.RoomState{Room: "old", Version: 2}); err != nil {
+	if err := c.Apply(t.Context(), sfuapi.RoomState{Room: "old", Version: 2}); err != nil {
 		t.Errorf("Apply of an existing room while draining = %v", err)
 	}
 	if code, _ := send(t, http.MethodGet, srv.URL+"/readyz", "", ""); code != http.StatusServiceUnavailable {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 )
 
 // Poster posts to one WebSocket connection; *fanout.Notifier is one.
@@ -37,7 +38,7 @@ func SignalVia(p Poster) sfu.Signal {
 func SignalMessage(msgType string, payload json.RawMessage) ([]byte, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(bytes.TrimSpace(payload), &fields); err != nil || fields == nil {
-		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrBadRequest)
+		return nil, fmt.Errorf("%w: payload is not a JSON object", sfuapi.ErrBadRequest)
 	}
 	// The message's type wins: a payload may carry its own "type" (an
 	// SDP's "offer" or "answer"), which would otherwise override it.

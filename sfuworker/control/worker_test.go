@@ -14,6 +14,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/sfuworker/control"
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 )
 
 // TestRealWorker drives a real sfu.Worker through the control API: a
@@ -46,7 +47,7 @@ func TestRealWorker(t *testing.T) {
 	c := client(t, srv.URL)
 	ctx := t.Context()
 
-	st := sfu.RoomState{Room: "s1", Version: 1, Members: []sfu.MemberState{{ID: "u1", Connection: "c1", Publish: true, Mic: true, Cam: true, Group: sfu.MainGroup}}}
+	st := sfuapi.RoomState{Room: "s1", Version: 1, Members: []sfuapi.MemberState{{ID: "u1", Connection: "c1", Publish: true, Mic: true, Cam: true, Group: sfuapi.MainGroup}}}
 	if err := c.Apply(ctx, st); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
@@ -54,11 +55,11 @@ func TestRealWorker(t *testing.T) {
 		t.Fatalf("Rooms = %v", rooms)
 	}
 	err = c.Signal(ctx, "s1", "u1", control.TypeOffer, json.RawMessage(`{"sdp":"not an sdp"}`))
-	var ae *control.APIError
+	var ae *sfuapi.APIError
 	if !errors.As(err, &ae) || ae.Status/100 != 4 {
 		t.Fatalf("Signal of a malformed offer = %v, want a 4xx", err)
 	}
-	if err := c.Signal(ctx, "nope", "u1", control.TypeOffer, json.RawMessage(`{"sdp":"v=0"}`)); !errors.Is(err, sfu.ErrNoRoom) {
+	if err := c.Signal(ctx, "nope", "u1", control.TypeOffer, json.RawMessage(`{"sdp":"v=0"}`)); !errors.Is(err, sfuapi.ErrNoRoom) {
 		t.Errorf("Signal to an unknown room = %v, want ErrNoRoom", err)
 	}
 	res, err := http.Get(srv.URL + "/metrics")

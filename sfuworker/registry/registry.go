@@ -1,13 +1,10 @@
-// Package registry keeps the SFU workers' records in the store and
-// assigns sessions to them.
+// Package registry keeps an SFU worker's record in the store.
 //
 // Every worker runs a Heartbeat: every Interval it writes its id, control
 // URL, capacity, load (members) and rooms. A worker is live while its
-// last heartbeat is less than LapseAfter intervals old. A session's room
-// is assigned to the least loaded live worker with spare capacity by one
-// compare-and-swap on the session (store.UpdateSession), recorded in
-// Session.Live.Media with a grown Epoch: of two handlers that assign at
-// once, one wins and the other keeps what the winner chose.
+// last heartbeat is less than LapseAfter intervals old. The session
+// handlers read the records and assign sessions to workers
+// (shared/sfuapi: Pick, Assign, Move), without linking the worker.
 package registry
 
 import (
@@ -21,145 +18,25 @@ import (
 
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
+// Defaults of the registry, shared with the session handlers' side
+// (shared/sfuapi), which judges liveness by them.
 const (
 	// DefaultInterval is how often a worker writes its heartbeat.
-	DefaultInterval = 5 * time.Second
+	DefaultInterval = sfuapi.DefaultInterval
 	// LapseAfter is how many intervals without a heartbeat make a worker
 	// lapsed (no longer live).
-	LapseAfter = 3
+	LapseAfter = sfuapi.LapseAfter
 	// DefaultCapacity is the members a worker takes when not told.
-	DefaultCapacity = 500
+	DefaultCapacity = sfuapi.DefaultCapacity
 )
 
-var (
-	// ErrNoWorker is returned by Assign and Move when no live worker has
-	// spare capacity.
-	ErrNoWorker = errors.New("registry: no live worker with spare capacity")
-	// ErrIncomplete is returned by NewHeartbeat without a store, a source
-	// or an id, or with a control URL missing.
-	ErrIncomplete = errors.New("registry: store, source, id and control URL are required")
-)
-
-// Live reports whether w's heartbeat, at interval, is recent enough at
-// now: less than LapseAfter intervals old.
-func Live(w store.Worker, now time.Time, interval time.Duration) bool {
-	if interval <= 0 {
-		interval = DefaultInterval
-	}
-	return now.Sub(w.HeartbeatAt) < LapseAfter*interval
-}
-
-// Pick returns the live worker, not draining and with spare capacity,
-// that carries the least load (then the fewest rooms, then the least
-// id), or false when there is none.
-func Pick(workers []store.Worker, now time.Time, interval time.Duration) (store.Worker, bool) {
-	var ok []store.Worker
-	for _, w := range workers {
-		if Live(w, now, interval) && !w.Draining && (w.Capacity <= 0 || w.Load < w.Capacity) && w.ControlURL != "" {
-			ok = append(ok, w)
-		}
-	}
-	if len(ok) == 0 {
-		return store.Worker{}, false
-	}
-	sort.Slice(ok, func(i, j int) bool {
-		a, b := ok[i], ok[j]
-		if a.Load != b.Load {
-			return a.Load < b.Load
-		}
-		if len(a.Rooms) != len(b.Rooms) {
-			return len(a.Rooms) < len(b.Rooms)
-		}
-		return a.ID < b.ID
-	})
-	return ok[0], true
-}
-
-// Find returns the worker with id, or false.
-func Find(workers []store.Worker, id string) (store.Worker, bool) {
-	for _, w := range workers {
-		if w.ID == id {
-			return w, true
-		}
-	}
-	return store.Worker{}, false
-}
-
-// Sessions is the part of store.Store assignment uses.
-type Sessions interface {
-	UpdateSession(ctx context.Context, id domain.SessionID, fn func(*domain.Session) error) (domain.Session, error)
-}
-
-// Assignment is the outcome of Assign or Move.
-type Assignment struct {
-	// Session is the session as stored: after the write when Changed,
-	// else as last read.
-	Session domain.Session
-	// Worker is the worker the session is assigned to; zero when Move
-	// found the session no longer on the worker it was to move from.
-	Worker store.Worker
-	// Previous is the assignment the session had before.
-	Previous domain.MediaAssignment
-	// Changed reports whether this call wrote the assignment.
-	Changed bool
-}
-
-// Moved reports whether the session went from one worker to another, so
-// that its members must reconnect their media.
-func (a Assignment) Moved() bool { return a.Changed && a.Previous.WorkerID != "" }
-
-// errKeep stops an UpdateSession that has nothing to write.
-var errKeep = errors.New("registry: keep the assignment")
-
-// Assign makes sure session id has a live worker among workers: it keeps
-// a live one already assigned, else records the worker Pick chooses with
-// the epoch grown by one. It is one compare-and-swap: whatever the
-// number of concurrent calls, the session ends with one worker.
-func Assign(ctx context.Context, st Sessions, id domain.SessionID, workers []store.Worker, now time.Time, interval time.Duration) (Assignment, error) {
-	return assign(ctx, st, id, workers, now, interval, nil)
-}
-
-// Move reassigns session id to the worker Pick chooses, but only while it
-// is still assigned to from; otherwise it changes nothing and returns the
-// session with a zero Worker.
-func Move(ctx context.Context, st Sessions, id domain.SessionID, from string, workers []store.Worker, now time.Time, interval time.Duration) (Assignment, error) {
-	return assign(ctx, st, id, workers, now, interval, &from)
-}
-
-func assign(ctx context.Context, st Sessions, id domain.SessionID, workers []store.Worker, now time.Time, interval time.Duration, from *string) (Assignment, error) {
-	var a Assignment
-	s, err := st.UpdateSession(ctx, id, func(s *domain.Session) error {
-		a = Assignment{Previous: s.Live.Media}
-		cur := s.Live.Media.WorkerID
-		if from != nil {
-			if cur != *from {
-				return errKeep
-			}
-		} else if w, ok := Find(workers, cur); ok && cur != "" && Live(w, now, interval) {
-			a.Worker = w
-			return errKeep
-		}
-		w, ok := Pick(workers, now, interval)
-		if !ok {
-			return ErrNoWorker
-		}
-		a.Worker = w
-		s.Live.Media = domain.MediaAssignment{WorkerID: w.ID, Epoch: s.Live.Media.Epoch + 1}
-		return nil
-	})
-	a.Session = s
-	switch {
-	case errors.Is(err, errKeep):
-		return a, nil
-	case err != nil:
-		return a, fmt.Errorf("registry: assign %s: %w", id, err)
-	}
-	a.Changed = true
-	return a, nil
-}
+// ErrIncomplete is returned by NewHeartbeat without a store, a source or
+// an id, or with a control URL missing.
+var ErrIncomplete = errors.New("registry: store, source, id and control URL are required")
 
 // Source is the worker a heartbeat reports on; *sfu.Worker is one.
 type Source interface {

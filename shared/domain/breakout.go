@@ -79,6 +79,9 @@ func (s *Session) ConfigureBreakout(actor UserID, cfg BreakoutConfig) ([]Change,
 	if err != nil {
 		return nil, err
 	}
+	if s.Live.Partial && (cfg.Auto || s.Live.Breakout.Status == BreakoutOpen) {
+		return nil, ErrPartial
+	}
 	assign := make(map[UserID]int, len(cfg.Assign))
 	for u, i := range cfg.Assign {
 		assign[u] = i
@@ -108,7 +111,7 @@ func (s *Session) validateBreakout(cfg BreakoutConfig) ([]BreakoutRoom, error) {
 	for i, name := range cfg.Rooms {
 		name = strings.TrimSpace(name)
 		key := fmt.Sprintf("rooms[%d].name", i)
-		if n := RuneLen(name); n < 1 || n > MaxBreakoutNameLen {
+		if n := RuneLen(name); n < 1 || !TextFits(name, MaxBreakoutNameLen, MaxBreakoutNameBytes) {
 			f[key] = fmt.Sprintf("must be 1 to %d characters", MaxBreakoutNameLen)
 		} else if j, dup := seen[strings.ToLower(name)]; dup {
 			f[key] = fmt.Sprintf("duplicates the name of room %d", j)
@@ -217,6 +220,9 @@ func (s *Session) OpenBreakout(actor UserID, now time.Time) ([]Change, error) {
 	if _, err := s.moderating(actor); err != nil {
 		return nil, err
 	}
+	if s.Live.Partial {
+		return nil, ErrPartial
+	}
 	switch s.Live.Breakout.Status {
 	case BreakoutOpen:
 		return nil, ErrNoChange
@@ -238,6 +244,9 @@ func (s *Session) CloseBreakout(actor UserID, now time.Time) ([]Change, error) {
 	}
 	if s.Live.Breakout.Status != BreakoutOpen {
 		return nil, ErrNoChange
+	}
+	if s.Live.Partial {
+		return nil, ErrPartial
 	}
 	return s.closeBreakout("breakout.closed"), nil
 }

@@ -2,15 +2,38 @@ package domain
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
 
 // The live state of a session — members, stage, hand queue, questions and
-// breakout rooms — is kept with the session and changed only through the
-// methods in this package. The store applies them with compare-and-swap on
-// Session.Version, so each method is one atomic step whatever the number of
-// handlers running at once, and every limit here holds under races.
+// breakout rooms — is changed only through the methods in this package.
+//
+// A store keeps it as many small items, not one document: the session
+// item (status, presenter, the stage's seats, breakout phase, media
+// assignment and the counters of spots, questions and the hand queue),
+// one item per member, one per question and one per vote. A command
+// reads only the items it needs into a Session whose Live holds those
+// members and questions (Partial), runs one method here, and the store
+// writes back only the items the method changed, each on condition that
+// nothing it was decided on has changed since: the version of each
+// member written, the version of the session item when its fields
+// change, and for the counters the limit itself (spots below capacity,
+// questions below MaxQuestions). So every method is one atomic step
+// whatever the number of handlers running at once, every limit here
+// holds under races, and one member's message rewrites nobody else's
+// data.
+//
+// Facts that count members are therefore kept on the session, never
+// counted from the member list: Live.Stage lists the seats (so that stage
+// limits hold without reading every member), Live.Spots counts the spots
+// participants hold, Live.QuestionCount the questions and Live.Seq numbers
+// hands and questions. A method that must see every member (filling a
+// full room with spots that lapsed, placing everyone in breakout rooms)
+// returns ErrPartial when handed a partial session; the caller reads them
+// all and runs it again.
 
 // Role is a member's part in a session.
 type Role string
@@ -52,9 +75,23 @@ const (
 	ConnectGrace = 30 * time.Second
 	// MaxQuestions bounds the questions of one session.
 	MaxQuestions = 200
-	// MaxChatLen and MaxQuestionLen bound texts, in characters.
+	// MaxChatLen and MaxQuestionLen bound texts, in characters; every
+	// text is bounded in bytes too (TextFits), so that an item and a
+	// state reply stay within their limits whatever the script.
 	MaxChatLen     = 1000
 	MaxQuestionLen = 500
+	// PruneAfter is how long a member who left stays listed: past it, a
+	// member who holds no seat, no raised hand and no spot any longer is
+	// pruned (Prune), so that a session's members are those present and
+	// those who may still come back to their place.
+	PruneAfter = AdmissionHold
+	// RemovedTTL is how long a removed member's item is kept, refusing its
+	// return, after the removal.
+	RemovedTTL = 7 * 24 * time.Hour
+	// MaxMembersPerTick bounds the members one Tick or one Prune changes,
+	// so that what one sweep writes fits one transaction; the others stay
+	// due and the next call takes them.
+	MaxMembersPerTick = 40
 )
 
 // Errors of the live rules. The WebSocket handler maps each to the
@@ -82,6 +119,12 @@ var (
 	ErrRoomFull = errors.New("domain: room full")
 	// ErrRemoved: the member was removed from the session by a moderator.
 	ErrRemoved = errors.New("domain: removed from the session")
+	// ErrQuestionsFull: the session holds MaxQuestions questions. It is a
+	// conflict.
+	ErrQuestionsFull = fmt.Errorf("domain: the session holds the most questions it may (%d): %w", MaxQuestions, ErrConflict)
+	// ErrPartial: the method must see every member of the session and was
+	// handed only some (Live.Partial); read them all and run it again.
+	ErrPartial = errors.New("domain: every member is needed")
 )
 
 // Member is one user's place in a session.
@@ -92,24 +135,46 @@ type Member struct {
 	Role   Role   `json:"role"`
 	Mic    bool   `json:"mic"`
 	Cam    bool   `json:"cam"`
-	// OnStage members may publish media.
+	// OnStage members may publish media. It mirrors Live.Stage, which is
+	// what a store keeps; the methods here keep both in step.
 	OnStage bool `json:"onStage"`
 	// HandRaisedAt is when the member asked to go on stage; HandSeq orders
 	// the queue (the server's order, identical for everyone).
 	HandRaisedAt *time.Time `json:"handRaisedAt"`
 	HandSeq      int64      `json:"handSeq,omitempty"`
+	// JoinSeq numbers members in the order they were first admitted (from
+	// Live.Seq): members are listed in that order, whatever the clock.
+	JoinSeq int64 `json:"joinSeq,omitempty"`
 	// Room is the breakout room the member is in; nil is the main room.
+	// It mirrors Live.Breakout (the assignment, while rooms are open),
+	// which is what a store keeps.
 	Room *int `json:"room"`
 	// Registered members hold a registration's spot.
 	Registered bool `json:"registered,omitempty"`
+	// Spot: the member holds one of the spots Live.Spots counts (a
+	// participant admitted without a registration's spot of a scheduled
+	// session, or any participant of another kind), until it is pruned or
+	// removed.
+	Spot bool `json:"spot,omitempty"`
+	// Version grows with every write of the member's item; a store writes
+	// the member only if it still has the version that was read.
+	Version int64 `json:"version,omitempty"`
 	// ConnectionID is the member's current WebSocket connection; it is
 	// never shown to other members.
 	ConnectionID ConnectionID `json:"connectionId,omitempty"`
 	Connected    bool         `json:"connected"`
-	AdmittedAt   time.Time    `json:"admittedAt"`
-	ConnectedAt  time.Time    `json:"connectedAt,omitzero"`
-	LastSeenAt   time.Time    `json:"lastSeenAt,omitzero"`
-	LeftAt       time.Time    `json:"leftAt,omitzero"`
+	// Synced: the member's current connection has asked for the state
+	// (Sync). Events are posted to such connections, and to those that
+	// connected over ConnectGrace ago (Listeners): one that has only just
+	// connected gets everything so far with the state it will ask for.
+	Synced bool `json:"synced,omitempty"`
+	// JoinedAt is when the member was first admitted (AdmittedAt moves
+	// with every admission): members are listed in that order.
+	JoinedAt    time.Time `json:"joinedAt,omitzero"`
+	AdmittedAt  time.Time `json:"admittedAt"`
+	ConnectedAt time.Time `json:"connectedAt,omitzero"`
+	LastSeenAt  time.Time `json:"lastSeenAt,omitzero"`
+	LeftAt      time.Time `json:"leftAt,omitzero"`
 	// Removed members were sent away by a moderator and may not return.
 	Removed bool `json:"removed,omitempty"`
 }
@@ -149,7 +214,9 @@ const (
 	QuestionDismissed QuestionStatus = "dismissed"
 )
 
-// Question is one entry of a session's Q&A.
+// Question is one entry of a session's Q&A. A store keeps each vote as
+// an item of its own; Voters holds the voters that were read with the
+// question (every voter, or only the member asking).
 type Question struct {
 	ID      string         `json:"id"`
 	UserID  UserID         `json:"userId"`
@@ -187,15 +254,62 @@ type Change struct {
 	Disconnect []ConnectionID
 }
 
+// Ends reports whether the change ends the session: every connection of
+// it is closed afterwards, not only those listed (a partial session lists
+// the connections it holds).
+func (c Change) Ends() bool { return c.Event == "session.ended" || c.Event == "session.expired" }
+
+// AffectsMedia reports whether the change alters who publishes, who sees
+// whom or which kinds are forwarded: only then is the SFU worker told. A
+// member's first connection is not such a change: it has no media yet,
+// and the worker learns of it with its first offer (media.Signal sends
+// the room's state when the worker does not know the member); a member
+// connecting again replaces a connection the worker may be serving.
+func (c Change) AffectsMedia() bool {
+	if c.Event == "member.joined" {
+		again, _ := c.Data["rejoined"].(bool)
+		return again
+	}
+	switch c.Event {
+	case "member.left", "member.removed", "member.pruned", "devices.changed",
+		"stage.changed", "hand.approved", "presenter.assigned",
+		"breakout.opened", "breakout.closed", "breakout.moved", "breakout.configured",
+		"session.ended", "session.expired":
+		return true
+	}
+	return false
+}
+
+// Seat is one seat on the stage: Speaker seats are taken by hosts and
+// speakers, the others by everyone else.
+type Seat struct {
+	UserID  UserID `json:"userId"`
+	Speaker bool   `json:"speaker,omitempty"`
+}
+
 // Live is the part of a session that changes while it runs.
 type Live struct {
+	// Members and Questions are those read: all of them, or, when Partial,
+	// those a command needs.
 	Members   []Member   `json:"members,omitempty"`
 	Questions []Question `json:"questions,omitempty"`
-	Breakout  Breakout   `json:"breakout"`
+	// Partial says Members and Questions hold only some of the session's.
+	Partial bool `json:"-"`
+	// Stage lists the seats taken, in the order they were taken.
+	Stage    []Seat   `json:"stage,omitempty"`
+	Breakout Breakout `json:"breakout"`
 	// Media is the SFU worker carrying the session's media.
 	Media MediaAssignment `json:"media,omitzero"`
-	// Seq orders hands and questions.
-	Seq        int64     `json:"seq,omitempty"`
+	// Spots counts the members holding a spot (Member.Spot).
+	Spots int `json:"spots,omitempty"`
+	// QuestionCount counts the questions, MaxQuestions at most.
+	QuestionCount int `json:"questionCount,omitempty"`
+	// Seq orders hands and questions. A store hands it out atomically
+	// (a counter), so two commands never number alike.
+	Seq int64 `json:"seq,omitempty"`
+	// Pruned adds up the versions of the members pruned, so that
+	// StateVersion never goes back when a member's item goes.
+	Pruned     int64     `json:"pruned,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	EndedAt    time.Time `json:"endedAt,omitzero"`
 	HostLeftAt time.Time `json:"hostLeftAt,omitzero"`
@@ -227,6 +341,18 @@ func (s *Session) MemberByConnection(c ConnectionID) (Member, bool) {
 		}
 	}
 	return Member{}, false
+}
+
+// StateVersion is the version of the session as members see it: the
+// session item's version, plus every member's, plus those of the members
+// pruned. Every write of any of those items makes it grow, so two states
+// and events compare by it; it needs every member.
+func (s Session) StateVersion() int64 {
+	v := s.Version + s.Live.Pruned
+	for _, m := range s.Live.Members {
+		v += m.Version
+	}
+	return v
 }
 
 // ProvenGone returns the connections among refused (those a post to
@@ -290,7 +416,12 @@ func (s *Session) Hands() []Member {
 			out = append(out, m)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].HandSeq < out[j].HandSeq })
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].HandSeq != out[j].HandSeq {
+			return out[i].HandSeq < out[j].HandSeq
+		}
+		return out[i].UserID < out[j].UserID
+	})
 	return out
 }
 
@@ -302,7 +433,10 @@ func (s *Session) SortedQuestions() []Question {
 		if out[i].Votes != out[j].Votes {
 			return out[i].Votes > out[j].Votes
 		}
-		return out[i].Seq < out[j].Seq
+		if out[i].Seq != out[j].Seq {
+			return out[i].Seq < out[j].Seq
+		}
+		return out[i].ID < out[j].ID
 	})
 	return out
 }
@@ -312,6 +446,34 @@ func (s *Session) Connections() []ConnectionID {
 	var out []ConnectionID
 	for _, m := range s.Live.Members {
 		if m.Connected && m.ConnectionID != "" && !m.Removed {
+			out = append(out, m.ConnectionID)
+		}
+	}
+	return out
+}
+
+// Listeners returns the connections events go to at now: those of
+// connected members that have asked for the state since they connected
+// (Synced), or that connected ConnectGrace ago or more. A connection that
+// has only just connected — maybe still inside its $connect, where API
+// Gateway refuses posts anyway — reads every change so far in the state
+// it asks for first; one that never asks is posted to once the grace is
+// over, which tells whether it is gone.
+func (s *Session) Listeners(now time.Time) []ConnectionID {
+	return s.listeners(now, func(*Member) bool { return true })
+}
+
+// ListenersIn returns the Listeners of one room (nil: the main room).
+func (s *Session) ListenersIn(room *int, now time.Time) []ConnectionID {
+	return s.listeners(now, func(m *Member) bool { return sameRoom(m.Room, room) })
+}
+
+func (s *Session) listeners(now time.Time, in func(*Member) bool) []ConnectionID {
+	var out []ConnectionID
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if m.Connected && m.ConnectionID != "" && !m.Removed && in(m) &&
+			(m.Synced || now.Sub(m.ConnectedAt) >= ConnectGrace) {
 			out = append(out, m.ConnectionID)
 		}
 	}
@@ -330,14 +492,11 @@ func (s *Session) ConnectionsIn(room *int) []ConnectionID {
 	return out
 }
 
-// onStage counts the members on stage by kind of seat: speaker seats are
-// taken by hosts and speakers, participant seats by everyone else.
+// onStage counts the seats taken by kind: speaker seats are taken by
+// hosts and speakers, participant seats by everyone else.
 func (s *Session) onStage() (speakers, participants int) {
-	for _, m := range s.Live.Members {
-		if !m.OnStage || m.Removed {
-			continue
-		}
-		if m.Role.Moderates() {
+	for _, st := range s.Live.Stage {
+		if st.Speaker {
 			speakers++
 		} else {
 			participants++
@@ -346,15 +505,69 @@ func (s *Session) onStage() (speakers, participants int) {
 	return speakers, participants
 }
 
-// OnStage returns the ids of the members on stage.
+// OnStage returns the ids of the members on stage, in the order they
+// took their seats.
 func (s *Session) OnStage() []UserID {
 	var out []UserID
-	for _, m := range s.Live.Members {
-		if m.OnStage && !m.Removed {
-			out = append(out, m.UserID)
-		}
+	for _, st := range s.Live.Stage {
+		out = append(out, st.UserID)
 	}
 	return out
+}
+
+// Seated reports whether u holds a seat on the stage.
+func (s *Session) Seated(u UserID) bool {
+	for _, st := range s.Live.Stage {
+		if st.UserID == u {
+			return true
+		}
+	}
+	return false
+}
+
+// seat puts m on the stage.
+func (s *Session) seat(m *Member) {
+	if !s.Seated(m.UserID) {
+		s.Live.Stage = append(s.Live.Stage, Seat{UserID: m.UserID, Speaker: m.Role.Moderates()})
+	}
+	m.OnStage = true
+}
+
+// unseat takes u off the stage; m, when not nil, is u's member.
+func (s *Session) unseat(u UserID, m *Member) {
+	s.Live.Stage = slices.DeleteFunc(s.Live.Stage, func(st Seat) bool { return st.UserID == u })
+	if len(s.Live.Stage) == 0 {
+		s.Live.Stage = nil
+	}
+	if m != nil {
+		m.OnStage = false
+	}
+}
+
+// Mirror sets the members' OnStage and Room from the session's stage and
+// breakout rooms, as a store does for the members it reads.
+func (s *Session) Mirror() {
+	open := s.Live.Breakout.Status == BreakoutOpen
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		m.OnStage = s.Seated(m.UserID)
+		m.Room = nil
+		if idx, ok := s.Live.Breakout.Assign[m.UserID]; ok && open && !m.Removed {
+			v := idx
+			m.Room = &v
+		}
+	}
+}
+
+// SpotLimit is how many spots Live.Spots may count: the capacity, less
+// the registrations' spots in a scheduled session (where registered
+// members hold theirs by their registration). registered reports whether
+// it depends on Registered.
+func (s *Session) SpotLimit() (limit int, registered bool) {
+	if s.Kind == KindScheduled {
+		return s.Capacity - s.Registered, true
+	}
+	return s.Capacity, false
 }
 
 // MediaAssignment names the SFU worker a session's media runs on. Epoch

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -33,7 +34,11 @@ func (s *Session) roleOf(u UserID) Role {
 // WebSocket opens. Scheduled sessions admit their speakers at any time and,
 // before they are live, only registered users; once live, anyone while the
 // unclaimed spots last. Other kinds admit anyone up to capacity.
-// Participants count against capacity; hosts and speakers do not.
+// Participants count against capacity (Live.Spots, or a registration);
+// hosts and speakers do not. A participant keeps its spot from its
+// admission until it is pruned; when the room is full, the spots of
+// members gone past AdmissionHold are taken back first, which needs every
+// member (ErrPartial otherwise).
 func (s *Session) Admit(j Joiner, now time.Time) ([]Change, error) {
 	if err := s.running(); err != nil {
 		return nil, err
@@ -42,77 +47,88 @@ func (s *Session) Admit(j Joiner, now time.Time) ([]Change, error) {
 		if m.Removed {
 			return nil, ErrRemoved
 		}
-		// A participant whose spot lapsed (gone past AdmissionHold) asks
-		// for one again, like a newcomer.
-		if m.Role == RoleParticipant && !m.present(now) {
-			if err := s.admitParticipant(j, now); err != nil {
+		registered := m.Registered || j.Registered
+		switch want := s.needsSpot(m.Role, registered); {
+		case want && !m.Spot:
+			// A participant whose spot was taken back asks for one again,
+			// like a newcomer.
+			if err := s.takeSpot(registered, j.UserID, now); err != nil {
 				return nil, err
 			}
+			m.Spot = true
+		case !want && m.Spot:
+			// Registered since: the registration holds the spot now.
+			m.Spot = false
+			s.Live.Spots--
 		}
 		m.Name, m.Device, m.AdmittedAt = j.Name, j.Device, now
-		m.Registered = m.Registered || j.Registered
+		m.Registered = registered
 		return nil, nil
 	}
 	role := s.roleOf(j.UserID)
-	if role == RoleParticipant {
-		if err := s.admitParticipant(j, now); err != nil {
+	m := Member{UserID: j.UserID, Name: j.Name, Device: j.Device, Role: role, Registered: j.Registered, AdmittedAt: now}
+	if s.needsSpot(role, j.Registered) {
+		if err := s.takeSpot(j.Registered, j.UserID, now); err != nil {
 			return nil, err
 		}
+		m.Spot = true
 	}
-	m := Member{UserID: j.UserID, Name: j.Name, Device: j.Device, Role: role, Registered: j.Registered, AdmittedAt: now}
-	if role == RoleHost {
-		m.OnStage = true
-	}
-	if role == RoleSpeaker {
+	s.Live.Seq++
+	m.JoinSeq = s.Live.Seq
+	switch role {
+	case RoleHost:
+		s.seat(&m)
+	case RoleSpeaker:
 		if speakers, _ := s.onStage(); speakers < s.Stage.MaxSpeakers {
-			m.OnStage = true
+			s.seat(&m)
 		}
 	}
 	s.Live.Members = append(s.Live.Members, m)
 	return nil, nil
 }
 
-func (s *Session) admitParticipant(j Joiner, now time.Time) error {
-	if s.Kind == KindScheduled {
-		if j.Registered {
-			return nil
+// needsSpot reports whether a member of role takes one of the spots
+// Live.Spots counts: participants do, unless a registration holds a
+// scheduled session's spot for them.
+func (s *Session) needsSpot(role Role, registered bool) bool {
+	return role == RoleParticipant && !(s.Kind == KindScheduled && registered)
+}
+
+// takeSpot counts one more spot for user u, or refuses: a scheduled
+// session admits the unregistered only once live, and no kind takes more
+// than SpotLimit. A full room first takes back the spots of members gone
+// past AdmissionHold (they stay listed until pruned, and ask for a spot
+// again if they come back); it needs every member for that. Nothing
+// changes when it refuses.
+func (s *Session) takeSpot(registered bool, u UserID, now time.Time) error {
+	if s.Kind == KindScheduled && !registered && s.Status != StatusLive {
+		return ErrNotRegistered
+	}
+	limit, _ := s.SpotLimit()
+	if s.Live.Spots >= limit {
+		if s.Live.Partial {
+			return ErrPartial
 		}
-		if s.Status != StatusLive {
-			return ErrNotRegistered
+		var lapsed []*Member
+		for i := range s.Live.Members {
+			if m := &s.Live.Members[i]; m.Spot && m.UserID != u && !m.present(now) {
+				lapsed = append(lapsed, m)
+			}
 		}
-		// Once live, unclaimed spots are open to all: the registered keep
-		// theirs, the rest share what is left.
-		if s.Registered+s.presentUnregistered(now) >= s.Capacity {
+		need := s.Live.Spots - limit + 1
+		if len(lapsed) < need {
 			return ErrRoomFull
 		}
-		return nil
+		// As many as needed, those gone longest first: what one join
+		// writes stays small however many lapsed.
+		slices.SortStableFunc(lapsed, func(a, b *Member) int { return a.awaySince().Compare(b.awaySince()) })
+		for _, m := range lapsed[:need] {
+			m.Spot = false
+			s.Live.Spots--
+		}
 	}
-	if s.presentParticipants(now) >= s.Capacity {
-		return ErrRoomFull
-	}
+	s.Live.Spots++
 	return nil
-}
-
-func (s *Session) presentParticipants(now time.Time) int {
-	n := 0
-	for i := range s.Live.Members {
-		m := &s.Live.Members[i]
-		if m.Role == RoleParticipant && m.present(now) {
-			n++
-		}
-	}
-	return n
-}
-
-func (s *Session) presentUnregistered(now time.Time) int {
-	n := 0
-	for i := range s.Live.Members {
-		m := &s.Live.Members[i]
-		if m.Role == RoleParticipant && !m.Registered && m.present(now) {
-			n++
-		}
-	}
-	return n
 }
 
 // Connect binds an admitted member to a WebSocket connection. A member who
@@ -131,7 +147,7 @@ func (s *Session) Connect(u UserID, c ConnectionID, now time.Time) ([]Change, er
 	}
 	old := m.ConnectionID
 	again := !m.ConnectedAt.IsZero()
-	m.ConnectionID, m.Connected = c, true
+	m.ConnectionID, m.Connected, m.Synced = c, true, false
 	m.ConnectedAt, m.LastSeenAt, m.LeftAt = now, now, time.Time{}
 	if m.Role == RoleHost {
 		s.Live.HostLeftAt = time.Time{}
@@ -141,6 +157,25 @@ func (s *Session) Connect(u UserID, c ConnectionID, now time.Time) ([]Change, er
 		ch.Disconnect = []ConnectionID{old}
 	}
 	return []Change{ch}, nil
+}
+
+// Sync records that the member u's connection c asks for the state: from
+// now on events reach it (Listeners). The caller marks it before reading
+// the state, so that an event is either in that state or posted to it.
+// ErrNoChange when it had asked already.
+func (s *Session) Sync(u UserID, c ConnectionID) ([]Change, error) {
+	m, err := s.actor(u)
+	if err != nil {
+		return nil, err
+	}
+	if m.ConnectionID != c || !m.Connected {
+		return nil, ErrConflict
+	}
+	if m.Synced {
+		return nil, ErrNoChange
+	}
+	m.Synced = true
+	return nil, nil
 }
 
 // Disconnect marks the member on connection c as gone. It is idempotent:
@@ -156,7 +191,7 @@ func (s *Session) Disconnect(c ConnectionID, now time.Time) ([]Change, error) {
 		if m.ConnectionID != c {
 			continue
 		}
-		m.ConnectionID, m.Connected, m.LeftAt = "", false, now
+		m.ConnectionID, m.Connected, m.Synced, m.LeftAt = "", false, false, now
 		if m.Role == RoleHost && s.Kind == KindInstant && s.Status == StatusOpen {
 			s.Live.HostLeftAt = now
 		}
@@ -220,22 +255,21 @@ func (s *Session) AssignPresenter(actor, target UserID) ([]Change, error) {
 	// whoever holds it, a former presenter or an approved hand, goes back
 	// to watching.
 	var changes []Change
-	for i := range s.Live.Members {
-		m := &s.Live.Members[i]
-		if m.OnStage && !m.Role.Moderates() && m.UserID != target {
-			m.OnStage = false
-			changes = append(changes, stageChange(m))
+	for _, st := range slices.Clone(s.Live.Stage) {
+		if !st.Speaker && st.UserID != target {
+			s.unseat(st.UserID, s.member(st.UserID))
+			changes = append(changes, stageChange(st.UserID, false))
 		}
 	}
 	s.PresenterID = target
-	t.OnStage = true
+	s.seat(t)
 	t.lowerHand()
-	changes = append(changes, Change{Event: "presenter.assigned", UserID: target}, stageChange(t))
+	changes = append(changes, Change{Event: "presenter.assigned", UserID: target}, stageChange(target, true))
 	return changes, nil
 }
 
-func stageChange(m *Member) Change {
-	return Change{Event: "stage.changed", UserID: m.UserID, Data: map[string]any{"onStage": m.OnStage}}
+func stageChange(u UserID, on bool) Change {
+	return Change{Event: "stage.changed", UserID: u, Data: map[string]any{"onStage": on}}
 }
 
 // StartSession makes the session live. Instant: the host, with a presenter chosen
@@ -351,17 +385,16 @@ func (s *Session) Approve(actor, target UserID) ([]Change, error) {
 		if s.Kind != KindPrimetime {
 			return nil, ErrStageFull
 		}
-		for i := range s.Live.Members {
-			m := &s.Live.Members[i]
-			if m.OnStage && !m.Role.Moderates() {
-				m.OnStage = false
-				changes = append(changes, stageChange(m))
+		for _, st := range slices.Clone(s.Live.Stage) {
+			if !st.Speaker {
+				s.unseat(st.UserID, s.member(st.UserID))
+				changes = append(changes, stageChange(st.UserID, false))
 			}
 		}
 	}
-	t.OnStage = true
+	s.seat(t)
 	t.lowerHand()
-	return append(changes, Change{Event: "hand.approved", UserID: target}, stageChange(t)), nil
+	return append(changes, Change{Event: "hand.approved", UserID: target}, stageChange(target, true)), nil
 }
 
 // Decline takes a member's raised hand down (a host or speaker).
@@ -394,8 +427,8 @@ func (s *Session) LeaveStage(u UserID) ([]Change, error) {
 	if m.Role == RoleHost || s.lockedPresenter(u) {
 		return nil, ErrForbidden
 	}
-	m.OnStage = false
-	return []Change{stageChange(m)}, nil
+	s.unseat(u, m)
+	return []Change{stageChange(u, false)}, nil
 }
 
 // lockedPresenter reports whether u is the presenter of a live instant
@@ -419,8 +452,8 @@ func (s *Session) RemoveFromStage(actor, target UserID) ([]Change, error) {
 	if t.Role == RoleHost || s.lockedPresenter(target) {
 		return nil, ErrForbidden
 	}
-	t.OnStage = false
-	return []Change{stageChange(t)}, nil
+	s.unseat(target, t)
+	return []Change{stageChange(target, false)}, nil
 }
 
 // RemoveMember sends target out of the session for good (a host or
@@ -440,7 +473,12 @@ func (s *Session) RemoveMember(actor, target UserID) ([]Change, error) {
 	if t.ConnectionID != "" {
 		ch.Disconnect = []ConnectionID{t.ConnectionID}
 	}
-	t.Removed, t.OnStage, t.Connected, t.ConnectionID = true, false, false, ""
+	t.Removed, t.Connected, t.Synced, t.ConnectionID = true, false, false, ""
+	s.unseat(target, t)
+	if t.Spot {
+		t.Spot = false
+		s.Live.Spots--
+	}
 	t.lowerHand()
 	if s.PresenterID == target {
 		s.PresenterID = ""
@@ -458,12 +496,13 @@ func (s *Session) Ask(u UserID, id, text string, now time.Time) ([]Change, error
 	if err != nil {
 		return nil, err
 	}
-	if n := RuneLen(text); n < 1 || n > MaxQuestionLen {
-		return nil, FieldErrors{"text": fmt.Sprintf("must be 1 to %d characters", MaxQuestionLen)}
+	if !TextFits(text, MaxQuestionLen, MaxQuestionBytes) || RuneLen(text) < 1 {
+		return nil, FieldErrors{"text": fmt.Sprintf("must be 1 to %d characters and at most %d bytes", MaxQuestionLen, MaxQuestionBytes)}
 	}
-	if len(s.Live.Questions) >= MaxQuestions {
-		return nil, ErrConflict
+	if s.Live.QuestionCount >= MaxQuestions {
+		return nil, ErrQuestionsFull
 	}
+	s.Live.QuestionCount++
 	s.Live.Seq++
 	q := Question{ID: id, UserID: u, Name: m.Name, Text: text, Status: QuestionOpen, AskedAt: now, Seq: s.Live.Seq}
 	s.Live.Questions = append(s.Live.Questions, q)
@@ -537,58 +576,162 @@ func (s *Session) Tick(now time.Time) []Change {
 		changes = append(changes, Change{Event: "session.startable"})
 	}
 	changes = append(changes, s.tickBreakout(now)...)
+	// The members a partial session holds are ticked by the scheduler,
+	// which reads them all (each is due at MemberDue).
+	if s.Live.Partial {
+		return changes
+	}
+	touched := 0
 	for i := range s.Live.Members {
+		if touched >= MaxMembersPerTick {
+			break
+		}
 		m := &s.Live.Members[i]
+		before := len(changes)
 		if m.Connected && now.Sub(m.ConnectedAt) >= MaxConnectionAge {
-			m.Connected, m.ConnectionID, m.LeftAt = false, "", now
+			m.Connected, m.ConnectionID, m.Synced, m.LeftAt = false, "", false, now
 			if m.Role == RoleHost && s.Kind == KindInstant && s.Status == StatusOpen {
 				s.Live.HostLeftAt = now // as in Disconnect: the rejoin window starts
 			}
 			changes = append(changes, Change{Event: "member.left", UserID: m.UserID})
 		}
 		if m.Connected || m.Removed || now.Sub(m.awaySince()) < StageHold || m.Role == RoleHost || m.UserID == s.PresenterID {
+			if len(changes) > before {
+				touched++
+			}
 			continue
 		}
-		if m.OnStage {
-			m.OnStage = false
-			changes = append(changes, stageChange(m))
+		if s.Seated(m.UserID) {
+			s.unseat(m.UserID, m)
+			changes = append(changes, stageChange(m.UserID, false))
 		}
 		if m.handRaised() {
 			m.lowerHand()
 			changes = append(changes, Change{Event: "hand.lowered", UserID: m.UserID})
 		}
+		if len(changes) > before {
+			touched++
+		}
+	}
+	return changes
+}
+
+// prunable reports whether m may be pruned at now: gone past PruneAfter,
+// not removed (a removed member stays, refusing its return), and neither
+// the host nor the presenter (who keep their seats while away).
+func (s *Session) prunable(m *Member, now time.Time) bool {
+	return !m.Connected && !m.Removed && m.Role != RoleHost && m.UserID != s.PresenterID &&
+		now.Sub(m.awaySince()) >= PruneAfter
+}
+
+// Prune drops the members gone past PruneAfter (member.pruned): their
+// seat and raised hand are freed first, and their spot taken back. It
+// needs every member and does nothing on a partial session. A pruned
+// member who comes back is admitted like a newcomer.
+func (s *Session) Prune(now time.Time) []Change {
+	if s.Live.Partial || s.Status.Over() {
+		return nil
+	}
+	var changes []Change
+	kept := s.Live.Members[:0:0]
+	pruned := 0
+	for i := range s.Live.Members {
+		m := &s.Live.Members[i]
+		if pruned >= MaxMembersPerTick || !s.prunable(m, now) {
+			kept = append(kept, *m)
+			continue
+		}
+		pruned++
+		s.Live.Pruned += m.Version + 1
+		if s.Seated(m.UserID) {
+			s.unseat(m.UserID, m)
+			changes = append(changes, stageChange(m.UserID, false))
+		}
+		if m.handRaised() {
+			changes = append(changes, Change{Event: "hand.lowered", UserID: m.UserID})
+		}
+		if m.Spot {
+			s.Live.Spots--
+		}
+		if s.Live.Breakout.Assign != nil {
+			delete(s.Live.Breakout.Assign, m.UserID)
+		}
+		changes = append(changes, Change{Event: "member.pruned", UserID: m.UserID})
+	}
+	if len(changes) > 0 {
+		s.Live.Members = kept
 	}
 	return changes
 }
 
 // NextDue is the next time Tick would change the session, or zero when
-// nothing is pending. The scheduler looks at sessions that are due.
+// nothing is pending: HeadDue, or the MemberTickDue of a member. The
+// scheduler looks at sessions that are due.
 func (s *Session) NextDue() time.Time {
+	next := s.HeadDue()
+	for _, m := range s.Live.Members {
+		next = earliest(next, s.memberTickDue(m))
+	}
+	return next
+}
+
+// HeadDue is the next time Tick changes the session's own item: the start
+// window and the end of a scheduled session, the end of an instant host's
+// rejoin window, the breakout timer. Zero when nothing is pending.
+func (s *Session) HeadDue() time.Time {
 	if s.Status.Over() {
 		return time.Time{}
 	}
 	var next time.Time
-	consider := func(t time.Time) {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
 	if s.Kind == KindScheduled {
 		if s.Status == StatusScheduled {
-			consider(s.Start.Add(-StartWindow))
+			next = earliest(next, s.Start.Add(-StartWindow))
 		}
-		consider(s.End)
+		next = earliest(next, s.End)
 	}
 	if s.Kind == KindInstant && s.Status == StatusOpen && !s.Live.HostLeftAt.IsZero() {
-		consider(s.Live.HostLeftAt.Add(HostRejoinWindow))
+		next = earliest(next, s.Live.HostLeftAt.Add(HostRejoinWindow))
 	}
-	consider(s.breakoutDue())
-	for _, m := range s.Live.Members {
-		if m.Connected {
-			consider(m.ConnectedAt.Add(MaxConnectionAge))
-		} else if !m.Removed && (m.OnStage || m.handRaised()) && m.Role != RoleHost && m.UserID != s.PresenterID {
-			consider(m.awaySince().Add(StageHold))
-		}
+	return earliest(next, s.breakoutDue())
+}
+
+// MemberDue is the next time the scheduler has something to do for m
+// (Tick or Prune) while it is away, or zero: a store files each member's
+// item at it, so that no item lists every member's times. A connected
+// member is not filed: its connection is, and the scheduler reaps it when
+// API Gateway has closed it (idle, or MaxConnectionAge), marking the
+// member gone; so connecting and leaving move a member in the due list
+// once each, and nothing else a member does moves it.
+func (s *Session) MemberDue(m Member) time.Time {
+	if s.Status.Over() || m.Connected || m.Removed {
+		return time.Time{}
 	}
-	return next
+	due := s.memberTickDue(m)
+	if m.Role != RoleHost && m.UserID != s.PresenterID {
+		due = earliest(due, m.awaySince().Add(PruneAfter))
+	}
+	return due
+}
+
+// memberTickDue is when Tick next changes m: its connection's age limit,
+// or the end of its stage hold.
+func (s *Session) memberTickDue(m Member) time.Time {
+	if s.Status.Over() {
+		return time.Time{}
+	}
+	if m.Connected {
+		return m.ConnectedAt.Add(MaxConnectionAge)
+	}
+	if !m.Removed && (s.Seated(m.UserID) || m.handRaised()) && m.Role != RoleHost && m.UserID != s.PresenterID {
+		return m.awaySince().Add(StageHold)
+	}
+	return time.Time{}
+}
+
+// earliest returns the earlier of a and b, ignoring zero times.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

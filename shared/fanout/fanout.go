@@ -31,6 +31,18 @@ type ConnectionID = domain.ConnectionID
 // when Config.Concurrency is zero.
 const DefaultConcurrency = 16
 
+// HTTPClient returns the HTTP client a management API client should post
+// with: the SDK's, keeping enough idle connections to the endpoint for a
+// broadcast's posts in flight and the replies beside them. The SDK's
+// default keeps 10, so that posts beyond them open (in AWS, TLS-handshake)
+// a fresh connection each.
+func HTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConnsPerHost = 4 * DefaultConcurrency
+		tr.MaxIdleConns = max(tr.MaxIdleConns, 4*DefaultConcurrency)
+	})
+}
+
 // Client is the part of the management API client a Notifier uses.
 // *apigatewaymanagementapi.Client satisfies it.
 type Client interface {
@@ -61,14 +73,24 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Notifier posts payloads to WebSocket connections. It holds no state
-// between calls and is safe for concurrent use; every goroutine it starts
-// has ended when the call that started it returns.
+// Notifier posts payloads to WebSocket connections. It is safe for
+// concurrent use; every goroutine it starts has ended when the call that
+// started it returns. At most Lanes broadcasts run at once, each with up
+// to Concurrency posts in flight; the others wait their turn in the order
+// they came. So many broadcasts at once (a crowd acting together, in a
+// process that serves many invocations like the local runner) finish one
+// after another, the first first, instead of all at the end, and do not
+// crowd out everything else; a post to a single connection (a reply)
+// never waits behind them.
 type Notifier struct {
 	client      Client
 	concurrency int
+	lanes       chan struct{}
 	log         *slog.Logger
 }
+
+// Lanes is how many broadcasts of one Notifier run at once.
+const Lanes = 4
 
 // New returns a Notifier, or ErrNoClient or ErrBadConcurrency.
 func New(cfg Config) (*Notifier, error) {
@@ -81,7 +103,7 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{client: cfg.Client, concurrency: cfg.Concurrency, log: cfg.Logger}, nil
+	return &Notifier{client: cfg.Client, concurrency: cfg.Concurrency, lanes: make(chan struct{}, Lanes), log: cfg.Logger}, nil
 }
 
 // Result says what became of each connection a Broadcast posted to. Every
@@ -117,11 +139,22 @@ func (r Result) Err() error {
 }
 
 // Broadcast posts payload to every connection in ids, at most the
-// configured number at a time, and returns once every post has finished.
-// A gone connection or a failed post never stops the others.
+// configured number at a time, once one of the Notifier's lanes is free,
+// and returns once every post has finished. A gone connection or a failed
+// post never stops the others.
 func (n *Notifier) Broadcast(ctx context.Context, ids []ConnectionID, payload []byte) Result {
 	ids = unique(ids)
 	errs := make([]error, len(ids))
+	select {
+	case n.lanes <- struct{}{}:
+		defer func() { <-n.lanes }()
+	case <-ctx.Done():
+		var res Result
+		for _, id := range ids {
+			res.Failed = append(res.Failed, Failure{ID: id, Err: fmt.Errorf("fanout: post to %s: %w", id, ctx.Err())})
+		}
+		return res
+	}
 	workers := min(n.concurrency, len(ids))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -215,8 +248,15 @@ func unique(ids []ConnectionID) []ConnectionID {
 
 // Send posts payload to every connection in ids and returns those that are
 // gone, for the session handlers (wsapi.Sender). Other failures are logged
-// by Broadcast.
+// by Broadcast. A post to one connection (a reply) goes at once, outside
+// the broadcasts' budget.
 func (n *Notifier) Send(ctx context.Context, ids []ConnectionID, payload []byte) []ConnectionID {
+	if len(ids) == 1 {
+		if err := n.Post(ctx, ids[0], payload); errors.Is(err, ErrGone) {
+			return ids
+		}
+		return nil
+	}
 	return n.Broadcast(ctx, ids, payload).Gone
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-playground/validator/v10"
 	"github.com/go-playground/validator/v10/non-standard/validators"
+
+	"github.com/greenroom-live/greenroom/shared/domain"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger gets 413.
@@ -28,6 +30,11 @@ func newValidator() *validator.Validate {
 	})
 	// Registering a built-in tag cannot fail.
 	_ = v.RegisterValidation("notblank", validators.NotBlank)
+	// printable refuses control characters: no name needs one, and JSON
+	// sends each six bytes long in every state that lists the name.
+	_ = v.RegisterValidation("printable", func(fl validator.FieldLevel) bool {
+		return domain.Printable(fl.Field().String())
+	})
 	return v
 }
 
@@ -129,6 +136,8 @@ func describe(fe validator.FieldError) string {
 		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
 	case "notblank":
 		return "must not be blank"
+	case "printable":
+		return "must not hold control characters"
 	}
 	return "is not valid (" + fe.Tag() + ")"
 }

@@ -159,7 +159,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 		return errorResponse(toError(err)), nil
 	}
 	r.body = body
-	fn, params, allowed := h.router.match(method, path)
+	fn, pattern, params, allowed := h.router.match(method, path)
 	if fn == nil {
 		if len(allowed) > 0 {
 			resp = errorResponse(newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, method+" is not allowed here"))
@@ -169,7 +169,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 		return errorResponse(notFound("route " + path)), nil
 	}
 	r.params = params
-	out, err := fn(ctx, r)
+	out, err := fn(store.WithLabel(ctx, method+" "+pattern), r)
 	if err != nil {
 		e := toError(err)
 		if e.Status >= 500 {

@@ -70,10 +70,19 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 	}
 	now := h.clock.Now()
 	j := domain.Joiner{UserID: u, Name: name, Device: domain.Device(req.Device), Registered: registered}
+	// The member's own item and the session's counter of spots are all
+	// a join writes; a full room reads every member to take back the
+	// spots that lapsed (domain.ErrPartial).
 	var admitErr error
-	s, err = h.store.UpdateSession(ctx, s.ID, func(s *domain.Session) error {
+	s, err = h.store.Update(ctx, s.ID, store.Load{Members: []domain.UserID{u}}, func(s *domain.Session) error {
+		if due := s.HeadDue(); s.Live.Partial && !due.IsZero() && !due.After(now) {
+			return domain.ErrPartial // the session item is due: Tick sees every member
+		}
 		changed := len(s.Tick(now)) > 0
 		_, admitErr = s.Admit(j, now)
+		if errors.Is(admitErr, domain.ErrPartial) {
+			return admitErr
+		}
 		if admitErr != nil && !changed {
 			return admitErr
 		}
@@ -93,6 +102,10 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 		return response{}, newError(http.StatusForbidden, CodeForbidden, "you were removed from this session")
 	case errors.Is(err, store.ErrNotFound):
 		return response{}, notFound("session")
+	case errors.Is(err, store.ErrContention):
+		// Not a fault of ours to hide behind a 500: the join can simply
+		// be tried again.
+		return response{}, newError(http.StatusConflict, CodeConflict, "too many changes to this session at once; try again")
 	case err != nil:
 		return response{}, err
 	}

@@ -32,7 +32,7 @@ func (r *router) add(method, pattern string, fn handlerFunc) {
 
 // match finds the route for method and path. When the path matches only
 // routes of other methods it returns those methods (for 405 and Allow).
-func (r *router) match(method, path string) (fn handlerFunc, params map[string]string, allowed []string) {
+func (r *router) match(method, path string) (fn handlerFunc, pattern string, params map[string]string, allowed []string) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	for _, rt := range r.routes {
 		p, ok := matchSegs(rt.segs, parts)
@@ -40,12 +40,12 @@ func (r *router) match(method, path string) (fn handlerFunc, params map[string]s
 			continue
 		}
 		if rt.Method == method {
-			return rt.fn, p, nil
+			return rt.fn, rt.Pattern, p, nil
 		}
 		allowed = append(allowed, rt.Method)
 	}
 	sort.Strings(allowed)
-	return nil, nil, allowed
+	return nil, "", nil, allowed
 }
 
 func matchSegs(segs, parts []string) (map[string]string, bool) {

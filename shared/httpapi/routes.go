@@ -33,7 +33,7 @@ func (h *Handler) routes() {
 // ---- identities
 
 type createUserRequest struct {
-	Name   string `json:"name" validate:"required,notblank,max=64"`
+	Name   string `json:"name" validate:"required,notblank,printable,max=64"`
 	Device string `json:"device" validate:"omitempty,oneof=mobile web"`
 }
 
@@ -54,7 +54,7 @@ func (h *Handler) createUser(ctx context.Context, r *request) (response, error) 
 }
 
 type nameRequest struct {
-	Name string `json:"name" validate:"required,notblank,max=64"`
+	Name string `json:"name" validate:"required,notblank,printable,max=64"`
 }
 
 func (h *Handler) createOrganizer(ctx context.Context, r *request) (response, error) {
@@ -89,7 +89,7 @@ type stageRequest struct {
 }
 
 type createEventRequest struct {
-	Name                   string          `json:"name" validate:"required,notblank,max=120"`
+	Name                   string          `json:"name" validate:"required,notblank,printable,max=120"`
 	Windows                []windowRequest `json:"windows" validate:"required,min=1,max=20,dive"`
 	SlotMinutes            int             `json:"slotMinutes" validate:"required,min=5,max=480"`
 	Capacity               *int            `json:"capacity" validate:"omitempty,min=1,max=50"`
@@ -231,7 +231,7 @@ func (h *Handler) listSlots(ctx context.Context, r *request) (response, error) {
 
 type bookSessionRequest struct {
 	Start    string   `json:"start" validate:"required"`
-	Title    string   `json:"title" validate:"required,notblank,max=120"`
+	Title    string   `json:"title" validate:"required,notblank,printable,max=120"`
 	Speakers []string `json:"speakers" validate:"max=3,dive,required,max=64"`
 }
 
@@ -298,7 +298,7 @@ func (h *Handler) listEventSessions(ctx context.Context, r *request) (response, 
 
 type createSessionRequest struct {
 	Kind    string `json:"kind" validate:"required,oneof=instant primetime"`
-	Title   string `json:"title" validate:"required,notblank,max=120"`
+	Title   string `json:"title" validate:"required,notblank,printable,max=120"`
 	GroupID string `json:"groupId" validate:"max=64"`
 }
 
@@ -321,8 +321,9 @@ func (h *Handler) createSession(ctx context.Context, r *request) (response, erro
 	return response{http.StatusCreated, map[string]any{"session": viewSession(s), "shareUrl": share}}, nil
 }
 
+// session reads the session's own item (no members).
 func (h *Handler) session(ctx context.Context, r *request) (domain.Session, error) {
-	s, err := h.store.GetSession(ctx, domain.SessionID(r.params["sessionId"]))
+	s, err := h.store.ReadSession(ctx, domain.SessionID(r.params["sessionId"]), store.Load{})
 	if errors.Is(err, store.ErrNotFound) {
 		return s, notFound("session")
 	}
@@ -356,7 +357,7 @@ func (h *Handler) register(ctx context.Context, r *request) (response, error) {
 	reg, created, err := h.store.Register(ctx, domain.Registration{SessionID: s.ID, UserID: r.claims.UserID(), CreatedAt: h.clock.Now()})
 	switch {
 	case errors.Is(err, store.ErrSessionOver):
-		if fresh, gerr := h.store.GetSession(ctx, s.ID); gerr == nil {
+		if fresh, gerr := h.store.ReadSession(ctx, s.ID, store.Load{}); gerr == nil {
 			s = fresh
 		}
 		return response{}, over(s)

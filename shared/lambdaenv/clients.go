@@ -16,12 +16,16 @@ import (
 )
 
 // Store returns the DynamoDB store on the table named in GREENROOM_TABLE.
+// Its client retries as the SDK's standard retryer does (three attempts,
+// jittered backoff) but without the client-side retry quota
+// (dynamostore.Retryer says why).
 func Store(cfg aws.Config) (*dynamostore.DB, error) {
 	table, err := Require("GREENROOM_TABLE")
 	if err != nil {
 		return nil, err
 	}
-	return dynamostore.New(dynamodb.NewFromConfig(cfg), table), nil
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.Retryer = dynamostore.Retryer() })
+	return dynamostore.New(client, table), nil
 }
 
 // Notifier returns the fan-out through the WebSocket API's management
@@ -34,6 +38,7 @@ func Notifier(_ context.Context, cfg aws.Config, log *slog.Logger) (*fanout.Noti
 	}
 	client := apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = fanout.HTTPClient()
 	})
 	n, err := fanout.New(fanout.Config{Client: client, Logger: log})
 	if err != nil {

@@ -1,9 +1,13 @@
 // Package media is the session handlers' side of the SFU: it implements
 // wsapi.Media by keeping each session's room on an SFU worker in step
 // with the session, and forwarding members' signaling to that worker
-// over its control API (package sfuworker/control).
+// over its control API (shared/sfuapi: it links no pion).
 //
-// A session is assigned to a worker (sfuworker/registry) the first time
+// The worker hears of a session only when something changes who publishes
+// or who sees whom (wsapi decides: domain.Change.AffectsMedia), and
+// signaling reads the session's own item, not its members.
+//
+// A session is assigned to a worker (sfuapi.Assign) the first time
 // its room needs one, and again when its worker's heartbeat lapses: then
 // the assignment's Epoch grows and Sync and Signal return a
 // *ReassignedError, so the caller tells the session's members to
@@ -22,28 +26,27 @@ import (
 	"sync"
 	"time"
 
-	"github.com/greenroom-live/greenroom/sfuworker/control"
-	"github.com/greenroom-live/greenroom/sfuworker/registry"
-	"github.com/greenroom-live/greenroom/sfuworker/sfu"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
 // Store is the part of store.Store the media layer uses.
 type Store interface {
-	UpdateSession(ctx context.Context, id domain.SessionID, fn func(*domain.Session) error) (domain.Session, error)
+	Update(ctx context.Context, id domain.SessionID, load store.Load, fn func(*domain.Session) error) (domain.Session, error)
+	ReadSession(ctx context.Context, id domain.SessionID, load store.Load) (domain.Session, error)
 	ListWorkers(ctx context.Context) ([]store.Worker, error)
 	DeleteWorker(ctx context.Context, id string) error
 }
 
-// Worker is one worker's control API; *control.Client is one.
+// Worker is one worker's control API; *sfuapi.Client is one.
 type Worker interface {
-	Apply(ctx context.Context, st sfu.RoomState) error
-	CloseRoom(ctx context.Context, room sfu.RoomID) error
-	Signal(ctx context.Context, room sfu.RoomID, member sfu.MemberID, msgType string, payload json.RawMessage) error
+	Apply(ctx context.Context, st sfuapi.RoomState) error
+	CloseRoom(ctx context.Context, room sfuapi.RoomID) error
+	Signal(ctx context.Context, room sfuapi.RoomID, member sfuapi.MemberID, msgType string, payload json.RawMessage) error
 }
 
-var _ Worker = (*control.Client)(nil)
+var _ Worker = (*sfuapi.Client)(nil)
 
 var (
 	// ErrNoStore is returned by New without a store.
@@ -86,13 +89,13 @@ type Config struct {
 	// Secret is the workers' shared control secret (required unless Dial
 	// is set).
 	Secret string
-	// HTTP carries the control calls; control.NewHTTPClient() when nil.
+	// HTTP carries the control calls; sfuapi.NewHTTPClient() when nil.
 	HTTP *http.Client
 	// Dial returns the control API client of the worker at a control
-	// URL; control.NewClient with Secret and HTTP when nil.
+	// URL; sfuapi.NewClient with Secret and HTTP when nil.
 	Dial func(controlURL string) (Worker, error)
 	// Interval is the workers' heartbeat interval
-	// (registry.DefaultInterval when zero).
+	// (sfuapi.DefaultInterval when zero).
 	Interval time.Duration
 	// CacheFor is how long a list of workers is used before it is read
 	// again (Interval when zero). A worker that looks lapsed in the cache
@@ -128,19 +131,19 @@ func New(cfg Config) (*Media, error) {
 		if cfg.Secret == "" {
 			return nil, ErrNoSecret
 		}
-		if len(cfg.Secret) < control.MinSecretLen {
-			return nil, control.ErrShortSecret
+		if len(cfg.Secret) < sfuapi.MinSecretLen {
+			return nil, sfuapi.ErrShortSecret
 		}
 		hc := cfg.HTTP
 		if hc == nil {
-			hc = control.NewHTTPClient()
+			hc = sfuapi.NewHTTPClient()
 		}
 		cfg.Dial = func(u string) (Worker, error) {
-			return control.NewClient(control.ClientConfig{BaseURL: u, Secret: cfg.Secret, HTTP: hc})
+			return sfuapi.NewClient(sfuapi.ClientConfig{BaseURL: u, Secret: cfg.Secret, HTTP: hc})
 		}
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = registry.DefaultInterval
+		cfg.Interval = sfuapi.DefaultInterval
 	}
 	if cfg.CacheFor <= 0 {
 		cfg.CacheFor = cfg.Interval
@@ -157,12 +160,13 @@ func New(cfg Config) (*Media, error) {
 	}, nil
 }
 
-// RoomState is the worker's view of a session: its connected members
-// that were not removed, who may publish, their mic and camera, and
-// which group (main or breakout room) each is in. Version is the
-// session's.
-func RoomState(s domain.Session) sfu.RoomState {
-	st := sfu.RoomState{Room: sfu.RoomID(s.ID), Version: s.Version, Members: []sfu.MemberState{}}
+// RoomState is the worker's view of a session, which holds every member:
+// its connected members that were not removed, who may publish, their
+// mic and camera, and which group (main or breakout room) each is in.
+// Version is the session's StateVersion, which grows with every write of
+// any of its items.
+func RoomState(s domain.Session) sfuapi.RoomState {
+	st := sfuapi.RoomState{Room: sfuapi.RoomID(s.ID), Version: s.StateVersion(), Members: []sfuapi.MemberState{}}
 	open := s.Live.Breakout.Status == domain.BreakoutOpen
 	// The session decides who publishes: the main stage, and in open
 	// breakout rooms the rooms' members up to the stage limits.
@@ -172,13 +176,13 @@ func RoomState(s domain.Session) sfu.RoomState {
 		if !m.Connected || m.Removed || m.ConnectionID == "" {
 			continue
 		}
-		group := sfu.MainGroup
+		group := sfuapi.MainGroup
 		if open && m.Room != nil {
 			group = *m.Room
 		}
-		st.Members = append(st.Members, sfu.MemberState{
-			ID:         sfu.MemberID(m.UserID),
-			Connection: sfu.ConnectionID(m.ConnectionID),
+		st.Members = append(st.Members, sfuapi.MemberState{
+			ID:         sfuapi.MemberID(m.UserID),
+			Connection: sfuapi.ConnectionID(m.ConnectionID),
 			Publish:    publishers[m.UserID],
 			Mic:        m.Mic,
 			Cam:        m.Cam,
@@ -199,12 +203,12 @@ func (m *Media) Sync(ctx context.Context, s domain.Session) error {
 }
 
 // sync is Sync, returning the assignment used.
-func (m *Media) sync(ctx context.Context, s domain.Session) (registry.Assignment, error) {
+func (m *Media) sync(ctx context.Context, s domain.Session) (sfuapi.Assignment, error) {
 	if s.Status.Over() {
-		return registry.Assignment{Session: s}, m.closeRoom(ctx, s)
+		return sfuapi.Assignment{Session: s}, m.closeRoom(ctx, s)
 	}
 	if s.Live.Media.WorkerID == "" && len(RoomState(s).Members) == 0 {
-		return registry.Assignment{Session: s}, nil // No one needs media yet.
+		return sfuapi.Assignment{Session: s}, nil // No one needs media yet.
 	}
 	a, err := m.ensure(ctx, s)
 	if err != nil {
@@ -219,10 +223,13 @@ func (m *Media) sync(ctx context.Context, s domain.Session) (registry.Assignment
 // push sends the session's state to its worker. A worker that refuses
 // the room because it drains (it lost the room, having restarted) gives
 // the session to another worker.
-func (m *Media) push(ctx context.Context, a *registry.Assignment) error {
-	st := RoomState(a.Session)
-	err := m.apply(ctx, a.Worker, st)
-	if !errors.Is(err, control.ErrDraining) {
+func (m *Media) push(ctx context.Context, a *sfuapi.Assignment) error {
+	full, err := m.full(ctx, a.Session)
+	if err != nil {
+		return err
+	}
+	err = m.apply(ctx, a.Worker, RoomState(full))
+	if !errors.Is(err, sfuapi.ErrDraining) {
 		return err
 	}
 	workers, lerr := m.list(ctx, true)
@@ -232,7 +239,7 @@ func (m *Media) push(ctx context.Context, a *registry.Assignment) error {
 	// The record may not say draining yet: leave the refusing worker out.
 	others := slices.DeleteFunc(slices.Clone(workers), func(w store.Worker) bool { return w.ID == a.Worker.ID })
 	orig := a.Previous
-	moved, merr := registry.Move(ctx, m.store, a.Session.ID, a.Worker.ID, others, m.clock.Now(), m.interval)
+	moved, merr := sfuapi.Move(ctx, m.store, a.Session.ID, a.Worker.ID, others, m.clock.Now(), m.interval)
 	if merr == nil && !moved.Changed {
 		// Someone else moved it first: use theirs.
 		moved, merr = m.ensure(ctx, moved.Session)
@@ -243,11 +250,28 @@ func (m *Media) push(ctx context.Context, a *registry.Assignment) error {
 	moved.Previous = orig
 	moved.Changed = moved.Session.Live.Media != orig
 	*a = moved
-	return m.apply(ctx, a.Worker, RoomState(a.Session))
+	full, err = m.full(ctx, a.Session)
+	if err != nil {
+		return err
+	}
+	return m.apply(ctx, a.Worker, RoomState(full))
+}
+
+// full returns s with every member, read afresh when s holds only some
+// (an assignment writes the session's own item alone).
+func (m *Media) full(ctx context.Context, s domain.Session) (domain.Session, error) {
+	if !s.Live.Partial {
+		return s, nil
+	}
+	full, err := m.store.ReadSession(ctx, s.ID, store.Load{AllMembers: true})
+	if err != nil {
+		return s, fmt.Errorf("media: read %s: %w", s.ID, err)
+	}
+	return full, nil
 }
 
 // reassigned returns a *ReassignedError when a moved the session.
-func reassigned(a registry.Assignment) error {
+func reassigned(a sfuapi.Assignment) error {
 	if a.Moved() {
 		return &ReassignedError{Session: a.Session, Previous: a.Previous}
 	}
@@ -277,14 +301,16 @@ func (m *Media) Signal(ctx context.Context, s domain.Session, mem domain.Member,
 	if err != nil {
 		return err
 	}
-	room, member := sfu.RoomID(s.ID), sfu.MemberID(mem.UserID)
+	room, member := sfuapi.RoomID(s.ID), sfuapi.MemberID(mem.UserID)
 	err = c.Signal(ctx, room, member, msgType, payload)
-	if errors.Is(err, sfu.ErrNoRoom) || errors.Is(err, sfu.ErrNoMember) {
-		st := RoomState(a.Session)
-		if a.Session.Version < s.Version {
-			st = RoomState(s)
+	if errors.Is(err, sfuapi.ErrNoRoom) || errors.Is(err, sfuapi.ErrNoMember) {
+		// Only now are the members read: the worker lost the room (it
+		// restarted) or has not heard of the member yet.
+		full, rerr := m.store.ReadSession(ctx, s.ID, store.Load{AllMembers: true})
+		if rerr != nil {
+			return errors.Join(err, rerr)
 		}
-		if aerr := c.Apply(ctx, st); aerr != nil {
+		if aerr := c.Apply(ctx, RoomState(full)); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 		err = c.Signal(ctx, room, member, msgType, payload)
@@ -302,41 +328,41 @@ func (m *Media) Signal(ctx context.Context, s domain.Session, mem domain.Member,
 // invalid, naming the field. The worker's error stays in the chain.
 func refusal(err error) error {
 	switch {
-	case errors.Is(err, sfu.ErrStaleAnswer):
+	case errors.Is(err, sfuapi.ErrStaleAnswer):
 		return fmt.Errorf("%w: %w", domain.ErrConflict, err)
-	case errors.Is(err, sfu.ErrBadSDP):
+	case errors.Is(err, sfuapi.ErrBadSDP):
 		return errors.Join(domain.FieldErrors{"sdp": "is a session description the media server cannot use"}, err)
-	case errors.Is(err, sfu.ErrBadMessage):
+	case errors.Is(err, sfuapi.ErrBadMessage):
 		return errors.Join(domain.FieldErrors{"candidate": "is not an ICE candidate the media server can use"}, err)
 	}
 	return err
 }
 
 // ensure returns the session's live worker, assigning one if needed.
-func (m *Media) ensure(ctx context.Context, s domain.Session) (registry.Assignment, error) {
+func (m *Media) ensure(ctx context.Context, s domain.Session) (sfuapi.Assignment, error) {
 	now := m.clock.Now()
 	workers, err := m.list(ctx, false)
 	if err != nil {
-		return registry.Assignment{Session: s}, err
+		return sfuapi.Assignment{Session: s}, err
 	}
 	if id := s.Live.Media.WorkerID; id != "" {
-		w, ok := registry.Find(workers, id)
-		if !ok || !registry.Live(w, now, m.interval) {
+		w, ok := sfuapi.Find(workers, id)
+		if !ok || !sfuapi.Live(w, now, m.interval) {
 			// The cache may be old: look again before leaving a worker.
 			if workers, err = m.list(ctx, true); err != nil {
-				return registry.Assignment{Session: s}, err
+				return sfuapi.Assignment{Session: s}, err
 			}
-			w, ok = registry.Find(workers, id)
+			w, ok = sfuapi.Find(workers, id)
 		}
-		if ok && registry.Live(w, now, m.interval) {
-			return registry.Assignment{Session: s, Worker: w, Previous: s.Live.Media}, nil
+		if ok && sfuapi.Live(w, now, m.interval) {
+			return sfuapi.Assignment{Session: s, Worker: w, Previous: s.Live.Media}, nil
 		}
-	} else if _, ok := registry.Pick(workers, now, m.interval); !ok {
+	} else if _, ok := sfuapi.Pick(workers, now, m.interval); !ok {
 		if workers, err = m.list(ctx, true); err != nil {
-			return registry.Assignment{Session: s}, err
+			return sfuapi.Assignment{Session: s}, err
 		}
 	}
-	a, err := registry.Assign(ctx, m.store, s.ID, workers, now, m.interval)
+	a, err := sfuapi.Assign(ctx, m.store, s.ID, workers, now, m.interval)
 	if err != nil {
 		return a, fmt.Errorf("media: %w", err)
 	}
@@ -349,7 +375,7 @@ func (m *Media) ensure(ctx context.Context, s domain.Session) (registry.Assignme
 
 // Reassign moves the rooms of every worker whose heartbeat lapsed while
 // its record still lists rooms: each session still assigned to it goes
-// to a live worker (a compare-and-swap on the session), which is sent
+// to a live worker (a conditional write of the session item), which is sent
 // the room's state. It returns the sessions moved, as stored after the
 // move, so that the caller tells their members to reconnect their
 // media. A lapsed worker whose rooms were all dealt with is deleted from
@@ -363,12 +389,12 @@ func (m *Media) Reassign(ctx context.Context) ([]domain.Session, error) {
 	var moved []domain.Session
 	var errs []error
 	for _, dead := range workers {
-		if registry.Live(dead, now, m.interval) {
+		if sfuapi.Live(dead, now, m.interval) {
 			continue
 		}
 		ok := true
 		for _, room := range dead.Rooms {
-			a, err := registry.Move(ctx, m.store, domain.SessionID(room), dead.ID, workers, now, m.interval)
+			a, err := sfuapi.Move(ctx, m.store, domain.SessionID(room), dead.ID, workers, now, m.interval)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				continue
@@ -384,7 +410,11 @@ func (m *Media) Reassign(ctx context.Context) ([]domain.Session, error) {
 			}
 			moved = append(moved, a.Session)
 			m.log.InfoContext(ctx, "media reassigned", "sessionId", room, "from", dead.ID, "to", a.Worker.ID, "epoch", a.Session.Live.Media.Epoch)
-			if err := m.apply(ctx, a.Worker, RoomState(a.Session)); err != nil {
+			full, err := m.full(ctx, a.Session)
+			if err == nil {
+				err = m.apply(ctx, a.Worker, RoomState(full))
+			}
+			if err != nil {
 				// The session has its new worker; the next Sync or Signal
 				// pushes the state again.
 				errs = append(errs, err)
@@ -412,7 +442,7 @@ func (m *Media) closeRoom(ctx context.Context, s domain.Session) error {
 	if err != nil {
 		return err
 	}
-	w, ok := registry.Find(workers, s.Live.Media.WorkerID)
+	w, ok := sfuapi.Find(workers, s.Live.Media.WorkerID)
 	if !ok {
 		return nil // The worker is gone, and its rooms with it.
 	}
@@ -420,14 +450,14 @@ func (m *Media) closeRoom(ctx context.Context, s domain.Session) error {
 	if err != nil {
 		return err
 	}
-	if err := c.CloseRoom(ctx, sfu.RoomID(s.ID)); err != nil {
+	if err := c.CloseRoom(ctx, sfuapi.RoomID(s.ID)); err != nil {
 		return fmt.Errorf("media: close %s on %s: %w", s.ID, w.ID, err)
 	}
 	return nil
 }
 
 // apply sends st to worker w.
-func (m *Media) apply(ctx context.Context, w store.Worker, st sfu.RoomState) error {
+func (m *Media) apply(ctx context.Context, w store.Worker, st sfuapi.RoomState) error {
 	c, err := m.client(w)
 	if err != nil {
 		return err

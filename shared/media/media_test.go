@@ -15,6 +15,7 @@ import (
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/media"
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 	"github.com/greenroom-live/greenroom/shared/store"
 	"github.com/greenroom-live/greenroom/shared/store/boltstore"
 )
@@ -169,6 +170,7 @@ func (e *env) session(assigned domain.MediaAssignment) domain.Session {
 			{UserID: host, Role: domain.RoleHost, OnStage: true, Mic: true, Cam: true, Connected: true, ConnectionID: "c-host"},
 			{UserID: "guest", Role: domain.RoleParticipant, Mic: true, Connected: true, ConnectionID: "c-guest"},
 		}
+		s.Live.Stage = []domain.Seat{{UserID: host, Speaker: true}}
 		s.Live.Media = assigned
 		return nil
 	})
@@ -196,9 +198,9 @@ func TestRoomState(t *testing.T) {
 		{UserID: "d", Connected: true, ConnectionID: "cd", Removed: true},
 		{UserID: "e", Connected: true},
 	}}}
-	want := []sfu.MemberState{
-		{ID: "a", Connection: "ca", Publish: true, Mic: true, Cam: true, Group: sfu.MainGroup},
-		{ID: "b", Connection: "cb", Cam: true, Group: sfu.MainGroup},
+	want := []sfuapi.MemberState{
+		{ID: "a", Connection: "ca", Publish: true, Mic: true, Cam: true, Group: sfuapi.MainGroup},
+		{ID: "b", Connection: "cb", Cam: true, Group: sfuapi.MainGroup},
 	}
 	for _, status := range []domain.BreakoutStatus{domain.BreakoutNone, domain.BreakoutConfigured, domain.BreakoutOpen} {
 		s.Live.Breakout.Status = status
@@ -227,8 +229,8 @@ func TestSyncAssignsAndPushes(t *testing.T) {
 		t.Fatalf("assignment = %+v, want w1 at epoch 1", stored.Live.Media)
 	}
 	calls := e.workers["w1"].Calls()
-	if len(calls) != 1 || calls[0].Op != "apply" || calls[0].State.Version != stored.Version || len(calls[0].State.Members) != 2 {
-		t.Fatalf("w1 calls = %+v, want one apply at version %d", calls, stored.Version)
+	if len(calls) != 1 || calls[0].Op != "apply" || calls[0].State.Version != stored.StateVersion() || len(calls[0].State.Members) != 2 {
+		t.Fatalf("w1 calls = %+v, want one apply at version %d", calls, stored.StateVersion())
 	}
 	if err := m.Sync(t.Context(), stored); err != nil {
 		t.Fatalf("second Sync: %v", err)
@@ -317,7 +319,7 @@ func TestSyncMovesFromLapsedWorker(t *testing.T) {
 	if re.Previous.WorkerID != "w1" || re.Session.Live.Media != (domain.MediaAssignment{WorkerID: "w2", Epoch: 2}) {
 		t.Fatalf("ReassignedError = %+v", re)
 	}
-	if calls := e.workers["w2"].Calls(); len(calls) != 1 || calls[0].Op != "apply" || calls[0].State.Version != re.Session.Version {
+	if calls := e.workers["w2"].Calls(); len(calls) != 1 || calls[0].Op != "apply" || calls[0].State.Version != e.stored(s.ID).StateVersion() {
 		t.Fatalf("w2 calls = %+v, want the room's state", calls)
 	}
 	if calls := e.workers["w1"].Calls(); len(calls) != 0 {
@@ -452,7 +454,7 @@ func TestReassign(t *testing.T) {
 		t.Errorf("a session on another worker was touched: %+v", got)
 	}
 	calls := e.workers["w2"].Calls()
-	if len(calls) != 1 || calls[0].Room != sfu.RoomID(onDead.ID) || calls[0].State.Version != moved[0].Version {
+	if len(calls) != 1 || calls[0].Room != sfu.RoomID(onDead.ID) || calls[0].State.Version != e.stored(onDead.ID).StateVersion() {
 		t.Errorf("w2 calls = %+v, want the moved room's state", calls)
 	}
 	ws, err := e.db.ListWorkers(t.Context())

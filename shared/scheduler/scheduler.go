@@ -86,6 +86,7 @@ type Result struct {
 // Sweep runs the rules of time once over everything due.
 func (s *Scheduler) Sweep(ctx context.Context) (Result, error) {
 	var res Result
+	ctx = store.WithLabel(ctx, "sweep")
 	now := s.cfg.Clock.Now()
 	seen := map[domain.SessionID]bool{}
 	for range s.cfg.MaxBatches {

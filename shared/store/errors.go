@@ -19,9 +19,15 @@ var (
 	// ErrEventLimit is returned by BookSession when the event holds as
 	// many sessions as it allows in total.
 	ErrEventLimit = errors.New("store: event session limit reached")
-	// ErrContention is returned by UpdateSession when the session kept
-	// changing under it for every one of its attempts.
+	// ErrContention is returned by Update when what it read kept changing
+	// under it for every one of its attempts.
 	ErrContention = errors.New("store: too many concurrent changes")
+	// ErrStale is returned by SetLimit when the limiter is no longer what
+	// the caller read.
+	ErrStale = errors.New("store: changed since read")
+	// ErrTooLarge is returned by Update when fn changed more items than
+	// one atomic write takes.
+	ErrTooLarge = errors.New("store: too many items changed at once")
 	// ErrSlotFull is returned by BookSession when the slot holds as many
 	// concurrent sessions as the event allows.
 	ErrSlotFull = errors.New("store: slot full")

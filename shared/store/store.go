@@ -5,6 +5,13 @@
 // Every limit is enforced inside the store atomically (a conditional
 // write or a transaction in DynamoDB, one write transaction in the
 // embedded database), never by reading first and writing after.
+//
+// A session's live state is many small items, not one document: the
+// session item, one item per member, one per question and one per vote
+// (see domain's live.go). Update reads the items a command needs, runs
+// the command's rule and writes back only the items it changed, on
+// condition that what it was decided on is unchanged; Diff says what
+// changed, the same way for every implementation.
 package store
 
 import (
@@ -50,12 +57,19 @@ type Store interface {
 	// CreateSession stores an instant or primetime session; ErrExists if
 	// the id is taken.
 	CreateSession(ctx context.Context, s domain.Session) error
-	// GetSession returns a session with its current Registered count, or
-	// ErrNotFound.
+	// GetSession returns a session with its current Registered count and
+	// every member, question and vote, or ErrNotFound.
 	GetSession(ctx context.Context, id domain.SessionID) (domain.Session, error)
+	// ReadSession returns a session with what load names: its own item
+	// always (read strongly consistent), and the members, questions and
+	// votes load asks for (Live.Partial unless every member is read).
+	// Members are read strongly consistent; questions and votes may be
+	// read eventually consistent. ErrNotFound when there is no session.
+	ReadSession(ctx context.Context, id domain.SessionID, load Load) (domain.Session, error)
 	// ListEventSessions returns an event's sessions ordered by start, then
-	// id, each with its current Registered count. It reflects every
-	// booking and registration that has returned.
+	// id, each with its current Registered count and its own item only
+	// (no members). It reflects every booking and registration that has
+	// returned.
 	ListEventSessions(ctx context.Context, event domain.EventID) ([]domain.Session, error)
 	// SlotUsage returns how many sessions are booked in each slot of an
 	// event, keyed by the slot's start in UTC (slots with none are
@@ -74,21 +88,34 @@ type Store interface {
 	// spot; ErrNotFound when there is none.
 	CancelRegistration(ctx context.Context, session domain.SessionID, user domain.UserID) error
 
-	// UpdateSession changes a session's live state as one atomic step: it
-	// reads the session, calls fn on it and stores the result only if the
-	// session has not changed in between (compare-and-swap on Version and
-	// Registered), retrying with a fresh read otherwise (a bounded number
-	// of times, then ErrContention). fn may run several times and must
-	// depend only on the session it is given. When fn returns an error,
-	// nothing is stored and UpdateSession returns the session as read
-	// with that error. On success Version has grown by one and the stored
-	// session is returned. Only Status, PresenterID and Live are written
-	// (and the due time the scheduler queries, from Session.NextDue);
-	// everything else fn changes is ignored. ErrNotFound when there is no
+	// Update changes a session's live state as one atomic step. It reads
+	// the session as ReadSession does with load (strongly consistent),
+	// calls fn on it and writes back what fn changed (Diff), each item on
+	// condition that what was read is unchanged: a member's version, the
+	// session item's version when its fields change, a counter's limit
+	// when it grows (spots within SpotLimit, questions within
+	// MaxQuestions), a vote's absence. When a condition fails it reads
+	// again and calls fn again, a bounded number of times, then returns
+	// ErrContention. When fn returns domain.ErrPartial it reads every
+	// member and calls fn again. fn may run several times and must depend
+	// only on the session it is given.
+	//
+	// When fn returns an error, nothing is stored and Update returns the
+	// session as read with that error. On success it returns the session
+	// as stored: Version has grown by one if the session item was
+	// written, members written carry their new Version, and Seq and the
+	// numbers fn handed out from it (hands, questions) are those the
+	// store allocated. Only the live fields are written (Status,
+	// PresenterID, Live; never Registered nor the fields the session was
+	// created with), and each item's place in the scheduler's due list
+	// (Session.HeadDue, Session.MemberDue). ErrNotFound when there is no
 	// such session.
+	Update(ctx context.Context, id domain.SessionID, load Load, fn func(*domain.Session) error) (domain.Session, error)
+	// UpdateSession is Update reading everything (AllLoad).
 	UpdateSession(ctx context.Context, id domain.SessionID, fn func(*domain.Session) error) (domain.Session, error)
-	// DueSessions returns up to limit sessions whose NextDue is not after
-	// now, earliest first; sessions that are over are never returned.
+	// DueSessions returns up to limit sessions whose session item or one
+	// of whose members is due at or before now (HeadDue, MemberDue),
+	// earliest first; sessions that are over are never returned.
 	DueSessions(ctx context.Context, now time.Time, limit int) ([]domain.SessionID, error)
 
 	// PutConnection records a WebSocket connection (replacing one with
@@ -115,10 +142,11 @@ type Store interface {
 	// (nil: the main room), oldest first.
 	RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]ChatMessage, error)
 
-	// Allow counts one use of key in the fixed window that starts at
-	// window and reports whether it is within max. Counters expire on
-	// their own after the window has passed.
-	Allow(ctx context.Context, key string, window time.Time, max int) (bool, error)
+	// SetLimit moves the rate limiter class of connection id from prev
+	// (zero: never used) to next, only if it still is prev: ErrStale
+	// otherwise, ErrNotFound when the connection is gone. The limiter
+	// itself (domain.Rate) is decided by the caller.
+	SetLimit(ctx context.Context, id domain.ConnectionID, class string, prev, next time.Time) error
 
 	// PutWorker records an SFU worker's heartbeat, replacing the record
 	// with the same id. The record expires WorkerTTL after HeartbeatAt.
@@ -141,8 +169,34 @@ const ConnectionTTL = 2*time.Hour + 10*time.Minute
 // ChatTTL is how long chat messages are kept.
 const ChatTTL = 7 * 24 * time.Hour
 
+// Load names what ReadSession and Update read of a session besides its
+// own item (and its breakout rooms, read whenever it has some).
+type Load struct {
+	// AllMembers reads every member; Members reads those named (the ones
+	// that exist); Stage adds the members on stage.
+	AllMembers bool
+	Members    []domain.UserID
+	Stage      bool
+	// AllQuestions reads every question; Questions those named.
+	AllQuestions bool
+	Questions    []string
+	// AllVotes reads every vote of the questions read; VotesOf reads only
+	// this user's.
+	AllVotes bool
+	VotesOf  domain.UserID
+}
+
+// AllLoad reads everything.
+var AllLoad = Load{AllMembers: true, AllQuestions: true, AllVotes: true}
+
+// WithAllMembers returns l reading every member.
+func (l Load) WithAllMembers() Load {
+	l.AllMembers = true
+	return l
+}
+
 // Connection maps an API Gateway WebSocket connection to its session and
-// user.
+// user, and keeps its rate limiters.
 type Connection struct {
 	ID          domain.ConnectionID `json:"id"`
 	SessionID   domain.SessionID    `json:"sessionId"`
@@ -150,6 +204,9 @@ type Connection struct {
 	Device      domain.Device       `json:"device"`
 	ConnectedAt time.Time           `json:"connectedAt"`
 	LastSeenAt  time.Time           `json:"lastSeenAt"`
+	// Limits holds each rate limiter class's theoretical arrival time
+	// (domain.Rate), changed only by SetLimit.
+	Limits map[string]time.Time `json:"limits,omitempty"`
 }
 
 // Stale is when API Gateway closes the connection at the latest.

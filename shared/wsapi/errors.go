@@ -2,6 +2,8 @@ package wsapi
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/store"
@@ -20,9 +22,10 @@ const (
 
 // wireError is an error reply: the contract's code and a sentence.
 type wireError struct {
-	code    string
-	message string
-	fields  map[string]string
+	code       string
+	message    string
+	fields     map[string]string
+	retryAfter time.Duration
 }
 
 func (e *wireError) Error() string { return "wsapi: " + e.code + ": " + e.message }
@@ -37,6 +40,13 @@ func toWire(err error) *wireError {
 	if errors.As(err, &we) {
 		return we
 	}
+	var rl *rateLimitedError
+	if errors.As(err, &rl) {
+		// Whole milliseconds, rounded up: waiting that long is enough.
+		wait := (rl.retryAfter + time.Millisecond - 1).Truncate(time.Millisecond)
+		return &wireError{code: CodeRateLimited, retryAfter: wait,
+			message: fmt.Sprintf("too many messages of this kind; retry in %d ms", wait.Milliseconds())}
+	}
 	var de *decodeError
 	if errors.As(err, &de) {
 		return &wireError{code: CodeInvalid, message: "the message is not valid; see fields", fields: de.fields}
@@ -46,6 +56,8 @@ func toWire(err error) *wireError {
 		return &wireError{code: CodeInvalid, message: "the message is not valid; see fields", fields: fe}
 	}
 	switch {
+	case errors.Is(err, domain.ErrQuestionsFull):
+		return newWireError(CodeConflict, fmt.Sprintf("the session holds %d questions, the most it may; none was added", domain.MaxQuestions))
 	case errors.Is(err, domain.ErrForbidden):
 		return newWireError(CodeForbidden, "your role or device may not do that")
 	case errors.Is(err, domain.ErrStageFull):
@@ -64,6 +76,8 @@ func toWire(err error) *wireError {
 		return newWireError(CodeNotFound, "not found")
 	case errors.Is(err, store.ErrContention):
 		return newWireError(CodeConflict, "too many changes at once; try again")
+	case errors.Is(err, domain.ErrRoomFull):
+		return newWireError(CodeConflict, "the room holds as many members as it may")
 	}
 	return newWireError(CodeInternal, "something went wrong on our side; try again")
 }

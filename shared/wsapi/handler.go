@@ -1,12 +1,15 @@
 // Package wsapi is Greenroom's live-session signaling: the $connect,
 // $disconnect and $default handlers of the API Gateway WebSocket API.
-// Each handler validates, applies one rule of shared/domain to the
-// session as one compare-and-swap in the store, and fans the resulting
-// events out to the session's connections. The local runner hosts the very
-// same handlers.
+// Each handler validates, spends from the connection's rate limit, reads
+// the few items of the session the message needs (store.Load), applies
+// one rule of shared/domain, writes back only the items it changed
+// (store.Update), acknowledges, and fans the resulting events out to the
+// session's connections; the SFU worker hears of it only when the change
+// concerns media. The local runner hosts the very same handlers.
 package wsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -37,18 +40,16 @@ type Sender interface {
 // worker's view of the stage in step. It is optional.
 type Media interface {
 	// Signal hands a member's media.offer, media.answer or
-	// media.candidate to the worker.
+	// media.candidate to the worker. s is the session's own item (Partial:
+	// its members are not read for signaling).
 	Signal(ctx context.Context, s domain.Session, m domain.Member, msgType string, payload json.RawMessage) error
 	// Sync tells the worker who is in the session, who may publish and
-	// who is in which room.
+	// who is in which room; s holds every member.
 	Sync(ctx context.Context, s domain.Session) error
 }
 
-// Chat limits: at most ChatBurst messages per member in each ChatWindow.
 const (
-	ChatBurst  = 10
-	ChatWindow = 10 * time.Second
-	// chatHistory is how many recent messages a state carries.
+	// chatHistory is how many recent messages a state carries at most.
 	chatHistory = 50
 	// touchEvery is how often a connection's last-seen time is written.
 	touchEvery = time.Minute
@@ -65,9 +66,14 @@ type Config struct {
 	Tokens *auth.Issuer
 	Sender Sender
 	// Media is nil when no SFU is wired in: media messages are refused.
-	Media  Media
-	Clock  domain.Clock
-	Logger *slog.Logger
+	Media Media
+	// Clock is the clock of every rule; the system clock when nil.
+	Clock domain.Clock
+	// RateClock measures the rate of each connection's messages (rate
+	// limits): elapsed time on the wire, like API Gateway's own
+	// throttling, not a rule of the product. The system clock when nil.
+	RateClock domain.Clock
+	Logger    *slog.Logger
 }
 
 var (
@@ -79,13 +85,14 @@ var (
 
 // Handler serves the WebSocket routes. It is safe for concurrent use.
 type Handler struct {
-	store  store.Store
-	tokens *auth.Issuer
-	sender Sender
-	media  Media
-	clock  domain.Clock
-	log    *slog.Logger
-	dec    decoder
+	store     store.Store
+	tokens    *auth.Issuer
+	sender    Sender
+	media     Media
+	clock     domain.Clock
+	rateClock domain.Clock
+	log       *slog.Logger
+	dec       decoder
 }
 
 // New returns a Handler for cfg.
@@ -96,9 +103,12 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.Sender == nil:
 		return nil, ErrNoSender
 	}
-	h := &Handler{store: cfg.Store, tokens: cfg.Tokens, sender: cfg.Sender, media: cfg.Media, clock: cfg.Clock, log: cfg.Logger, dec: newDecoder()}
+	h := &Handler{store: cfg.Store, tokens: cfg.Tokens, sender: cfg.Sender, media: cfg.Media, clock: cfg.Clock, rateClock: cfg.RateClock, log: cfg.Logger, dec: newDecoder()}
 	if h.clock == nil {
 		h.clock = domain.SystemClock{}
+	}
+	if h.rateClock == nil {
+		h.rateClock = domain.SystemClock{}
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -114,6 +124,7 @@ func status(code int) events.APIGatewayProxyResponse {
 // records the connection and binds it to the member, replacing an older
 // connection of the same member.
 func (h *Handler) Connect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx = store.WithLabel(ctx, "$connect")
 	conn := domain.ConnectionID(ev.RequestContext.ConnectionID)
 	if h.tokens == nil {
 		return status(http.StatusUnauthorized), nil
@@ -129,8 +140,9 @@ func (h *Handler) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 		h.log.ErrorContext(ctx, "connect: record connection", "connectionId", conn, "err", err)
 		return status(http.StatusInternalServerError), nil
 	}
-	s, changes, err := h.apply(ctx, claims.SessionID, func(s *domain.Session) ([]domain.Change, error) {
-		return s.Connect(claims.UserID(), conn, now)
+	u := claims.UserID()
+	s, changes, err := h.apply(ctx, claims.SessionID, store.Load{Members: []domain.UserID{u}}, func(s *domain.Session) ([]domain.Change, error) {
+		return s.Connect(u, conn, now)
 	})
 	if err != nil {
 		_ = h.store.DeleteConnection(ctx, conn)
@@ -146,36 +158,46 @@ func (h *Handler) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 		}
 		return status(code), nil
 	}
-	h.log.InfoContext(ctx, "connect", "connectionId", conn, "sessionId", s.ID, "userId", claims.UserID(), "version", s.Version)
+	h.log.InfoContext(ctx, "connect", "connectionId", conn, "sessionId", s.ID, "userId", u, "version", s.Version)
 	// API Gateway refuses posts to a connection until its $connect has
 	// returned: everyone else hears of the member now, the member itself
 	// asks for the state once the socket is open.
 	h.publish(ctx, s, changes, conn)
-	h.syncMedia(ctx, s)
 	return status(http.StatusOK), nil
 }
 
 // Disconnect is the $disconnect route. It is idempotent: API Gateway may
 // call it late, twice, or never (the scheduler reaps what it misses).
 func (h *Handler) Disconnect(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx = store.WithLabel(ctx, "$disconnect")
 	conn := domain.ConnectionID(ev.RequestContext.ConnectionID)
 	rec, err := h.store.GetConnection(ctx, conn)
 	if err != nil {
 		return status(http.StatusOK), nil
 	}
-	h.dropConnections(ctx, rec.SessionID, []domain.ConnectionID{conn})
+	h.dropConnections(ctx, rec.SessionID, []gone{{rec.ID, rec.UserID}})
 	h.log.InfoContext(ctx, "disconnect", "connectionId", conn, "sessionId", rec.SessionID, "userId", rec.UserID)
 	return status(http.StatusOK), nil
 }
 
-// dropConnections marks connections gone in their session, forgets their
-// records and tells the others.
-func (h *Handler) dropConnections(ctx context.Context, id domain.SessionID, conns []domain.ConnectionID) {
+// gone is a connection found gone, with the member it was bound to.
+type gone struct {
+	conn domain.ConnectionID
+	user domain.UserID
+}
+
+// dropConnections marks connections gone in their session (reading only
+// their members), forgets their records and tells the others.
+func (h *Handler) dropConnections(ctx context.Context, id domain.SessionID, conns []gone) {
 	now := h.clock.Now()
-	s, changes, err := h.apply(ctx, id, func(s *domain.Session) ([]domain.Change, error) {
+	var users []domain.UserID
+	for _, g := range conns {
+		users = append(users, g.user)
+	}
+	s, changes, err := h.apply(ctx, id, store.Load{Members: users}, func(s *domain.Session) ([]domain.Change, error) {
 		var all []domain.Change
-		for _, c := range conns {
-			ch, err := s.Disconnect(c, now)
+		for _, g := range conns {
+			ch, err := s.Disconnect(g.conn, now)
 			if err != nil && !errors.Is(err, domain.ErrNoChange) {
 				return nil, err
 			}
@@ -186,9 +208,9 @@ func (h *Handler) dropConnections(ctx context.Context, id domain.SessionID, conn
 		}
 		return all, nil
 	})
-	for _, c := range conns {
-		if err := h.store.DeleteConnection(ctx, c); err != nil {
-			h.log.WarnContext(ctx, "forget connection", "connectionId", c, "err", err)
+	for _, g := range conns {
+		if err := h.store.DeleteConnection(ctx, g.conn); err != nil {
+			h.log.WarnContext(ctx, "forget connection", "connectionId", g.conn, "err", err)
 		}
 	}
 	if err != nil {
@@ -197,8 +219,11 @@ func (h *Handler) dropConnections(ctx context.Context, id domain.SessionID, conn
 		}
 		return
 	}
-	h.publishOnce(ctx, s, changes, "")
-	h.syncMedia(ctx, s)
+	// Whoever else is gone is left to its own $disconnect or a later
+	// message: dropping never cascades.
+	aud := h.audience(ctx, s)
+	h.publishOnce(ctx, aud, changes, "")
+	h.syncMedia(ctx, aud)
 }
 
 // Default is the $default route: every client message. The reply (ack,
@@ -212,11 +237,31 @@ func (h *Handler) Default(ctx context.Context, ev events.APIGatewayWebsocketProx
 	reply, msgType, code := h.handle(ctx, conn, ev)
 	h.log.InfoContext(ctx, "message", "connectionId", conn, "requestId", ev.RequestContext.RequestID,
 		"type", msgType, "code", code, "ms", time.Since(start).Milliseconds())
-	b, err := json.Marshal(reply)
+	if reply == nil {
+		// Acknowledged already, ahead of the events (run).
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}, nil
+	}
+	b, ok := reply.(encoded)
+	var err error
+	if !ok {
+		b, err = marshal(reply)
+	}
 	if err != nil {
 		b = []byte(`{"type":"error","code":"internal","message":"something went wrong on our side; try again"}`)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusOK, Body: string(b)}, nil
+}
+
+// marshal encodes a message as the socket carries it: without HTML
+// escaping (no page embeds it), so that "<" stays one byte.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // handle decodes and runs one message and returns the reply, the type and
@@ -244,9 +289,17 @@ func (h *Handler) handle(ctx context.Context, conn domain.ConnectionID, ev event
 		errors.As(err, &de)
 		return errorReply(de.id, toWire(err)), "", CodeInvalid
 	}
+	ctx = store.WithLabel(ctx, msg.Type)
 	rec, err := h.store.GetConnection(ctx, conn)
 	if err != nil {
 		return errorReply(msg.ID, errUnknownConnection), msg.Type, errUnknownConnection.code
+	}
+	if err := h.throttle(ctx, rec, msg.Type); err != nil {
+		we := toWire(err)
+		if we.code == CodeInternal {
+			h.log.ErrorContext(ctx, "rate limit", "connectionId", conn, "type", msg.Type, "err", err)
+		}
+		return errorReply(msg.ID, we), msg.Type, we.code
 	}
 	now := h.clock.Now()
 	if now.Sub(rec.LastSeenAt) >= touchEvery {
@@ -262,11 +315,17 @@ func (h *Handler) handle(ctx context.Context, conn domain.ConnectionID, ev event
 		}
 		return errorReply(msg.ID, we), msg.Type, we.code
 	}
+	if out == acked {
+		return nil, msg.Type, ""
+	}
 	if out != nil {
 		return out, msg.Type, ""
 	}
 	return ackReply{Type: "ack", ID: msg.ID}, msg.Type, ""
 }
+
+// acked is what run returns once it posted the ack itself.
+var acked = &ackReply{}
 
 type ackReply struct {
 	Type string          `json:"type"`
@@ -279,8 +338,11 @@ type errorMessage struct {
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// RetryAfterMs, with rate_limited, is how long to wait before the
+	// next message of that kind is taken.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 func errorReply(id json.RawMessage, e *wireError) errorMessage {
-	return errorMessage{Type: "error", ID: id, Code: e.code, Message: e.message, Fields: e.fields}
+	return errorMessage{Type: "error", ID: id, Code: e.code, Message: e.message, Fields: e.fields, RetryAfterMs: e.retryAfter.Milliseconds()}
 }

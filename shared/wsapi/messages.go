@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
@@ -31,10 +32,15 @@ type (
 		UserID string `json:"userId" validate:"required,max=64"`
 	}
 	textMsg struct {
-		Text string `json:"text" validate:"required,notblank,max=1000"`
+		Text string `json:"text" validate:"required,notblank,max=1000,maxbytes=3000"`
 	}
 	questionTextMsg struct {
-		Text string `json:"text" validate:"required,notblank,max=500"`
+		Text string `json:"text" validate:"required,notblank,max=500,maxbytes=1500"`
+	}
+	listMsg struct {
+		// Cursor is a state's questionsCursor or a page's cursor; "" or
+		// absent starts from the top.
+		Cursor string `json:"cursor" validate:"max=128"`
 	}
 	questionMsg struct {
 		QuestionID string `json:"questionId" validate:"required,max=64"`
@@ -89,6 +95,7 @@ var bodies = map[string]func() any{
 	"qa.upvote":          func() any { return &questionMsg{} },
 	"qa.answer":          func() any { return &questionMsg{} },
 	"qa.dismiss":         func() any { return &questionMsg{} },
+	"qa.list":            func() any { return &listMsg{} },
 	"breakout.configure": func() any { return &breakoutConfigureMsg{} },
 	"breakout.open":      func() any { return &emptyMsg{} },
 	"breakout.close":     func() any { return &emptyMsg{} },
@@ -129,6 +136,11 @@ func newDecoder() decoder {
 	})
 	_ = v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
 		return strings.TrimSpace(fl.Field().String()) != ""
+	})
+	// maxbytes bounds a text in bytes, beside max in characters.
+	_ = v.RegisterValidation("maxbytes", func(fl validator.FieldLevel) bool {
+		n, err := strconv.Atoi(fl.Param())
+		return err == nil && len(fl.Field().String()) <= n
 	})
 	return decoder{validate: v}
 }
@@ -210,6 +222,8 @@ func describe(fe validator.FieldError) string {
 		return "must be at most " + fe.Param()
 	case "min":
 		return "must be at least " + fe.Param()
+	case "maxbytes":
+		return "must be at most " + fe.Param() + " bytes of UTF-8"
 	}
 	return "is not valid (" + fe.Tag() + ")"
 }

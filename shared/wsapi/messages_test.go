@@ -11,20 +11,23 @@ func TestDecodeNamesBadFields(t *testing.T) {
 	for name, tc := range map[string]struct {
 		frame, field string
 	}{
-		"not JSON":          {`hello`, "body"},
-		"a list":            {`[1]`, "body"},
-		"no type":           {`{"id":1}`, "type"},
-		"unknown type":      {`{"type":"nope"}`, "type"},
-		"missing userId":    {`{"type":"hand.approve"}`, "userId"},
-		"mic not a bool":    {`{"type":"devices.set","mic":"on","cam":true}`, "mic"},
-		"missing cam":       {`{"type":"devices.set","mic":true}`, "cam"},
-		"blank chat":        {`{"type":"chat.send","text":"   "}`, "text"},
-		"chat too long":     {`{"type":"chat.send","text":"` + strings.Repeat("x", 1001) + `"}`, "text"},
-		"question too long": {`{"type":"qa.ask","text":"` + strings.Repeat("x", 501) + `"}`, "text"},
-		"id an object":      {`{"type":"state.get","id":{}}`, "id"},
-		"eleven rooms":      {`{"type":"breakout.configure","rooms":[{},{},{},{},{},{},{},{},{},{},{}]}`, "rooms"},
-		"timer of zero":     {`{"type":"breakout.timer","minutes":0}`, "minutes"},
-		"candidate missing": {`{"type":"media.candidate"}`, "candidate"},
+		"not JSON":           {`hello`, "body"},
+		"a list":             {`[1]`, "body"},
+		"no type":            {`{"id":1}`, "type"},
+		"unknown type":       {`{"type":"nope"}`, "type"},
+		"missing userId":     {`{"type":"hand.approve"}`, "userId"},
+		"mic not a bool":     {`{"type":"devices.set","mic":"on","cam":true}`, "mic"},
+		"missing cam":        {`{"type":"devices.set","mic":true}`, "cam"},
+		"blank chat":         {`{"type":"chat.send","text":"   "}`, "text"},
+		"chat too long":      {`{"type":"chat.send","text":"` + strings.Repeat("x", 1001) + `"}`, "text"},
+		"question too long":  {`{"type":"qa.ask","text":"` + strings.Repeat("x", 501) + `"}`, "text"},
+		"id an object":       {`{"type":"state.get","id":{}}`, "id"},
+		"eleven rooms":       {`{"type":"breakout.configure","rooms":[{},{},{},{},{},{},{},{},{},{},{}]}`, "rooms"},
+		"timer of zero":      {`{"type":"breakout.timer","minutes":0}`, "minutes"},
+		"candidate missing":  {`{"type":"media.candidate"}`, "candidate"},
+		"chat too heavy":     {`{"type":"chat.send","text":"` + strings.Repeat("🙂", 1000) + `"}`, "text"},
+		"question too heavy": {`{"type":"qa.ask","text":"` + strings.Repeat("🙂", 500) + `"}`, "text"},
+		"cursor too long":    {`{"type":"qa.list","cursor":"` + strings.Repeat("1", 200) + `"}`, "cursor"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := d.decode([]byte(tc.frame))
@@ -34,7 +37,8 @@ func TestDecodeNamesBadFields(t *testing.T) {
 			}
 		})
 	}
-	// Characters, not bytes: 1000 two-byte characters are fine.
+	// Characters, and bytes up to three a character: 1000 two-byte
+	// characters are fine, 1000 emoji (4000 bytes) are not.
 	if _, err := d.decode([]byte(`{"type":"chat.send","text":"` + strings.Repeat("é", 1000) + `"}`)); err != nil {
 		t.Fatalf("1000 characters: %v", err)
 	}

@@ -64,6 +64,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"malformed JSON", "POST", "/v1/events", org.Token, `{"name":`, nil, 400, "invalid", "body"},
 		{"two JSON values", "POST", "/v1/users", "", `{"name":"a"}{"name":"b"}`, nil, 400, "invalid", "body"},
 		{"a JSON list", "POST", "/v1/users", "", `[1,2]`, nil, 400, "invalid", "body"},
+		{"a name with a control character", "POST", "/v1/users", "", map[string]any{"name": "Pa\u0007ula", "device": "web"}, nil, 400, "invalid", "name"},
 		{"wrong type", "POST", "/v1/events", org.Token, withEvent("slotMinutes", "thirty"), nil, 400, "invalid", "slotMinutes"},
 		{"wrong nested type", "POST", "/v1/events", org.Token, withEvent("stage", map[string]any{"maxSpeakers": "four"}), nil, 400, "invalid", "stage.maxSpeakers"},
 		{"capacity over 50", "POST", "/v1/events", org.Token, withEvent("capacity", 51), nil, 400, "invalid", "capacity"},

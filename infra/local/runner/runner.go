@@ -38,6 +38,9 @@ import (
 	"github.com/greenroom-live/greenroom/web"
 )
 
+// managementRegion is the region the runner's management API signs for.
+const managementRegion = "us-east-1"
+
 // Store kinds.
 const (
 	StoreEmbedded = "embedded"
@@ -76,6 +79,10 @@ type Config struct {
 	// DebugHooks serves the test-only routes under /debug/ (debughooks.go):
 	// killing a session's SFU worker. Never on in production.
 	DebugHooks bool
+	// DynamoDBMeter, in StoreDynamoDB mode, hears the capacity every
+	// DynamoDB call consumed, labelled with the message or route that
+	// made it (benchmarks); nil asks DynamoDB for nothing.
+	DynamoDBMeter dynamostore.Meter
 }
 
 // Stack is a running local stack. Close stops it.
@@ -148,11 +155,15 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		return fail("worker secret", err)
 	}
 	// The real management API client, pointed at the runner's own
-	// @connections endpoint, is the notifier, exactly as in AWS.
+	// @connections endpoint, is the notifier, exactly as in AWS. It signs
+	// with credentials made for this run alone, and the endpoint takes
+	// no others: only the runner's handlers (and its SFU workers) post.
+	creds := aws.Credentials{AccessKeyID: "AKIA" + strings.ToUpper(randomHex(8)), SecretAccessKey: randomHex(20), Source: "greenroom runner"}
 	mgmt := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
 		BaseEndpoint: aws.String(base),
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Region:       managementRegion,
+		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
+		HTTPClient:   fanout.HTTPClient(),
 	})
 	notifier, err := fanout.New(fanout.Config{Client: mgmt, Logger: cfg.Logger})
 	if err != nil {
@@ -182,6 +193,7 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 	ws, err := newWSGateway(wsGatewayConfig{
 		Connect: live.Connect, Default: live.Default, Disconnect: live.Disconnect,
 		RouteResponse: true, Clock: cfg.Clock, Logger: cfg.Logger,
+		Credentials: creds, Region: managementRegion,
 	})
 	if err != nil {
 		return fail("websocket gateway", err)
@@ -301,6 +313,7 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 			return nil, nil, fmt.Errorf("runner: aws config: %w", err)
 		}
 		client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+			o.Retryer = dynamostore.Retryer() // as the Lambdas: no client-side retry quota
 			if cfg.DynamoDBEndpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 				// DynamoDB Local's CRC32 headers make the SDK warn on
@@ -312,7 +325,11 @@ func openStore(ctx context.Context, cfg Config) (store.Store, func() error, erro
 		if err := dynamostore.CreateTable(ctx, client, cfg.Table); err != nil {
 			return nil, nil, fmt.Errorf("runner: table: %w", err)
 		}
-		return dynamostore.New(client, cfg.Table, dynamostore.WithClock(cfg.Clock)), func() error { return nil }, nil
+		var c dynamostore.Client = client
+		if cfg.DynamoDBMeter != nil {
+			c = dynamostore.MeterClient(client, cfg.DynamoDBMeter)
+		}
+		return dynamostore.New(c, cfg.Table, dynamostore.WithClock(cfg.Clock)), func() error { return nil }, nil
 	default:
 		return nil, nil, fmt.Errorf("runner: unknown store %q (want %s or %s)", cfg.Store, StoreEmbedded, StoreDynamoDB)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/coder/websocket"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
@@ -91,6 +92,12 @@ type wsGatewayConfig struct {
 	// Clock stamps events and connection times; the system clock when
 	// nil. Timeouts run on real time.
 	Clock domain.Clock
+	// Credentials, when set, are the only ones the management API
+	// (@connections) takes: every request must carry their SigV4
+	// signature for execute-api in Region, as API Gateway requires
+	// signed IAM credentials. Unset, requests are not checked.
+	Credentials aws.Credentials
+	Region      string
 	// Logger discards when nil.
 	Logger *slog.Logger
 }
@@ -113,6 +120,9 @@ func (c wsGatewayConfig) withDefaults() wsGatewayConfig {
 	}
 	if c.Clock == nil {
 		c.Clock = domain.SystemClock{}
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -375,6 +385,16 @@ func (g *wsGateway) handleMessage(c *wsConn, ev events.APIGatewayWebsocketProxyR
 				reply = b
 			}
 		}
+		if len(reply) > wsMaxMessageBytes {
+			// API Gateway cannot send a message this large: the client
+			// gets its error instead.
+			log.Error("websocket gateway: $default response larger than 128 KiB", "bytes", len(reply))
+			reply, _ = json.Marshal(struct {
+				Message      string `json:"message"`
+				ConnectionID string `json:"connectionId"`
+				RequestID    string `json:"requestId"`
+			}{"Internal server error", c.id, ev.RequestContext.RequestID})
+		}
 	default:
 		return
 	}
@@ -539,9 +559,10 @@ const connectionsPath = "/@connections/"
 // ServeConnections is the management API: POST
 // /@connections/{connectionId} sends the body to that socket as one text
 // frame, DELETE closes the socket, GET describes the connection; an
-// unknown, closing or closed connection answers 410 GoneException. The
-// request's SigV4 signature is not checked. A path with a stage before
-// /@connections/ is served the same.
+// unknown, closing or closed connection answers 410 GoneException. With
+// Credentials configured, a request without their SigV4 signature
+// answers 403 ForbiddenException and does nothing. A path with a stage
+// before /@connections/ is served the same.
 func (g *wsGateway) ServeConnections(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	i := strings.Index(path, connectionsPath)
@@ -569,10 +590,17 @@ func (g *wsGateway) ServeConnections(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, http.StatusBadRequest, "BadRequestException", "could not read the request body")
 			return
 		}
-		if len(body) > wsMaxMessageBytes {
-			writeAPIError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Message too long")
+	}
+	if g.cfg.Credentials.AccessKeyID != "" {
+		if err := verifySigV4(r, body, g.cfg.Credentials, g.cfg.Region, time.Now()); err != nil {
+			g.cfg.Logger.Warn("websocket gateway: @connections request refused", "method", r.Method, "err", err)
+			writeAPIError(w, http.StatusForbidden, "ForbiddenException", err.Error())
 			return
 		}
+	}
+	if len(body) > wsMaxMessageBytes {
+		writeAPIError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Message too long")
+		return
 	}
 	c := g.lookup(r.Context(), id)
 	if c == nil {

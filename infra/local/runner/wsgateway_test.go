@@ -3,10 +3,14 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"runtime"
 	"strings"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
@@ -637,4 +642,75 @@ func TestGatewayCloseStopsEverything(t *testing.T) {
 	f.srv.Close()
 	f.client.CloseIdleConnections()
 	eventually(t, "every goroutine gone", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestConnectionsTakeOnlyTheRunnersSignature: with credentials set, the
+// management API takes a request only with their SigV4 signature, as API
+// Gateway takes only signed IAM credentials: unsigned, signed with other
+// credentials or with a tampered body, nothing is posted.
+func TestConnectionsTakeOnlyTheRunnersSignature(t *testing.T) {
+	own := aws.Credentials{AccessKeyID: "AKIARUNNER", SecretAccessKey: "the-runners-own-secret"}
+	f := newGatewayFixture(t, wsGatewayConfig{Credentials: own}, &wsRecorder{})
+	c := f.dial(t, "", nil)
+	id := f.onlyConnectionID(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	client := func(creds aws.Credentials) *apigatewaymanagementapi.Client {
+		return apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+			BaseEndpoint: aws.String(f.srv.URL), Region: "us-east-1",
+			Credentials: credentials.StaticCredentialsProvider{Value: creds}, RetryMaxAttempts: 1, HTTPClient: f.client,
+		})
+	}
+	post := func(api *apigatewaymanagementapi.Client, data string) error {
+		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte(data)})
+		return err
+	}
+
+	var forbidden *types.ForbiddenException
+	if err := post(client(aws.Credentials{AccessKeyID: "AKIARUNNER", SecretAccessKey: "a-guess"}), "guessed"); !errors.As(err, &forbidden) {
+		t.Errorf("post signed with another secret: %v, want ForbiddenException", err)
+	}
+	if err := post(client(aws.Credentials{AccessKeyID: "AKIAOTHER", SecretAccessKey: "the-runners-own-secret"}), "other key"); !errors.As(err, &forbidden) {
+		t.Errorf("post signed with another key id: %v, want ForbiddenException", err)
+	}
+	for name, req := range map[string]func() *http.Request{
+		"unsigned": func() *http.Request {
+			r, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+"/@connections/"+url.PathEscape(id), strings.NewReader("unsigned"))
+			return r
+		},
+		"a signed request with another body": func() *http.Request {
+			r, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+"/@connections/"+url.PathEscape(id), strings.NewReader("original"))
+			sum := sha256.Sum256([]byte("original"))
+			if err := v4.NewSigner().SignHTTP(ctx, own, r, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader("tampered")), int64(len("tampered"))
+			return r
+		},
+		"a signature ten minutes old": func() *http.Request {
+			r, _ := http.NewRequestWithContext(ctx, http.MethodDelete, f.srv.URL+"/@connections/"+url.PathEscape(id), nil)
+			sum := sha256.Sum256(nil)
+			if err := v4.NewSigner().SignHTTP(ctx, own, r, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now().Add(-10*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		},
+	} {
+		resp, err := f.client.Do(req())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != "ForbiddenException" {
+			t.Errorf("%s: %d %s, want 403 ForbiddenException", name, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+		}
+	}
+
+	// The runner's own credentials post, and only that post arrives.
+	if err := post(client(own), "signed"); err != nil {
+		t.Fatalf("post signed with the runner's credentials: %v", err)
+	}
+	if _, data, err := c.Read(ctx); err != nil || string(data) != "signed" {
+		t.Fatalf("client read %q %v, want only the signed post", data, err)
+	}
 }

@@ -31,10 +31,16 @@ var _ store.Store = (*DB)(nil)
 // release the file before it fails.
 const DefaultLockTimeout = 2 * time.Second
 
+// batchDelay is how long a write waits for others to share its
+// transaction: a crowd's writes go to disk together, a lone write is
+// barely delayed.
+const batchDelay = time.Millisecond
+
 // DB is a store.Store in one bbolt file. It is safe for concurrent use.
 type DB struct {
-	bolt  *bolt.DB
-	clock domain.Clock
+	bolt   *bolt.DB
+	clock  domain.Clock
+	limits limiters
 }
 
 type options struct {
@@ -83,6 +89,9 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = b.Close() // The open error is the one that matters.
 		return nil, fmt.Errorf("boltstore: open %s: create buckets: %w", path, err)
 	}
+	// Concurrent writes wait this long at most to share one transaction
+	// (and one sync to disk); alone, a write waits as long.
+	b.MaxBatchDelay = batchDelay
 	return &DB{bolt: b, clock: o.clock}, nil
 }
 
@@ -100,6 +109,17 @@ func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	return db.bolt.Update(fn)
+}
+
+// batch runs fn in a write transaction that bbolt may share with other
+// concurrent calls (one sync to disk for all of them), unless ctx is
+// already done. fn may run more than once; an error it returns is
+// returned once bbolt has run fn alone.
+func (db *DB) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Batch(fn)
 }
 
 // view runs fn in one read transaction, unless ctx is already done.

@@ -28,7 +28,7 @@ func chatExpired(m store.ChatMessage, now time.Time) bool {
 // that a long-running local runner does not keep chat forever.
 func (db *DB) AddChat(ctx context.Context, m store.ChatMessage) error {
 	m.At = m.At.UTC()
-	err := db.update(ctx, func(tx *bolt.Tx) error {
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
 		if err := pruneChat(tx, chatRoomPrefix(m.SessionID, m.Room), db.clock.Now()); err != nil {
 			return err
 		}

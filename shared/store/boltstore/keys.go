@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
@@ -20,23 +21,32 @@ import (
 //	organizers     organizerID                domain.Organizer
 //	events         eventID                    domain.Event (SessionsBooked kept here)
 //	employers      key(eventID, employerID)   domain.Employer (SessionsBooked kept here)
-//	sessions       sessionID                  domain.Session (Registered kept here)
+//	sessions       sessionID                  the session's own item: domain.Session without
+//	                                          members and questions (Registered, Spots,
+//	                                          QuestionCount, Seq and the stage kept here)
+//	members        key(sessionID, userID)     domain.Member, one per member (OnStage and Room
+//	                                          left out: they follow the session item)
+//	questions      key(sessionID, questionID) domain.Question without its voters
+//	votes          key(sessionID, userID, questionID)
+//	                                          empty: one per vote
 //	eventSessions  key(eventID, sessionID)    empty: the index behind ListEventSessions
 //	slots          key(eventID, slotStart)    slotCount, slotStart in UTC RFC 3339
 //	registrations  key(sessionID, userID)     domain.Registration
-//	due            <due>#<sessionID>          empty: the index behind DueSessions
-//	sessionDue     sessionID                  the session's key in due, when it has one
-//	connections    connectionID               store.Connection
+//	due            <due>#<sessionID>/<item>   empty: the index behind DueSessions; item is ""
+//	                                          for the session item, "m/<userID>" for a member
+//	itemDue        key(sessionID, item)       the item's key in due, when it has one
+//	connections    connectionID               store.Connection (with its rate limiters)
 //	stale          <stale>#<connectionID>     empty: the index behind StaleConnections
 //	chat           key(sessionID, room, <at>#<messageID>)
 //	                                          store.ChatMessage; room is "main" or the breakout index
-//	rates          key(key, windowUnix)       rateCount
-//	rateExpiry     <expires><rates key>       empty: counters in the order they expire
 //	workers        workerID                   store.Worker
 //
-// <due>, <stale>, <at> and <expires> are UTC times of fixed width
-// (keyTime), so that the byte order of keys is the order of time and the
-// indexes are scanned from their first key up to a time.
+// <due>, <stale> and <at> are UTC times of fixed width (keyTime), so that
+// the byte order of keys is the order of time and the indexes are scanned
+// from their first key up to a time. bbolt runs one write transaction at
+// a time, so no key is "hot" here the way a DynamoDB partition can be;
+// the layout follows the DynamoDB one item for item all the same, so
+// that both stores write what Diff says and pass one contract suite.
 var (
 	bucketUsers         = []byte("users")
 	bucketOrganizers    = []byte("organizers")
@@ -46,13 +56,14 @@ var (
 	bucketEventSessions = []byte("eventSessions")
 	bucketSlots         = []byte("slots")
 	bucketRegistrations = []byte("registrations")
+	bucketMembers       = []byte("members")
+	bucketQuestions     = []byte("questions")
+	bucketVotes         = []byte("votes")
 	bucketDue           = []byte("due")
-	bucketSessionDue    = []byte("sessionDue")
+	bucketItemDue       = []byte("itemDue")
 	bucketConnections   = []byte("connections")
 	bucketStale         = []byte("stale")
 	bucketChat          = []byte("chat")
-	bucketRates         = []byte("rates")
-	bucketRateExpiry    = []byte("rateExpiry")
 	bucketWorkers       = []byte("workers")
 )
 
@@ -60,9 +71,10 @@ var (
 func buckets() [][]byte {
 	return [][]byte{
 		bucketUsers, bucketOrganizers, bucketEvents, bucketEmployers,
-		bucketSessions, bucketEventSessions, bucketSlots, bucketRegistrations,
-		bucketDue, bucketSessionDue, bucketConnections, bucketStale,
-		bucketChat, bucketRates, bucketRateExpiry, bucketWorkers,
+		bucketSessions, bucketMembers, bucketQuestions, bucketVotes,
+		bucketEventSessions, bucketSlots, bucketRegistrations,
+		bucketDue, bucketItemDue, bucketConnections, bucketStale,
+		bucketChat, bucketWorkers,
 	}
 }
 
@@ -167,14 +179,47 @@ func chatKey(session domain.SessionID, room *int, at time.Time, id string) []byt
 	return key(string(session), roomPart(room), string(timeKey(at, id)))
 }
 
-// rateKey is the counter of key in the window that starts at window.
-func rateKey(k string, window time.Time) []byte {
-	return key(k, strconv.FormatInt(window.Unix(), 10))
+func memberKey(session domain.SessionID, user domain.UserID) []byte {
+	return key(string(session), string(user))
 }
 
-// rateExpiryKey indexes the counter rk by when it expires.
-func rateExpiryKey(expires time.Time, rk []byte) []byte {
-	return append(keyTime(expires), rk...)
+func questionKey(session domain.SessionID, id string) []byte {
+	return key(string(session), id)
+}
+
+// voteKey puts a user's votes together, so that the votes of one member
+// are one range.
+func voteKey(session domain.SessionID, user domain.UserID, question string) []byte {
+	return key(string(session), string(user), question)
+}
+
+// voteParts returns the user and question of a key made by voteKey.
+func voteParts(k []byte) (user, question string, ok bool) {
+	var parts []string
+	for len(k) > 0 {
+		n, w := binary.Uvarint(k)
+		if w <= 0 || uint64(len(k)-w) < n {
+			return "", "", false
+		}
+		parts = append(parts, string(k[w:w+int(n)]))
+		k = k[w+int(n):]
+	}
+	if len(parts) != 3 {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
+
+// memberDueItem names a member's item in the due list.
+func memberDueItem(u domain.UserID) string { return "m/" + string(u) }
+
+// dueRef is what a due entry names: the session and its item.
+func dueRef(session domain.SessionID, item string) string { return string(session) + "/" + item }
+
+// dueSession returns the session of a due entry's reference.
+func dueSession(ref string) domain.SessionID {
+	id, _, _ := strings.Cut(ref, "/")
+	return domain.SessionID(id)
 }
 
 // prefixEnd returns the least key greater than every key that starts

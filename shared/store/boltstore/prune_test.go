@@ -38,39 +38,6 @@ func count(t *testing.T, db *DB, b []byte) int {
 	return n
 }
 
-func TestAllowPrunesPastWindows(t *testing.T) {
-	now := time.Date(2030, time.May, 6, 9, 0, 0, 0, time.UTC)
-	db, clock := openAt(t, now)
-	ctx := t.Context()
-	// Six hours of one-minute windows of two keys.
-	const windows = 6 * 60
-	for i := range windows {
-		w := now.Add(time.Duration(i) * time.Minute)
-		clock.Set(w)
-		for _, k := range []string{"a", "b"} {
-			if ok, err := db.Allow(ctx, k, w, 5); err != nil || !ok {
-				t.Fatalf("Allow(%s, %v) = %v, %v", k, w, ok, err)
-			}
-		}
-	}
-	if n := count(t, db, bucketRates); n != 2*windows {
-		t.Fatalf("%d counters within RateCounterLife, want %d", n, 2*windows)
-	}
-	// Past RateCounterLife, each write deletes counters that expired.
-	clock.Set(now.Add(RateCounterLife + 24*time.Hour))
-	for i := 0; count(t, db, bucketRates) > 1; i++ {
-		if i > 2*windows/maxRatePrune+2 {
-			t.Fatalf("%d counters left after %d writes", count(t, db, bucketRates), i)
-		}
-		if _, err := db.Allow(ctx, "c", clock.Now(), 5); err != nil {
-			t.Fatalf("Allow: %v", err)
-		}
-	}
-	if n, m := count(t, db, bucketRates), count(t, db, bucketRateExpiry); n != m {
-		t.Fatalf("%d counters but %d expiry entries", n, m)
-	}
-}
-
 func TestAddChatPrunesExpired(t *testing.T) {
 	now := time.Date(2030, time.May, 6, 9, 0, 0, 0, time.UTC)
 	db, clock := openAt(t, now)

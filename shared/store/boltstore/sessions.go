@@ -14,8 +14,9 @@ import (
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
-// BookSession stores a scheduled session in its event's slot, all or
-// nothing, due for the scheduler at s.NextDue(), within the limits of lim checked in the order of the contract:
+// BookSession stores a scheduled session (its own item) in its event's
+// slot, all or nothing, due for the scheduler at s.HeadDue(), within the
+// limits of lim checked in the order of the contract:
 // store.ErrEmployerLimit, then store.ErrEventLimit, then store.ErrSlotFull.
 // store.ErrNotFound if the event or the employer does not exist,
 // store.ErrExists if the session id is taken.
@@ -62,10 +63,10 @@ func (db *DB) BookSession(ctx context.Context, s domain.Session, lim store.Booki
 		if err := put(tx, bucketSlots, sKey, slot); err != nil {
 			return err
 		}
-		if err := put(tx, bucketSessions, []byte(s.ID), s); err != nil {
+		if err := put(tx, bucketSessions, []byte(s.ID), headOnly(s)); err != nil {
 			return err
 		}
-		if err := setDue(tx, s); err != nil {
+		if err := fileDue(tx, s.ID, "", s.HeadDue()); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketEventSessions).Put(eventSessionKey(s.EventID, s.ID), []byte{})
@@ -76,8 +77,9 @@ func (db *DB) BookSession(ctx context.Context, s domain.Session, lim store.Booki
 	return nil
 }
 
-// CreateSession stores an instant or primetime session with no
-// registrations, due for the scheduler at s.NextDue(); store.ErrExists if the id is taken. A scheduled session
+// CreateSession stores an instant or primetime session (its own item)
+// with no registrations, due for the scheduler at s.HeadDue();
+// store.ErrExists if the id is taken. A scheduled session
 // is refused with ErrScheduled: it is booked with BookSession, which
 // keeps the event's counters.
 func (db *DB) CreateSession(ctx context.Context, s domain.Session) error {
@@ -86,10 +88,10 @@ func (db *DB) CreateSession(ctx context.Context, s domain.Session) error {
 	}
 	s.Registered = 0
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		if err := create(tx, bucketSessions, []byte(s.ID), s); err != nil {
+		if err := create(tx, bucketSessions, []byte(s.ID), headOnly(s)); err != nil {
 			return err
 		}
-		return setDue(tx, s)
+		return fileDue(tx, s.ID, "", s.HeadDue())
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: create session %s: %w", s.ID, err)
@@ -97,21 +99,8 @@ func (db *DB) CreateSession(ctx context.Context, s domain.Session) error {
 	return nil
 }
 
-// GetSession returns a session with its current Registered count, or
-// store.ErrNotFound.
-func (db *DB) GetSession(ctx context.Context, id domain.SessionID) (domain.Session, error) {
-	var s domain.Session
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		return get(tx, bucketSessions, []byte(id), &s)
-	})
-	if err != nil {
-		return domain.Session{}, fmt.Errorf("boltstore: get session %s: %w", id, err)
-	}
-	return s, nil
-}
-
 // ListEventSessions returns an event's sessions ordered by start, then
-// id, each with its current Registered count. An event with no sessions,
+// id, each with its current Registered count and its own item only. An event with no sessions,
 // or no event, gives an empty list.
 func (db *DB) ListEventSessions(ctx context.Context, event domain.EventID) ([]domain.Session, error) {
 	out := []domain.Session{}
@@ -125,6 +114,7 @@ func (db *DB) ListEventSessions(ctx context.Context, event domain.EventID) ([]do
 			if err := get(tx, bucketSessions, []byte(id), &s); err != nil {
 				return fmt.Errorf("indexed session %s: %w", id, err)
 			}
+			s.Live.Partial = true
 			out = append(out, s)
 			return nil
 		})

@@ -161,7 +161,7 @@ func (d *DB) stateOf(ctx context.Context, reasons []types.CancellationReason, i,
 // is seen.
 func (d *DB) ListEventSessions(ctx context.Context, event domain.EventID) ([]domain.Session, error) {
 	var keys []key
-	err := d.queryPrefix(ctx, eventPK(event), prefixSession, func(item map[string]types.AttributeValue) error {
+	err := d.queryPrefix(ctx, eventPK(event), prefixSession, true, func(item map[string]types.AttributeValue) error {
 		var it eventSessionItem
 		ok, err := d.decode(item, &it)
 		if ok {
@@ -203,7 +203,7 @@ func (d *DB) ListEventSessions(ctx context.Context, event domain.EventID) ([]dom
 // event's slot counters.
 func (d *DB) SlotUsage(ctx context.Context, event domain.EventID) (map[time.Time]int, error) {
 	usage := map[time.Time]int{}
-	err := d.queryPrefix(ctx, eventPK(event), prefixSlot, func(item map[string]types.AttributeValue) error {
+	err := d.queryPrefix(ctx, eventPK(event), prefixSlot, true, func(item map[string]types.AttributeValue) error {
 		var it slotItem
 		ok, err := d.decode(item, &it)
 		if !ok || err != nil || it.Booked <= 0 {
@@ -223,8 +223,9 @@ func (d *DB) SlotUsage(ctx context.Context, event domain.EventID) (map[time.Time
 }
 
 // queryPrefix calls fn, in key order, for each item of the partition pk
-// whose sort key begins with prefix, with strongly consistent reads.
-func (d *DB) queryPrefix(ctx context.Context, pk, prefix string, fn func(map[string]types.AttributeValue) error) error {
+// whose sort key begins with prefix, with strongly consistent reads when
+// consistent is set (at twice the capacity).
+func (d *DB) queryPrefix(ctx context.Context, pk, prefix string, consistent bool, fn func(map[string]types.AttributeValue) error) error {
 	p := dynamodb.NewQueryPaginator(d.client, &dynamodb.QueryInput{
 		TableName:              aws.String(d.table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :prefix)"),
@@ -232,7 +233,7 @@ func (d *DB) queryPrefix(ctx context.Context, pk, prefix string, fn func(map[str
 			":pk":     str(pk),
 			":prefix": str(prefix),
 		},
-		ConsistentRead: aws.Bool(true),
+		ConsistentRead: aws.Bool(consistent),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

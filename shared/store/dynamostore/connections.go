@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -118,25 +120,64 @@ func (d *DB) DeleteConnection(ctx context.Context, id domain.ConnectionID) error
 }
 
 // StaleConnections returns up to limit connections whose Stale time is
-// not after now, the earliest first, from the connection list in GSI1
-// (eventually consistent: see keys.go). Records past their ttl are stale
-// too and are returned, so that the caller cleans them up: DynamoDB
-// deletes them only eventually, DynamoDB Local never.
+// not after now, the earliest first, from the shards of the connection
+// list in GSI1 (eventually consistent: see keys.go), merged; the index
+// holds keys only, so the records are read (strongly consistent) by
+// their keys. Records past their ttl are stale too and are returned, so
+// that the caller cleans them up: DynamoDB deletes them only eventually,
+// DynamoDB Local never.
 func (d *DB) StaleConnections(ctx context.Context, now time.Time, limit int) ([]store.Connection, error) {
 	out := []store.Connection{}
 	if limit <= 0 {
 		return out, nil
 	}
-	err := d.queryIndex(ctx, gsiConn, indexUpTo(now), limit, func(item map[string]types.AttributeValue) (bool, error) {
+	type entry struct {
+		sk string
+		k  key
+	}
+	var found []entry
+	for _, pk := range shards(gsiConn, connShards) {
+		err := d.queryIndex(ctx, pk, indexUpTo(now), limit, func(item map[string]types.AttributeValue) (bool, error) {
+			var k struct {
+				PK     string `dynamodbav:"PK"`
+				SK     string `dynamodbav:"SK"`
+				GSI1SK string `dynamodbav:"GSI1SK"`
+			}
+			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+				return false, err
+			}
+			found = append(found, entry{k.GSI1SK, key{k.PK, k.SK}})
+			return true, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: stale connections at %s: %w", now.UTC().Format(time.RFC3339), err)
+		}
+	}
+	slices.SortFunc(found, func(a, b entry) int { return strings.Compare(a.sk, b.sk) })
+	found = found[:min(len(found), limit)]
+	keys := make([]key, len(found))
+	for i, e := range found {
+		keys[i] = e.k
+	}
+	byKey := map[key]store.Connection{}
+	err := d.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
 		var it connectionItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return false, fmt.Errorf("decode %v: %w", item[attrPK], err)
+			return fmt.Errorf("decode %v: %w", item[attrPK], err)
 		}
-		out = append(out, it.domain())
-		return len(out) < limit, nil
+		byKey[key{it.PK, it.SK}] = it.domain()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: stale connections at %s: %w", now.UTC().Format(time.RFC3339), err)
+	}
+	for _, e := range found {
+		// A record deleted since the index was read is gone, not stale;
+		// one touched since may not be stale any more. An expired one is
+		// stale: its ttl comes after its Stale time.
+		if c, ok := byKey[e.k]; ok && !c.Stale().After(now) {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }

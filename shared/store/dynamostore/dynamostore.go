@@ -348,29 +348,3 @@ func (d *DB) CreateSession(ctx context.Context, s domain.Session) error {
 	}
 	return nil
 }
-
-// GetSession returns a session with its current Registered count, or
-// store.ErrNotFound.
-func (d *DB) GetSession(ctx context.Context, id domain.SessionID) (domain.Session, error) {
-	s, ok, err := d.session(ctx, id)
-	if err != nil {
-		return domain.Session{}, fmt.Errorf("dynamostore: get session %s: %w", id, err)
-	}
-	if !ok {
-		return domain.Session{}, fmt.Errorf("dynamostore: get session %s: %w", id, store.ErrNotFound)
-	}
-	return s, nil
-}
-
-func (d *DB) session(ctx context.Context, id domain.SessionID) (domain.Session, bool, error) {
-	var it sessionItem
-	ok, err := d.get(ctx, sessionKey(id), &it)
-	if err != nil || !ok {
-		return domain.Session{}, false, err
-	}
-	s, err := it.domain()
-	if err != nil {
-		return domain.Session{}, false, err
-	}
-	return s, true, nil
-}

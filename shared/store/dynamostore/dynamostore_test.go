@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,4 +171,89 @@ func BenchmarkRegisterContention(b *testing.B) {
 	b.ReportMetric(float64(p50.Milliseconds())/n, "p50-ms")
 	b.ReportMetric(float64(p99.Milliseconds())/n, "p99-ms")
 	b.Logf("last run (%d users, %d spots, %d goroutines): %v", users, capacity, workers, res)
+}
+
+// TestCapacityOfALiveSession checks what DynamoDB says the messages of a
+// crowd cost (ReturnConsumedCapacity): a member's own change is one
+// write of its own item (1 WCU for an item under 1 KB), and the read
+// behind a state of 50 members and 20 questions stays within 10 RCU.
+// They are the cost of the item layout, not timings.
+func TestCapacityOfALiveSession(t *testing.T) {
+	client := localClient(t)
+	var mu sync.Mutex
+	var calls []dynamostore.Usage
+	meter := func(u dynamostore.Usage) {
+		mu.Lock()
+		calls = append(calls, u)
+		mu.Unlock()
+	}
+	spent := func(do func()) (rcu, wcu float64, n int) {
+		mu.Lock()
+		calls = nil
+		mu.Unlock()
+		do()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range calls {
+			rcu, wcu = rcu+u.RCU, wcu+u.WCU
+		}
+		return rcu, wcu, len(calls)
+	}
+	db := dynamostore.New(dynamostore.MeterClient(client, meter), newTable(t, client))
+	ctx := t.Context()
+	at := time.Date(2030, time.May, 6, 9, 0, 0, 0, time.UTC)
+	sess, err := domain.NewHostedSession(domain.KindPrimetime, "host", "Crowd", "", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	var users []domain.UserID
+	for i := range 50 {
+		u := domain.UserID("u" + domain.NewID(15))
+		users = append(users, u)
+		_, err := db.Update(ctx, sess.ID, store.Load{Members: []domain.UserID{u}}, func(x *domain.Session) error {
+			if _, err := x.Admit(domain.Joiner{UserID: u, Name: "Member " + strconv.Itoa(i), Device: domain.DeviceWeb}, at); err != nil {
+				return err
+			}
+			_, err := x.Connect(u, domain.ConnectionID(domain.NewID(16)), at)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		_, err := db.Update(ctx, sess.ID, store.Load{Members: users[i : i+1]}, func(x *domain.Session) error {
+			_, err := x.Ask(users[i], "q"+strconv.Itoa(i), "What does a question of about this length cost to keep, "+strconv.Itoa(i)+"?", at)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, wcu, n := spent(func() {
+		if _, err := db.Update(ctx, sess.ID, store.Load{Members: users[:1]}, func(x *domain.Session) error {
+			_, err := x.SetDevices(users[0], true, true)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("devices: %.1f WCU in %d calls", wcu, n)
+	if wcu != 1 {
+		t.Errorf("a member's devices cost %.1f WCU, want 1 (its own item, once)", wcu)
+	}
+
+	rcu, wcu, n := spent(func() {
+		if _, err := db.ReadSession(ctx, sess.ID, store.Load{AllMembers: true, AllQuestions: true, VotesOf: users[0]}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("state read: %.1f RCU in %d calls", rcu, n)
+	if rcu > 9 || wcu != 0 {
+		t.Errorf("the read behind a state costs %.1f RCU and %.1f WCU, want at most 9 (10 with the connection) and none", rcu, wcu)
+	}
 }

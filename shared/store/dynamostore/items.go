@@ -23,12 +23,18 @@ const (
 	attrRegistered     = "registered"
 	attrCapacity       = "capacity"
 	attrStatus         = "status"
-	attrPresenterID    = "presenterId"
 	attrLive           = "live"
-	attrVersion        = "version"
+	attrVer            = "ver"
+	attrCV             = "cv"
+	attrSpots          = "spots"
+	attrSeq            = "seq"
+	attrQuestions      = "qn"
+	attrPruned         = "pruned"
+	attrVotes          = "v"
+	attrQStatus        = "st"
 	attrLastSeenAt     = "lastSeenAt"
 	attrConnectedAt    = "connectedAt"
-	attrCount          = "n"
+	attrLimits         = "rl"
 )
 
 type userItem struct {
@@ -177,6 +183,11 @@ type eventSessionItem struct {
 	SessionID string `dynamodbav:"sessionId"`
 }
 
+// sessionItem is a session's own item. Ver grows with every write of
+// Live (its own state, store.HeadFields as one JSON value) and CV with
+// every write of its counters alone; the session's Version is their sum.
+// Conditions look at ver, at the counters and at status, so status is
+// kept apart from Live too.
 type sessionItem struct {
 	PK                   string    `dynamodbav:"PK"`
 	SK                   string    `dynamodbav:"SK"`
@@ -187,7 +198,6 @@ type sessionItem struct {
 	EventID              string    `dynamodbav:"eventId,omitempty"`
 	EmployerID           string    `dynamodbav:"employerId,omitempty"`
 	HostID               string    `dynamodbav:"hostId,omitempty"`
-	PresenterID          string    `dynamodbav:"presenterId,omitempty"`
 	GroupID              string    `dynamodbav:"groupId,omitempty"`
 	Speakers             []string  `dynamodbav:"speakers,omitempty"`
 	Start                time.Time `dynamodbav:"start"`
@@ -197,29 +207,32 @@ type sessionItem struct {
 	StageMaxSpeakers     int       `dynamodbav:"stageMaxSpeakers"`
 	StageMaxParticipants int       `dynamodbav:"stageMaxParticipants"`
 	CreatedAt            time.Time `dynamodbav:"createdAt"`
-	Version              int64     `dynamodbav:"version"`
-	// Live is domain.Live as one JSON string: UpdateSession replaces it
-	// whole, and one attribute keeps the update expression short.
-	Live string `dynamodbav:"live,omitempty"`
-	// GSI1PK and GSI1SK file the session in the list of sessions due
+	Ver                  int64     `dynamodbav:"ver"`
+	CV                   int64     `dynamodbav:"cv"`
+	Spots                int       `dynamodbav:"spots"`
+	Seq                  int64     `dynamodbav:"seq"`
+	Questions            int       `dynamodbav:"qn"`
+	Pruned               int64     `dynamodbav:"pruned,omitempty"`
+	Live                 string    `dynamodbav:"live,omitempty"`
+	// GSI1PK and GSI1SK file the session in the list of items due
 	// (dueIndexKey); absent when nothing is pending.
 	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
 	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
 }
 
-// encodeLive is the stored form of a session's live state.
-func encodeLive(l domain.Live) (string, error) {
-	b, err := json.Marshal(l)
+// encodeHead is the stored form of a session's own state.
+func encodeHead(s *domain.Session) (string, error) {
+	b, err := json.Marshal(store.HeadOf(s))
 	if err != nil {
-		return "", fmt.Errorf("encode live state: %w", err)
+		return "", fmt.Errorf("encode session state: %w", err)
 	}
 	return string(b), nil
 }
 
-// toSessionItem stores a new session: no spot is held yet, and it is due
-// for the scheduler at s.NextDue().
+// toSessionItem stores a new session's own item: no spot is held yet,
+// and it is due for the scheduler at s.HeadDue().
 func toSessionItem(s domain.Session) (sessionItem, error) {
-	live, err := encodeLive(s.Live)
+	live, err := encodeHead(&s)
 	if err != nil {
 		return sessionItem{}, err
 	}
@@ -240,34 +253,32 @@ func toSessionItem(s domain.Session) (sessionItem, error) {
 		EventID:              string(s.EventID),
 		EmployerID:           string(s.EmployerID),
 		HostID:               string(s.HostID),
-		PresenterID:          string(s.PresenterID),
 		GroupID:              s.GroupID,
 		Speakers:             sp,
 		Start:                s.Start,
 		End:                  s.End,
 		Capacity:             s.Capacity,
-		Registered:           0,
 		StageMaxSpeakers:     s.Stage.MaxSpeakers,
 		StageMaxParticipants: s.Stage.MaxParticipants,
 		CreatedAt:            s.CreatedAt,
-		Version:              s.Version,
+		Ver:                  s.Version,
+		Seq:                  s.Live.Seq,
 		Live:                 live,
 	}
-	if due := s.NextDue(); !due.IsZero() {
-		ik := dueIndexKey(due, s.ID)
+	if due := s.HeadDue(); !due.IsZero() {
+		ik := dueIndexKey(due, s.ID, skMeta)
 		it.GSI1PK, it.GSI1SK = ik.PK, ik.SK
 	}
 	return it, nil
 }
 
-// domain returns the session the item stores. Each call decodes the live
-// state afresh, so two calls give sessions that share nothing mutable but
-// the speakers.
+// domain returns the session the item stores, without members or
+// questions (Live.Partial).
 func (it sessionItem) domain() (domain.Session, error) {
-	var live domain.Live
+	var h store.HeadFields
 	if it.Live != "" {
-		if err := json.Unmarshal([]byte(it.Live), &live); err != nil {
-			return domain.Session{}, fmt.Errorf("decode live state of session %s: %w", it.ID, err)
+		if err := json.Unmarshal([]byte(it.Live), &h); err != nil {
+			return domain.Session{}, fmt.Errorf("decode state of session %s: %w", it.ID, err)
 		}
 	}
 	var sp []domain.UserID
@@ -277,26 +288,152 @@ func (it sessionItem) domain() (domain.Session, error) {
 			sp[i] = domain.UserID(u)
 		}
 	}
-	return domain.Session{
-		ID:          domain.SessionID(it.ID),
-		Kind:        domain.Kind(it.Kind),
-		Status:      domain.Status(it.Status),
-		Title:       it.Title,
-		EventID:     domain.EventID(it.EventID),
-		EmployerID:  domain.EmployerID(it.EmployerID),
-		HostID:      domain.UserID(it.HostID),
-		PresenterID: domain.UserID(it.PresenterID),
-		GroupID:     it.GroupID,
-		Speakers:    sp,
-		Start:       it.Start,
-		End:         it.End,
-		Capacity:    it.Capacity,
-		Registered:  it.Registered,
-		Stage:       domain.StageLimits{MaxSpeakers: it.StageMaxSpeakers, MaxParticipants: it.StageMaxParticipants},
-		CreatedAt:   it.CreatedAt,
-		Version:     it.Version,
-		Live:        live,
-	}, nil
+	s := domain.Session{
+		ID:         domain.SessionID(it.ID),
+		Kind:       domain.Kind(it.Kind),
+		Title:      it.Title,
+		EventID:    domain.EventID(it.EventID),
+		EmployerID: domain.EmployerID(it.EmployerID),
+		HostID:     domain.UserID(it.HostID),
+		GroupID:    it.GroupID,
+		Speakers:   sp,
+		Start:      it.Start,
+		End:        it.End,
+		Capacity:   it.Capacity,
+		Registered: it.Registered,
+		Stage:      domain.StageLimits{MaxSpeakers: it.StageMaxSpeakers, MaxParticipants: it.StageMaxParticipants},
+		CreatedAt:  it.CreatedAt,
+		Version:    it.Ver + it.CV,
+	}
+	h.Apply(&s)
+	s.Status = domain.Status(it.Status)
+	s.Live.Spots, s.Live.Seq, s.Live.QuestionCount, s.Live.Pruned = it.Spots, it.Seq, it.Questions, it.Pruned
+	s.Live.Partial = true
+	return s, nil
+}
+
+// memberItem is one member of a session. Times are Unix nanoseconds (0
+// for none), names short: a member's item is written on every message of
+// that member, and its size is what a write costs. Ver grows with every
+// write; ttl is set once the member is removed.
+type memberItem struct {
+	PK          string `dynamodbav:"PK"`
+	SK          string `dynamodbav:"SK"`
+	User        string `dynamodbav:"u"`
+	Name        string `dynamodbav:"n"`
+	Device      string `dynamodbav:"d,omitempty"`
+	Role        string `dynamodbav:"r"`
+	Mic         bool   `dynamodbav:"mic,omitempty"`
+	Cam         bool   `dynamodbav:"cam,omitempty"`
+	HandAt      int64  `dynamodbav:"ha,omitempty"`
+	HandSeq     int64  `dynamodbav:"hs,omitempty"`
+	Registered  bool   `dynamodbav:"reg,omitempty"`
+	Conn        string `dynamodbav:"c,omitempty"`
+	Connected   bool   `dynamodbav:"on,omitempty"`
+	Synced      bool   `dynamodbav:"sy,omitempty"`
+	JoinSeq     int64  `dynamodbav:"js,omitempty"`
+	AdmittedAt  int64  `dynamodbav:"at,omitempty"`
+	ConnectedAt int64  `dynamodbav:"cat,omitempty"`
+	LastSeenAt  int64  `dynamodbav:"ls,omitempty"`
+	LeftAt      int64  `dynamodbav:"la,omitempty"`
+	Removed     bool   `dynamodbav:"rm,omitempty"`
+	Spot        bool   `dynamodbav:"sp,omitempty"`
+	Ver         int64  `dynamodbav:"ver"`
+	TTL         int64  `dynamodbav:"ttl,omitempty"`
+	GSI1PK      string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK      string `dynamodbav:"GSI1SK,omitempty"`
+}
+
+// nanos is t in Unix nanoseconds, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the time of n Unix nanoseconds in UTC, the zero time for 0.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// toMemberItem stores m of session id at version ver, filed in the due
+// list at due (zero: not filed); a removed member expires at expires.
+func toMemberItem(id domain.SessionID, m domain.Member, ver int64, due, expires time.Time) memberItem {
+	k := memberKey(id, m.UserID)
+	it := memberItem{
+		PK: k.PK, SK: k.SK,
+		User: string(m.UserID), Name: m.Name, Device: string(m.Device), Role: string(m.Role),
+		Mic: m.Mic, Cam: m.Cam, HandSeq: m.HandSeq, JoinSeq: m.JoinSeq, Registered: m.Registered,
+		Conn: string(m.ConnectionID), Connected: m.Connected, Synced: m.Synced,
+		AdmittedAt: nanos(m.AdmittedAt), ConnectedAt: nanos(m.ConnectedAt), LastSeenAt: nanos(m.LastSeenAt), LeftAt: nanos(m.LeftAt),
+		Removed: m.Removed, Spot: m.Spot, Ver: ver,
+	}
+	if m.HandRaisedAt != nil {
+		it.HandAt = nanos(*m.HandRaisedAt)
+	}
+	if m.Removed && !expires.IsZero() {
+		it.TTL = expires.Unix()
+	}
+	if !due.IsZero() {
+		ik := dueIndexKey(due, id, k.SK)
+		it.GSI1PK, it.GSI1SK = ik.PK, ik.SK
+	}
+	return it
+}
+
+func (it memberItem) domain() domain.Member {
+	m := domain.Member{
+		UserID: domain.UserID(it.User), Name: it.Name, Device: domain.Device(it.Device), Role: domain.Role(it.Role),
+		Mic: it.Mic, Cam: it.Cam, HandSeq: it.HandSeq, JoinSeq: it.JoinSeq, Registered: it.Registered,
+		ConnectionID: domain.ConnectionID(it.Conn), Connected: it.Connected, Synced: it.Synced,
+		AdmittedAt: fromNanos(it.AdmittedAt), ConnectedAt: fromNanos(it.ConnectedAt), LastSeenAt: fromNanos(it.LastSeenAt), LeftAt: fromNanos(it.LeftAt),
+		Removed: it.Removed, Spot: it.Spot, Version: it.Ver,
+	}
+	if it.HandAt != 0 {
+		t := fromNanos(it.HandAt)
+		m.HandRaisedAt = &t
+	}
+	return m
+}
+
+// questionItem is one question; its votes are counted here and each
+// vote is an item of its own (voteKey).
+type questionItem struct {
+	PK      string `dynamodbav:"PK"`
+	SK      string `dynamodbav:"SK"`
+	ID      string `dynamodbav:"id"`
+	User    string `dynamodbav:"u"`
+	Name    string `dynamodbav:"n"`
+	Text    string `dynamodbav:"t"`
+	Votes   int    `dynamodbav:"v"`
+	Status  string `dynamodbav:"st"`
+	AskedAt int64  `dynamodbav:"at"`
+	Seq     int64  `dynamodbav:"seq"`
+}
+
+func toQuestionItem(id domain.SessionID, q domain.Question) questionItem {
+	k := questionKey(id, q.ID)
+	return questionItem{
+		PK: k.PK, SK: k.SK, ID: q.ID, User: string(q.UserID), Name: q.Name, Text: q.Text,
+		Votes: q.Votes, Status: string(q.Status), AskedAt: nanos(q.AskedAt), Seq: q.Seq,
+	}
+}
+
+func (it questionItem) domain() domain.Question {
+	return domain.Question{
+		ID: it.ID, UserID: domain.UserID(it.User), Name: it.Name, Text: it.Text,
+		Votes: it.Votes, Status: domain.QuestionStatus(it.Status), AskedAt: fromNanos(it.AskedAt), Seq: it.Seq,
+	}
+}
+
+// voteItem is one member's vote for one question.
+type voteItem struct {
+	PK string `dynamodbav:"PK"`
+	SK string `dynamodbav:"SK"`
 }
 
 type registrationItem struct {
@@ -316,12 +453,6 @@ func (it registrationItem) domain() domain.Registration {
 	return domain.Registration{SessionID: domain.SessionID(it.SessionID), UserID: domain.UserID(it.UserID), CreatedAt: it.CreatedAt}
 }
 
-// dueItem is the part of a session item DueSessions reads.
-type dueItem struct {
-	ID     string `dynamodbav:"id"`
-	Status string `dynamodbav:"status"`
-}
-
 // connectionItem is a WebSocket connection; ttl is ConnectedAt +
 // store.ConnectionTTL in Unix seconds.
 type connectionItem struct {
@@ -333,9 +464,13 @@ type connectionItem struct {
 	Device      string    `dynamodbav:"device,omitempty"`
 	ConnectedAt time.Time `dynamodbav:"connectedAt"`
 	LastSeenAt  time.Time `dynamodbav:"lastSeenAt"`
-	TTL         int64     `dynamodbav:"ttl"`
-	GSI1PK      string    `dynamodbav:"GSI1PK"`
-	GSI1SK      string    `dynamodbav:"GSI1SK"`
+	// Limits holds each rate limiter class's theoretical arrival time in
+	// Unix nanoseconds; it is always there (maybe empty), so that one
+	// class is set with SET rl.<class>.
+	Limits map[string]int64 `dynamodbav:"rl"`
+	TTL    int64            `dynamodbav:"ttl"`
+	GSI1PK string           `dynamodbav:"GSI1PK"`
+	GSI1SK string           `dynamodbav:"GSI1SK"`
 }
 
 func toConnectionItem(c store.Connection) connectionItem {
@@ -349,6 +484,7 @@ func toConnectionItem(c store.Connection) connectionItem {
 		Device:      string(c.Device),
 		ConnectedAt: c.ConnectedAt.UTC(),
 		LastSeenAt:  c.LastSeenAt.UTC(),
+		Limits:      limitsItem(c.Limits),
 		TTL:         c.ConnectedAt.Add(store.ConnectionTTL).Unix(),
 		GSI1PK:      ik.PK,
 		GSI1SK:      ik.SK,
@@ -356,7 +492,7 @@ func toConnectionItem(c store.Connection) connectionItem {
 }
 
 func (it connectionItem) domain() store.Connection {
-	return store.Connection{
+	c := store.Connection{
 		ID:          domain.ConnectionID(it.ID),
 		SessionID:   domain.SessionID(it.SessionID),
 		UserID:      domain.UserID(it.UserID),
@@ -364,6 +500,22 @@ func (it connectionItem) domain() store.Connection {
 		ConnectedAt: it.ConnectedAt,
 		LastSeenAt:  it.LastSeenAt,
 	}
+	if len(it.Limits) > 0 {
+		c.Limits = make(map[string]time.Time, len(it.Limits))
+		for k, v := range it.Limits {
+			c.Limits[k] = fromNanos(v)
+		}
+	}
+	return c
+}
+
+// limitsItem is the stored form of a connection's rate limiters.
+func limitsItem(l map[string]time.Time) map[string]int64 {
+	out := make(map[string]int64, len(l))
+	for k, v := range l {
+		out[k] = nanos(v)
+	}
+	return out
 }
 
 // chatItem is one chat message; ttl is At + store.ChatTTL in Unix seconds.

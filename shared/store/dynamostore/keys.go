@@ -1,6 +1,7 @@
 package dynamostore
 
 import (
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +11,7 @@ import (
 
 // The table's key layout, all of it in this file. The table has a string
 // hash key PK and a string range key SK, one global secondary index GSI1
-// (GSI1PK, GSI1SK; projection ALL) and the TTL attribute ttl.
+// (GSI1PK, GSI1SK; projection KEYS_ONLY) and the TTL attribute ttl.
 //
 //	item                 PK                 SK
 //	user                 USER#<id>          META
@@ -19,11 +20,15 @@ import (
 //	employer             EVENT#<id>         EMPLOYER#<id>             (counter sessionsBooked)
 //	slot counter         EVENT#<id>         SLOT#<start>              (counter booked)
 //	event's session      EVENT#<id>         SESSION#<start>#<session> (points at the session)
-//	session              SESSION#<id>       META                      (counter registered)
+//	session              SESSION#<id>       META                      (status, version, counters registered,
+//	                                                                   spots, seq, questions; the rest of
+//	                                                                   the session's own state as one value)
+//	member               SESSION#<id>       MEMBER#<user>             (version; ttl once removed)
+//	question             SESSION#<id>       Q#<question>              (counter votes)
+//	vote                 SESSION#<id>       VOTE#<user>#<question>    (one per member and question)
 //	registration         SESSION#<id>       REG#<user>
 //	chat message         SESSION#<id>       CHAT#<room>#<at>#<message>  (ttl)
-//	connection           CONN#<id>          META                      (ttl)
-//	rate counter         RATE#<key>#<unix>  META                      (counter n, ttl)
+//	connection           CONN#<id>          META                      (rate limiters; ttl)
 //	SFU worker           WORKER#<id>        META                      (ttl)
 //
 // An event's sessions and slot counters live in the event's partition, so
@@ -32,27 +37,56 @@ import (
 // time of fixed width, so the sort key orders sessions by start, then id.
 // A chat message's <room> is "main" or the breakout room's index, and
 // <at> a fixed-width time, so one room's messages are one range of the
-// session's partition, in time order. A rate counter's <unix> is the
-// start of its window in Unix seconds; it is last so that any <key>
-// works.
+// session's partition, in time order.
 //
-// GSI1 (projection ALL) is sparse: only items that carry GSI1PK are in
-// it: the two time-ordered lists the scheduler walks, and the registry of
-// SFU workers.
+// A session's live state is many small items in its partition, not one
+// document: a member's message writes its member's item (about 250
+// bytes, one WCU) and nothing else; only what members share is on the
+// session item, changed by a conditional write: the stage's seats and the
+// status under its version, the spots and questions by counters that
+// grow only within their limit, the hand queue by an atomic counter. A
+// member's votes are one range (VOTE#<user>#), read with the state.
+//
+// Why no key is hot at 10,000 concurrent sessions. A partition takes about
+// 1,000 WCU and 3,000 RCU a second.
+//
+//   - SESSION#<id>: one session's items. Its writes are its own members'
+//     messages, each member held to a few a second by the rate limits
+//     (wsapi), so a 200-member session at its limits writes a few hundred
+//     WCU a second, most of them to distinct member items; no item takes
+//     every member's writes: the session item takes the joins, the hands
+//     and the questions (one small counter each), never a mic toggle.
+//   - The lists every session joins are spread over shards of GSI1 by a
+//     hash of the session (DUE#0…DUE#15) or of the connection
+//     (CONN#0…CONN#31). The due list is written when an item's due time
+//     changes (connect, drop, a stage or breakout timer): at 10,000
+//     sessions of 50 members reconnecting every few minutes, a few hundred
+//     writes a second, some tens per shard. The connection list is
+//     written once a minute per connection (its stale time): 500,000
+//     connections make about 8,300 writes a second, 260 per shard. The
+//     index projects keys only, so a write that does not move an item in
+//     a list (a mic toggle, a rate limiter) writes nothing to it.
+//   - WORKER: one entry per SFU worker, written every heartbeat (5 s): a
+//     hundred workers make 20 writes a second.
+//   - EVENT#<id>, USER#<id>, CONN#<id>: one event's bookings, one user,
+//     one connection.
+//
+// GSI1 is sparse: only items that carry GSI1PK are in it: the
+// time-ordered lists the scheduler walks, and the registry of SFU
+// workers.
 //
 //	list                 GSI1PK             GSI1SK
-//	sessions due         DUE                <due>#<session>    (Session.NextDue; absent when zero)
-//	connections          CONN               <stale>#<conn>     (store.Connection.Stale)
+//	items due            DUE#<shard>        <due>#<session>#<item>  (a session item at Session.HeadDue, a
+//	                                                                  member item at Session.MemberDue)
+//	connections          CONN#<shard>       <stale>#<conn>     (store.Connection.Stale)
 //	SFU workers          WORKER             <id>
 //
-// Each list is one index partition, which holds up to about 1,000 writes
-// a second: ample for one event's sessions and connections. Should it
-// become hot, the partition can be sharded (DUE#0 … DUE#n-1 by a hash of
-// the id) and the readers merge the shards by GSI1SK. Reads of a global
-// secondary index are eventually consistent: a session or connection may
-// show up a moment late, or at its previous time. The scheduler that
-// reads them tolerates both: it applies Tick, which changes nothing
-// (domain.ErrNoChange) for a session that is not due after all.
+// Readers query every shard and merge them by GSI1SK. Reads of a global
+// secondary index are eventually consistent: an item may show up a
+// moment late, or at its previous time. The scheduler tolerates both: it
+// applies Tick, which changes nothing (domain.ErrNoChange) for a session
+// that is not due after all, and reads the items themselves, strongly
+// consistent, before acting.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
@@ -69,19 +103,24 @@ const (
 	prefixSlot      = "SLOT#"
 	prefixSession   = "SESSION#"
 	prefixReg       = "REG#"
+	prefixMember    = "MEMBER#"
+	prefixQuestion  = "Q#"
+	prefixVote      = "VOTE#"
 	prefixChat      = "CHAT#"
 	prefixConn      = "CONN#"
-	prefixRate      = "RATE#"
 	prefixWorker    = "WORKER#"
 	skMeta          = "META"
 
 	// chatMainRoom names the main room in chat sort keys.
 	chatMainRoom = "main"
 
-	// gsiDue and gsiConn are the GSI1 partitions of the sessions due
-	// and of the connections by stale time.
-	gsiDue  = "DUE"
-	gsiConn = "CONN"
+	// gsiDue and gsiConn prefix the GSI1 partitions (shards) of the items
+	// due and of the connections by stale time.
+	gsiDue  = "DUE#"
+	gsiConn = "CONN#"
+	// dueShards and connShards are how many shards each list has.
+	dueShards  = 16
+	connShards = 32
 	// gsiWorker is the GSI1 partition of the SFU workers, by id.
 	gsiWorker = "WORKER"
 
@@ -126,6 +165,38 @@ func registrationKey(session domain.SessionID, user domain.UserID) key {
 	return key{sessionPK(session), prefixReg + string(user)}
 }
 
+func memberKey(session domain.SessionID, user domain.UserID) key {
+	return key{sessionPK(session), prefixMember + string(user)}
+}
+
+func questionKey(session domain.SessionID, id string) key {
+	return key{sessionPK(session), prefixQuestion + id}
+}
+
+// votePrefix is the range of a user's votes.
+func votePrefix(user domain.UserID) string { return prefixVote + string(user) + "#" }
+
+func voteKey(session domain.SessionID, user domain.UserID, question string) key {
+	return key{sessionPK(session), votePrefix(user) + question}
+}
+
+// voteParts returns the user and question of a vote's sort key. User ids
+// hold no "#" (they are the API's own ids).
+func voteParts(sk string) (domain.UserID, string, bool) {
+	rest, ok := strings.CutPrefix(sk, prefixVote)
+	if !ok {
+		return "", "", false
+	}
+	u, q, ok := strings.Cut(rest, "#")
+	return domain.UserID(u), q, ok
+}
+
+// sessionOf returns the session of a key in a session's partition.
+func sessionOf(pk string) (domain.SessionID, bool) {
+	id, ok := strings.CutPrefix(pk, prefixSession)
+	return domain.SessionID(id), ok
+}
+
 // keyTime writes t in UTC at a fixed width.
 func keyTime(t time.Time) string { return t.UTC().Format(keyTimeLayout) }
 
@@ -158,11 +229,6 @@ func chatKey(session domain.SessionID, room *int, at time.Time, id string) key {
 
 func connectionKey(id domain.ConnectionID) key { return key{prefixConn + string(id), skMeta} }
 
-// rateKey is the counter of k in the window that starts at window.
-func rateKey(k string, window time.Time) key {
-	return key{prefixRate + k + "#" + strconv.FormatInt(window.Unix(), 10), skMeta}
-}
-
 func workerKey(id string) key { return key{prefixWorker + id, skMeta} }
 
 // workerIndexKey files a worker in the list of workers, by id.
@@ -174,15 +240,32 @@ type indexKey struct {
 	SK string
 }
 
-// dueIndexKey files a session in the list of sessions due at due.
-func dueIndexKey(due time.Time, id domain.SessionID) indexKey {
-	return indexKey{gsiDue, keyTime(due) + "#" + string(id)}
+// shard spreads ids over n shards by a hash (FNV-1a) of id.
+func shard(id string, n int) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id)) // hash writes never fail
+	return strconv.Itoa(int(h.Sum32() % uint32(n)))
+}
+
+// dueIndexKey files an item of a session (its SK) in the list of items
+// due at due, in the session's shard.
+func dueIndexKey(due time.Time, id domain.SessionID, sk string) indexKey {
+	return indexKey{gsiDue + shard(string(id), dueShards), keyTime(due) + "#" + string(id) + "#" + sk}
 }
 
 // staleIndexKey files a connection in the list of connections by the
-// time API Gateway closes them.
+// time API Gateway closes them, in the connection's shard.
 func staleIndexKey(stale time.Time, id domain.ConnectionID) indexKey {
-	return indexKey{gsiConn, keyTime(stale) + "#" + string(id)}
+	return indexKey{gsiConn + shard(string(id), connShards), keyTime(stale) + "#" + string(id)}
+}
+
+// shards returns the GSI1 partitions of a list.
+func shards(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
 }
 
 // indexUpTo is the least GSI1SK greater than that of every item filed

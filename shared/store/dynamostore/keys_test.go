@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/greenroom-live/greenroom/shared/domain"
 )
 
 func TestKeyTimeSortsByTime(t *testing.T) {
@@ -56,12 +58,12 @@ func TestIndexUpToIncludesTheTimeItself(t *testing.T) {
 		sk   string
 		want bool
 	}{
-		{dueIndexKey(base.Add(-time.Nanosecond), "zzz").SK, true},
-		{dueIndexKey(base, "a").SK, true},
-		{dueIndexKey(base, "zzzzzzzzzzzz").SK, true},
+		{dueIndexKey(base.Add(-time.Nanosecond), "zzz", skMeta).SK, true},
+		{dueIndexKey(base, "a", skMeta).SK, true},
+		{dueIndexKey(base, "zzzzzzzzzzzz", prefixMember+"~~~").SK, true},
 		{staleIndexKey(base, "~~~").SK, true},
-		{dueIndexKey(base.Add(time.Nanosecond), "a").SK, false},
-		{dueIndexKey(base.Add(time.Second), "").SK, false},
+		{dueIndexKey(base.Add(time.Nanosecond), "a", skMeta).SK, false},
+		{dueIndexKey(base.Add(time.Second), "", "").SK, false},
 	} {
 		if got := tc.sk < upTo; got != tc.want {
 			t.Errorf("%q < indexUpTo(%v) = %v, want %v", tc.sk, base, got, tc.want)
@@ -88,12 +90,37 @@ func TestChatKeysKeepRoomsApart(t *testing.T) {
 	}
 }
 
-func TestRateKeysKeepKeysApart(t *testing.T) {
-	w := time.Date(2030, time.May, 6, 9, 0, 0, 0, time.UTC)
-	if a, b := rateKey("a#1", w), rateKey("a", w); a == b {
-		t.Fatalf("two keys share the counter %v", a)
+func TestShardsSpreadAndStay(t *testing.T) {
+	// The same id always lands in the same shard, and many ids use every
+	// shard: no list is one partition.
+	used := map[string]int{}
+	for i := range 10000 {
+		id := domain.SessionID(domain.NewID(12))
+		k := dueIndexKey(time.Time{}, id, skMeta)
+		if again := dueIndexKey(time.Time{}, id, prefixMember+"u"); again.PK != k.PK {
+			t.Fatalf("one session in shards %s and %s", k.PK, again.PK)
+		}
+		used[k.PK]++
+		if i < 1000 {
+			used[staleIndexKey(time.Time{}, domain.ConnectionID(domain.NewID(16))).PK]++
+		}
 	}
-	if a, b := rateKey("a", w), rateKey("a", w.Add(time.Minute)); a == b {
-		t.Fatalf("two windows share the counter %v", a)
+	for _, pk := range append(shards(gsiDue, dueShards), shards(gsiConn, connShards)...) {
+		if used[pk] == 0 {
+			t.Errorf("shard %s never used", pk)
+		}
+	}
+	if n := used[gsiDue+"0"]; n > 2*10000/dueShards {
+		t.Errorf("shard DUE#0 took %d of 10000 sessions", n)
+	}
+}
+
+func TestVoteKeysGroupAUsersVotes(t *testing.T) {
+	k := voteKey("s", "u1", "q9").SK
+	if !strings.HasPrefix(k, votePrefix("u1")) || strings.HasPrefix(k, votePrefix("u")) {
+		t.Fatalf("vote key %q not in u1's range only", k)
+	}
+	if u, q, ok := voteParts(k); !ok || u != "u1" || q != "q9" {
+		t.Fatalf("voteParts(%q) = %q, %q, %v", k, u, q, ok)
 	}
 }

@@ -20,8 +20,8 @@ const tableWait = 2 * time.Minute
 
 // CreateTable creates the table the store needs, with the schema that
 // template.yaml declares: string keys PK (hash) and SK (range), the
-// global secondary index GSI1 on GSI1PK and GSI1SK projecting all
-// attributes, on-demand billing, and TTL on the attribute ttl. It waits
+// global secondary index GSI1 on GSI1PK and GSI1SK projecting keys only
+// (see keys.go), on-demand billing, and TTL on the attribute ttl. It waits
 // until the table is active. DynamoDB Local accepts the TTL setting but
 // never expires items; the store filters them on read.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
@@ -42,7 +42,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	})
 	if err != nil {
@@ -118,16 +118,30 @@ func DeleteTable(ctx context.Context, client *dynamodb.Client, name string) erro
 
 // LocalClient returns a client for DynamoDB Local (or any endpoint that
 // takes any credentials) at endpoint, such as http://127.0.0.1:8000: static
-// dummy credentials, region us-east-1, and no client-side retry quota, so
-// that a burst of conflicting transactions in a test or a benchmark is
-// not cut short by the SDK's token bucket.
+// dummy credentials, region us-east-1, and Retryer.
 func LocalClient(endpoint string) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		BaseEndpoint: aws.String(endpoint),
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.RateLimiter = ratelimit.None
-		}),
+		Retryer:      Retryer(),
+	})
+}
+
+// Retryer is the retry policy of every client of the store: the SDK's
+// standard retryer (three attempts per call, jittered exponential backoff
+// on throttling and 5xx) without its client-side retry quota. That quota
+// is one token bucket per client shared by all its calls: when a crowd
+// acts at once, the throttled or failed calls of some drain it, and then
+// every other call of the process fails at once with "retry quota
+// exceeded" instead of being retried — in the local runner one client
+// serves the whole crowd. The store bounds its own retries of what it
+// expects (conditions that fail, transactions that conflict: a bounded
+// number of attempts with full jitter, then store.ErrContention), and a
+// Lambda instance serves one invocation at a time, so the quota would
+// protect nobody and only turn a burst into errors.
+func Retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.RateLimiter = ratelimit.None
 	})
 }

@@ -83,10 +83,13 @@ func (d *DB) PutWorker(ctx context.Context, w store.Worker) error {
 	return nil
 }
 
-// ListWorkers returns the workers whose records have not expired, by id,
-// from the WORKER partition of GSI1 (eventually consistent: see keys.go).
+// ListWorkers returns the workers whose records have not expired, by id:
+// their keys from the WORKER partition of GSI1 (eventually consistent:
+// see keys.go; the index holds keys only), then the records by their
+// keys.
 func (d *DB) ListWorkers(ctx context.Context) ([]store.Worker, error) {
 	out := []store.Worker{}
+	var keys []key
 	p := dynamodb.NewQueryPaginator(d.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(d.table),
 		IndexName:                 aws.String(indexGSI1),
@@ -100,15 +103,23 @@ func (d *DB) ListWorkers(ctx context.Context) ([]store.Worker, error) {
 			return nil, fmt.Errorf("dynamostore: list workers: %w", err)
 		}
 		for _, item := range page.Items {
-			var it workerItem
-			ok, err := d.decode(item, &it)
-			if err != nil {
+			var k key
+			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
 				return nil, fmt.Errorf("dynamostore: list workers: %w", err)
 			}
-			if ok {
-				out = append(out, it.store())
-			}
+			keys = append(keys, k)
 		}
+	}
+	err := d.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
+		var it workerItem
+		ok, err := d.decode(item, &it)
+		if ok {
+			out = append(out, it.store())
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: list workers: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

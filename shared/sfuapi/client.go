@@ -1,4 +1,4 @@
-package control
+package sfuapi
 
 import (
 	"bytes"
@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/greenroom-live/greenroom/sfuworker/sfu"
 )
 
 // Timeouts of the HTTP client NewHTTPClient makes. A session handler runs
@@ -53,8 +51,8 @@ type ClientConfig struct {
 }
 
 // Client calls one worker's control API. It is safe for concurrent use.
-// Errors the worker answers are *APIError, which unwraps to sfu.ErrNoRoom,
-// sfu.ErrNoMember, sfu.ErrBadSDP, sfu.ErrStaleAnswer, sfu.ErrBadMessage, sfu.ErrClosed,
+// Errors the worker answers are *APIError, which unwraps to ErrNoRoom,
+// ErrNoMember, ErrBadSDP, ErrStaleAnswer, ErrBadMessage, ErrClosed,
 // ErrDraining, ErrUnauthorized or ErrBadRequest when the code says so.
 type Client struct {
 	base   string
@@ -78,41 +76,41 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 }
 
 // Apply sends a room's whole desired state (PUT /v1/rooms/{room}).
-func (c *Client) Apply(ctx context.Context, st sfu.RoomState) error {
+func (c *Client) Apply(ctx context.Context, st RoomState) error {
 	body, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("control: apply %s: %w", st.Room, err)
+		return fmt.Errorf("sfuapi: apply %s: %w", st.Room, err)
 	}
 	if err := c.do(ctx, http.MethodPut, roomPath(st.Room), body); err != nil {
-		return fmt.Errorf("control: apply %s: %w", st.Room, err)
+		return fmt.Errorf("sfuapi: apply %s: %w", st.Room, err)
 	}
 	return nil
 }
 
 // CloseRoom closes a room (DELETE /v1/rooms/{room}); closing a room the
 // worker does not have is not an error.
-func (c *Client) CloseRoom(ctx context.Context, room sfu.RoomID) error {
+func (c *Client) CloseRoom(ctx context.Context, room RoomID) error {
 	if err := c.do(ctx, http.MethodDelete, roomPath(room), nil); err != nil {
-		return fmt.Errorf("control: close %s: %w", room, err)
+		return fmt.Errorf("sfuapi: close %s: %w", room, err)
 	}
 	return nil
 }
 
 // Signal hands a member's media.offer, media.answer or media.candidate
 // to the worker (POST /v1/rooms/{room}/members/{member}/signal).
-func (c *Client) Signal(ctx context.Context, room sfu.RoomID, member sfu.MemberID, msgType string, payload json.RawMessage) error {
-	body, err := json.Marshal(signalBody{Type: msgType, Payload: payload})
+func (c *Client) Signal(ctx context.Context, room RoomID, member MemberID, msgType string, payload json.RawMessage) error {
+	body, err := json.Marshal(signalMsg{Type: msgType, Payload: payload})
 	if err != nil {
-		return fmt.Errorf("control: signal %s/%s: %w", room, member, err)
+		return fmt.Errorf("sfuapi: signal %s/%s: %w", room, member, err)
 	}
 	path := roomPath(room) + "/members/" + url.PathEscape(string(member)) + "/signal"
 	if err := c.do(ctx, http.MethodPost, path, body); err != nil {
-		return fmt.Errorf("control: signal %s/%s: %w", room, member, err)
+		return fmt.Errorf("sfuapi: signal %s/%s: %w", room, member, err)
 	}
 	return nil
 }
 
-func roomPath(room sfu.RoomID) string { return "/v1/rooms/" + url.PathEscape(string(room)) }
+func roomPath(room RoomID) string { return "/v1/rooms/" + url.PathEscape(string(room)) }
 
 // do sends one request and turns an error response into an *APIError.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) error {
@@ -137,9 +135,15 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) error
 	if res.StatusCode/100 == 2 {
 		return nil
 	}
-	var eb errorBody
+	var eb ErrorBody
 	if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
 		eb.Error.Code, eb.Error.Message = http.StatusText(res.StatusCode), strings.TrimSpace(string(data))
 	}
 	return &APIError{Status: res.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+}
+
+// signalMsg is the body of a signal request on the wire.
+type signalMsg struct {
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
 }
