@@ -403,13 +403,14 @@ func TestSignalRefusals(t *testing.T) {
 	s := e.session(domain.MediaAssignment{})
 	guest, _ := s.Member("guest")
 	for _, tc := range []struct {
-		refuse   error
+		refuse   error // what the worker says
+		want     error // what it is on this side of the control API
 		conflict bool
 		field    string
 	}{
-		{sfu.ErrStaleAnswer, true, ""},
-		{sfu.ErrBadSDP, false, "sdp"},
-		{sfu.ErrBadMessage, false, "candidate"},
+		{sfu.ErrStaleAnswer, sfuapi.ErrStaleAnswer, true, ""},
+		{sfu.ErrBadSDP, sfuapi.ErrBadSDP, false, "sdp"},
+		{sfu.ErrBadMessage, sfuapi.ErrBadMessage, false, "candidate"},
 	} {
 		e.workers["w1"].refuse = tc.refuse
 		err := m.Signal(t.Context(), s, guest, "media.answer", json.RawMessage(`{"sdp":"v=0"}`))
@@ -420,7 +421,7 @@ func TestSignalRefusals(t *testing.T) {
 		if errors.As(err, &fe) != (tc.field != "") || (tc.field != "" && fe[tc.field] == "") {
 			t.Errorf("%v: Signal = %v, want field errors on %q", tc.refuse, err, tc.field)
 		}
-		if !errors.Is(err, tc.refuse) {
+		if !errors.Is(err, tc.want) {
 			t.Errorf("%v: Signal = %v lost the worker's error", tc.refuse, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/greenroom-live/greenroom/infra/local/runner"
 	"github.com/greenroom-live/greenroom/shared/domain"
@@ -48,13 +49,19 @@ func TestDebugHookKillsASessionsWorker(t *testing.T) {
 	}
 	host := connect(t, c, hostID, id, "web")
 	host.ok("session.start", nil)
-	sess, err := s.Store.GetSession(t.Context(), domain.SessionID(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	worker := sess.Live.Media.WorkerID
-	if worker == "" {
-		t.Fatal("the live session has no media worker")
+	// A session gets its worker with its first media offer.
+	newPeer(t, host, peerOpts{publish: true})
+	var worker string
+	deadline := time.Now().Add(waitFor)
+	for worker == "" {
+		sess, err := s.Store.GetSession(t.Context(), domain.SessionID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if worker = sess.Live.Media.WorkerID; worker == "" && time.Now().After(deadline) {
+			t.Fatal("the live session never got a media worker")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	code, killed := kill(s, id, s.AdminKey)
 	if code != http.StatusOK || killed != worker {
