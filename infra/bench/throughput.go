@@ -90,7 +90,7 @@ func measureLoad(ctx context.Context, members []*member, ld load, duration time.
 			refused := 0
 			for n := 0; n < perMember && time.Now().Before(deadline); n++ {
 				t0 := time.Now()
-				f, err := m.call(ctx, ld.name, ld.next(n))
+				f, err := m.callOnce(ctx, ld.name, ld.next(n))
 				if err != nil && f.Type != "error" {
 					errs[i] = err
 					break
