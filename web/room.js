@@ -3,7 +3,7 @@
 import { explain } from './api.js';
 import { Live } from './live.js';
 import { Media } from './media.js';
-import { h, replace, toast, showError, busy, copy, fmtDuration, initials, field, icon } from './ui.js';
+import { h, replace, toast, showError, busy, copy, fmtDuration, initials, field, icon, ask } from './ui.js';
 
 const MAX_ROOMS = 10;
 const ROOM_NAME_MAX = 30;
@@ -23,6 +23,9 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   let ended = false;
   let wasPublishing = false;
   let mediaEpoch = null;
+  let wasOnStage = false;
+  let leftStage = 0;       // when I ended my own live video
+  let lastApproved = null; // {userId, at}: the newest hand.approved of another member
 
   const err = (e) => {
     const text = explain(e);
@@ -40,6 +43,9 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   ui.banner = h('div.banner', { hidden: true });
   ui.share = h('div.share');
   ui.stage = h('div.stage#stage');
+  ui.screen = h('div.screen-share#screen-share', { hidden: true });
+  ui.strip = h('div.strip#audience', { role: 'list', 'aria-label': 'Everyone in the session', hidden: true });
+  ui.notice = h('div.notice#stage-notice', { role: 'status', hidden: true });
   ui.mediaStatus = h('p.media-status', { hidden: true });
   ui.controls = h('div.controls');
   ui.approval = h('div.approval', { hidden: true, role: 'status' });
@@ -58,7 +64,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     h('header.room-head', h('div', ui.title, ui.badges), h('div.head-right', ui.conn, ui.headButtons)),
     ui.banner,
     h('div.room-body',
-      h('div.main', ui.share, ui.stage, ui.mediaStatus, ui.controls, ui.start),
+      h('div.main', ui.share, ui.notice, ui.screen, ui.stage, ui.strip, ui.mediaStatus, ui.controls, ui.start),
       h('aside.side', ui.approval, ui.tabs, ui.panels.people, ui.panels.chat, ui.panels.qa)),
     ui.dialog);
   app.append(ui.root);
@@ -116,11 +122,12 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     if (ev.event === 'breakout.closing') toast('Breakout rooms are closing soon.');
     if (ev.event === 'hand.declined' && ev.userId === live.userId) toast('Your request to speak was declined.');
     if (ev.event === 'hand.approved' && ev.userId === live.userId) toast('You are on stage now.');
+    if (ev.event === 'hand.approved' && ev.userId !== live.userId) lastApproved = { userId: ev.userId, at: Date.now() };
   });
   live.addEventListener('removed', () => toast('You were removed from this session.', 'error'));
   live.addEventListener('ended', () => { ended = true; render(); });
   media.addEventListener('streams', () => renderStage());
-  media.addEventListener('local', () => renderStage());
+  media.addEventListener('local', () => { renderStage(); renderStrip(); });
   media.addEventListener('status', () => renderMediaStatus());
   media.addEventListener('publishing', () => renderMediaStatus());
   // Media speaks in sentences already (the detail is in the console).
@@ -160,12 +167,27 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       if (publish && !wasPublishing && (!self.mic || !self.cam) && !media.localError && live.connection === 'open') {
         live.send('devices.set', { mic: true, cam: true }).catch((e) => err(e));
       }
+      // Leaving the stage or a breakout room: nobody hears the microphone
+      // any more, so it is switched off and the button says so (the
+      // camera stays as it was: it is the picture in the strip).
+      if (!publish && wasPublishing && self.mic && live.connection === 'open') {
+        live.send('devices.set', { mic: false, cam: !!self.cam }).catch((e) => err(e));
+      }
       wasPublishing = publish;
+      const onStage = isLive && !!self.onStage;
+      if (wasOnStage && !onStage && isLive && Date.now() - leftStage > 5000) {
+        // Taken off the stage by someone else: say why, once the events of
+        // the same change (the approval that replaced me) are in.
+        setTimeout(explainStageExit, 400);
+      }
+      if (onStage) { ui.notice.hidden = true; }
+      wasOnStage = onStage;
       // Media recovers by itself; what went wrong is for developers.
       media.update({ publish, mic: !!self.mic, cam: !!self.cam }).catch((e) => console.warn('greenroom media:', e));
     }
     renderShare();
     renderStage();
+    renderStrip();
     renderMediaStatus();
     renderControls();
     renderApproval();
@@ -198,7 +220,9 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     ui.conn.textContent = { connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[c] || c;
     const btns = [];
     if (st && live.moderates && st.status === 'live') {
-      btns.push(h('button.secondary#open-breakout', { onclick: openBreakout }, 'Breakout Rooms'));
+      // Breakout rooms are for scheduled sessions' workshops: an instant
+      // or primetime stage has nobody to spread over rooms.
+      if (st.kind === 'scheduled') btns.push(h('button.secondary#open-breakout', { onclick: openBreakout }, 'Breakout Rooms'));
       btns.push(h('button.danger#end-session', {
         onclick: (e) => { if (confirm('End the session for everyone?')) send(e.currentTarget, 'session.end'); },
       }, 'End session'));
@@ -218,6 +242,43 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       h('button.secondary', { type: 'button', onclick: () => copy(st.sessionId, 'Session ID') }, 'Copy ID')),
     h('div.share-row', h('span.label', 'Link'), h('a#share-link', { href: url, target: '_blank' }, url),
       h('button.secondary', { type: 'button', onclick: () => copy(url, 'Link') }, 'Copy link')));
+  }
+
+  // explainStageExit tells a member who was taken off the stage why
+  // their video ended: replaced by a newly approved speaker (one at a time
+  // in a primetime session), or taken off by a host or speaker.
+  function explainStageExit() {
+    const st = live.state;
+    if (!st || live.self?.onStage) return;
+    const host = live.member(st.hostId)?.name || 'The host';
+    const next = lastApproved && Date.now() - lastApproved.at < 5000 ? live.member(lastApproved.userId) : null;
+    const text = next
+      ? `Your live video ended: ${host} brought ${next.name} on stage, and one speaker is on stage at a time. You can ask to speak again.`
+      : 'Your live video ended: a host took you off the stage. You can ask to speak again.';
+    replace(ui.notice, h('span', text), h('button.secondary.small#dismiss-notice', { type: 'button', onclick: () => { ui.notice.hidden = true; } }, 'OK'));
+    ui.notice.hidden = false;
+  }
+
+  // replacedBy lists who leaves the stage when a moderator approves m: in
+  // a primetime session the current speaker (the stage seats one
+  // participant beside the host).
+  function replacedBy(m) {
+    const st = live.state;
+    if (st.kind !== 'primetime' || m.role !== 'participant') return [];
+    const seated = st.members.filter((x) => x.onStage && x.role === 'participant');
+    return seated.length >= (st.stage?.maxParticipants ?? 1) ? seated : [];
+  }
+
+  async function approve(btn, m) {
+    const gone = replacedBy(m);
+    if (gone.length) {
+      const names = gone.map((x) => x.name).join(' and ');
+      const ok = await ask(`Bring ${m.name} on stage?`,
+        `${names} will leave the stage and their live video ends: one speaker is on stage at a time. ${names} will be told why.`,
+        `Replace ${names}`, 'Keep ' + names);
+      if (!ok) return;
+    }
+    await send(btn, 'hand.approve', { userId: m.userId });
   }
 
   // mayPublish says whether the SFU forwards our camera and microphone
@@ -289,6 +350,46 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     ui.stage.dataset.count = String(ids.length);
   }
 
+  // The audience strip (seed 002): below the stage, my own picture first
+  // (the camera's live preview while my camera is on, else my initials),
+  // then every other member; a raised hand shows on the picture with its
+  // place in the server's queue. It scrolls sideways when long.
+  const pics = new Map(); // userId -> {el, video}
+  function renderStrip() {
+    const st = live.state;
+    const self = live.self;
+    const inRoom = self?.room != null && st?.breakout?.status === 'open';
+    if (!st || !self || st.status !== 'live' || inRoom) { ui.strip.hidden = true; return; }
+    ui.strip.hidden = false;
+    const others = st.members.filter((m) => m.userId !== live.userId && m.connected !== false && !m.removed);
+    const ids = [live.userId, ...others.map((m) => m.userId)];
+    for (const [id, p] of pics) if (!ids.includes(id)) { p.el.remove(); pics.delete(id); }
+    ids.forEach((id, i) => {
+      const m = id === live.userId ? self : live.member(id);
+      let p = pics.get(id);
+      if (!p) {
+        const video = id === live.userId ? h('video', { autoplay: true, playsInline: true, muted: true, 'aria-hidden': 'true' }) : null;
+        p = { video, el: h('div.pic', { role: 'listitem', dataset: { userId: id } }, h('div.face', video, h('span.avatar')), h('span.pic-name')) };
+        pics.set(id, p);
+      }
+      if (ui.strip.children[i] !== p.el) ui.strip.insertBefore(p.el, ui.strip.children[i] || null);
+      const live_ = id === live.userId && !!self.cam && !!media.local;
+      if (p.video && p.video.srcObject !== (live_ ? media.local : null)) p.video.srcObject = live_ ? media.local : null;
+      p.el.classList.toggle('has-video', live_);
+      p.el.classList.toggle('self', id === live.userId);
+      replace(p.el.querySelector('.avatar'), initials(m.name));
+      const pos = st.hands.indexOf(id);
+      const face = p.el.querySelector('.face');
+      face.querySelector('.hand-badge')?.remove();
+      if (pos >= 0) {
+        face.append(h('span.hand-badge', { title: `Raised hand, number ${pos + 1} in the queue`, dataset: { pos: String(pos + 1) } },
+          icon('hand'), h('span.visually-hidden', 'Raised hand, number '), String(pos + 1)));
+      }
+      replace(p.el.querySelector('.pic-name'), id === live.userId ? 'You' : m.name);
+      p.el.setAttribute('aria-label', `${id === live.userId ? `${m.name} (you)` : m.name}${pos >= 0 ? `, raised hand number ${pos + 1}` : ''}${m.onStage ? ', on stage' : ''}`);
+    });
+  }
+
   function roleLabel(m, st) {
     const out = [];
     if (m.role === 'host') out.push(h('span.tag.host', 'Host'));
@@ -320,23 +421,31 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const st = live.state;
     const self = live.self;
     if (!self) return;
+    // The buttons name the action (Mute / Unmute, Stop / Start camera) and
+    // aria-pressed says the state: pressed while the device is on.
+    const mic = !!self.mic;
+    const cam = !!self.cam;
     const btns = [
       h('button.toggle#toggle-mic', {
-        'aria-pressed': String(!!self.mic),
-        onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !self.mic, cam: !!self.cam }),
-      }, icon(self.mic ? 'mic' : 'micOff'), self.mic ? 'Mic on' : 'Mic off'),
+        'aria-pressed': String(mic),
+        title: mic ? 'Your microphone is on: mute it' : 'Your microphone is off: unmute it',
+        onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !mic, cam }),
+      }, icon(mic ? 'mic' : 'micOff'), mic ? 'Mute' : 'Unmute'),
       h('button.toggle#toggle-cam', {
-        'aria-pressed': String(!!self.cam),
-        onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !!self.mic, cam: !self.cam }),
-      }, icon(self.cam ? 'cam' : 'camOff'), self.cam ? 'Camera on' : 'Camera off'),
+        'aria-pressed': String(cam),
+        title: cam ? 'Your camera is on: stop it' : 'Your camera is off: start it',
+        onclick: (e) => send(e.currentTarget, 'devices.set', { mic, cam: !cam }),
+      }, icon(cam ? 'cam' : 'camOff'), cam ? 'Stop camera' : 'Start camera'),
     ];
     const isLive = st.status === 'live';
     const participant = self.role === 'participant';
-    if (isLive && participant && !self.onStage && !self.handRaisedAt) {
+    // An instant session's stage holds the host and the presenter only:
+    // nobody else can be approved, so nobody is offered to ask.
+    if (isLive && participant && !self.onStage && !self.handRaisedAt && st.kind !== 'instant') {
       btns.push(h('button.primary#request-speak', { onclick: (e) => send(e.currentTarget, 'hand.raise') }, icon('hand'), 'Request to speak'));
     }
     if (isLive && self.onStage && participant && st.presenterId !== self.userId) {
-      btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => send(e.currentTarget, 'stage.leave') }, icon('end'), 'End my live video'));
+      btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => { leftStage = Date.now(); send(e.currentTarget, 'stage.leave'); } }, icon('end'), 'End my live video'));
     }
     replace(ui.controls, btns);
   }
@@ -408,18 +517,22 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const handList = hands.length ? h('section.hands', h('h3', 'Raised hands'), h('ol.hand-queue', hands.map((m) => h('li.hand', { dataset: { userId: m.userId } },
       h('span.icon', icon('hand', 'Raised hand')), h('span.name', m.name),
       moderator ? h('span.actions',
-        h('button.primary.small.approve', { onclick: (e) => send(e.currentTarget, 'hand.approve', { userId: m.userId }) }, 'Approve'),
-        h('button.secondary.small.decline', { onclick: (e) => send(e.currentTarget, 'hand.decline', { userId: m.userId }) }, 'Decline')) : null)))) : null;
+        h('button.primary.small.approve', { 'aria-label': `Approve ${m.name}`, onclick: (e) => approve(e.currentTarget, m) }, 'Approve'),
+        h('button.secondary.small.decline', { 'aria-label': `Decline ${m.name}`, onclick: (e) => send(e.currentTarget, 'hand.decline', { userId: m.userId }) }, 'Decline')) : null)))) : null;
     const order = { host: 0, speaker: 1, participant: 2 };
-    const members = st.members.slice().sort((a, b) => (order[a.role] - order[b.role]) || (a.name || '').localeCompare(b.name || ''));
+    // While a host picks a presenter, its own row comes last, so that it
+    // does not pick itself by accident.
+    const rank = (m) => (canPick && m.userId === live.userId ? 9 : order[m.role]);
+    const members = st.members.slice().sort((a, b) => (rank(a) - rank(b)) || (a.name || '').localeCompare(b.name || ''));
     const hostWeb = st.kind === 'instant' && st.status !== 'live' && self?.role === 'host' && self.device !== 'mobile';
     replace(ui.people, handList,
       h('h3', 'Members'),
       hostWeb ? h('p.hint', 'Presenters are chosen by a host on a phone; web members cannot present.') : null,
-      canPick && !st.presenterId ? h('p.hint', 'Choose one member on a phone as the presenter.') : null,
+      canPick ? h('p.hint#presenter-hint', 'The presenter\'s camera and microphone go to everyone once you start; you can change the presenter until then, not after. Only members on a phone can present.') : null,
       h('ul.members', members.map((m) => {
         const handPos = st.hands.indexOf(m.userId);
-        return h('li.member', { dataset: { userId: m.userId, device: m.device }, class: m.connected === false ? 'away' : null },
+        // The away class goes beside member: a row is always li.member.
+        return h(m.connected === false ? 'li.member.away' : 'li.member', { dataset: { userId: m.userId, device: m.device } },
           h('span.avatar.small', initials(m.name)),
           h('span.who', h('span.line', h('span.name', m.name + (m.userId === live.userId ? ' (you)' : '')),
             roleLabel(m, st)),
@@ -429,7 +542,11 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
             m.room != null && st.breakout?.rooms?.[m.room] ? h('span.tag', `Room: ${st.breakout.rooms[m.room].name}`) : null),
           handPos >= 0 ? h('span.raised', { title: `Raised hand #${handPos + 1}` }, icon('hand', 'Raised hand'), String(handPos + 1)) : null,
           canPick && m.device === 'mobile' && st.presenterId !== m.userId
-            ? h('button.secondary.small.make-presenter', { onclick: (e) => send(e.currentTarget, 'presenter.assign', { userId: m.userId }) }, 'Make presenter')
+            ? h('button.secondary.small.make-presenter', {
+              'aria-describedby': 'presenter-hint',
+              title: m.userId === live.userId ? 'You present: your video goes to everyone; final once the session starts' : `${m.name} presents: their video goes to everyone; final once the session starts`,
+              onclick: (e) => send(e.currentTarget, 'presenter.assign', { userId: m.userId }),
+            }, m.userId === live.userId ? 'Present yourself' : `Make ${m.name} presenter`)
             : null,
           moderator && st.status === 'live' && m.onStage && m.role === 'participant' && st.presenterId !== m.userId
             ? h('button.secondary.small.remove-stage', { onclick: (e) => send(e.currentTarget, 'stage.remove', { userId: m.userId }) }, 'Off stage')

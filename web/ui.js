@@ -121,3 +121,22 @@ export function icon(name, title) {
   svg.append(p);
   return svg;
 }
+
+// ask shows a modal dialog with a question and two buttons, and resolves
+// true when the person confirms. Escape or Cancel resolve false.
+export function ask(title, text, okLabel, cancelLabel = 'Cancel') {
+  return new Promise((resolve) => {
+    const ok = h('button.primary#ask-ok', { type: 'button' }, okLabel);
+    const no = h('button.secondary#ask-cancel', { type: 'button' }, cancelLabel);
+    const dlg = h('dialog.ask#ask-dialog', { 'aria-labelledby': 'ask-title', 'aria-describedby': 'ask-text' },
+      h('h2#ask-title', title), h('p#ask-text', text), h('div.row.dialog-foot', no, ok));
+    let done = false;
+    const finish = (v) => { if (done) return; done = true; if (dlg.open) dlg.close(); dlg.remove(); resolve(v); };
+    ok.addEventListener('click', () => finish(true));
+    no.addEventListener('click', () => finish(false));
+    dlg.addEventListener('close', () => finish(false));
+    document.body.append(dlg);
+    dlg.showModal();
+    ok.focus();
+  });
+}

@@ -69,8 +69,10 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
   await shot(late.page, '22-event-session-full');
   // The join screen says so in words too.
   await late.page.goto(`${BASE}/s/${sessionId}`);
-  await late.page.locator('#register').click();
   await late.page.getByText('This session is full').waitFor();
+  assert.equal(await late.page.locator('#register').isDisabled(), true, 'Register is disabled when full');
+  assert.equal(await late.page.locator('#join-session').isDisabled(), true, 'Join is disabled when full');
+  assert.match(await late.page.locator('#join-session').textContent(), /full/i);
 
   // The speaker starts within 5 minutes of the slot.
   await emp.page.locator('ul.mine li a', { hasText: 'Open session' }).click();
