@@ -44,7 +44,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   ui.share = h('div.share');
   ui.stage = h('div.stage#stage');
   ui.screen = h('div.screen-share#screen-share', { hidden: true });
-  ui.strip = h('div.strip#audience', { role: 'list', 'aria-label': 'Everyone in the session', hidden: true });
+  ui.strip = h('div.strip#audience', { role: 'list', tabindex: '0', 'aria-label': 'Everyone in the session', hidden: true });
   ui.notice = h('div.notice#stage-notice', { role: 'status', hidden: true });
   ui.mediaStatus = h('p.media-status', { hidden: true });
   ui.controls = h('div.controls');
@@ -126,7 +126,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   });
   live.addEventListener('removed', () => toast('You were removed from this session.', 'error'));
   live.addEventListener('ended', () => { ended = true; render(); });
-  media.addEventListener('streams', () => renderStage());
+  media.addEventListener('streams', () => { renderStage(); renderScreen(); });
+  media.addEventListener('share', () => { renderScreen(); renderControls(); });
   media.addEventListener('local', () => { renderStage(); renderStrip(); });
   media.addEventListener('status', () => renderMediaStatus());
   media.addEventListener('publishing', () => renderMediaStatus());
@@ -173,6 +174,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       if (!publish && wasPublishing && self.mic && live.connection === 'open') {
         live.send('devices.set', { mic: false, cam: !!self.cam }).catch((e) => err(e));
       }
+      // A share ends with the stage (or the breakout room).
+      if (!publish && media.share) media.stopShare();
       wasPublishing = publish;
       const onStage = isLive && !!self.onStage;
       if (wasOnStage && !onStage && isLive && Date.now() - leftStage > 5000) {
@@ -186,6 +189,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       media.update({ publish, mic: !!self.mic, cam: !!self.cam }).catch((e) => console.warn('greenroom media:', e));
     }
     renderShare();
+    renderScreen();
     renderStage();
     renderStrip();
     renderMediaStatus();
@@ -329,7 +333,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       let t = tiles.get(id);
       if (!t) {
         const video = h('video', { autoplay: true, playsInline: true, muted: id === live.userId });
-        t = { video, el: h('div.tile', { dataset: { userId: id } }, video, h('div.avatar'), h('div.tile-label')), stream: null };
+        // The label sits under the picture, never over a face.
+        t = { video, el: h('div.tile', { dataset: { userId: id } }, h('div.view', video, h('div.avatar')), h('div.tile-label')), stream: null };
         tiles.set(id, t);
       }
       if (ui.stage.children[i] !== t.el) ui.stage.insertBefore(t.el, ui.stage.children[i] || null);
@@ -348,6 +353,54 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
         m.handRaisedAt && !m.onStage ? h('span.icon.hand', { title: 'Raised hand' }, icon('hand', 'Raised hand')) : null);
     });
     ui.stage.dataset.count = String(ids.length);
+  }
+
+  // The screen share, large above the stage with who shares: mine
+  // (a local preview) or the newest remote stream "<userId>~screen".
+  const SHARE = '~screen';
+  function renderScreen() {
+    const st = live.state;
+    if (!st) return;
+    let id = null;
+    let stream = null;
+    if (media.share) { id = live.userId; stream = media.share; } else {
+      for (const [key, s] of media.remote) {
+        if (key.endsWith(SHARE) && s.getVideoTracks().length) { id = key.slice(0, -SHARE.length); stream = s; }
+      }
+    }
+    ui.root.classList.toggle('has-share', !!stream);
+    if (!stream) { ui.screen.hidden = true; ui.screen.replaceChildren(); ui.screen.dataset.userId = ''; return; }
+    ui.screen.hidden = false;
+    let video = ui.screen.querySelector('video');
+    if (!video) {
+      video = h('video', { autoplay: true, playsInline: true, muted: true });
+      ui.screen.replaceChildren(video, h('p.share-label'));
+    }
+    if (video.srcObject !== stream) video.srcObject = stream;
+    ui.screen.dataset.userId = id;
+    const name = id === live.userId ? 'You are' : `${live.member(id)?.name || 'Someone'} is`;
+    const label = ui.screen.querySelector('.share-label');
+    const text = `${name} sharing ${id === live.userId ? 'your' : 'their'} screen`;
+    if (label.textContent !== text) label.textContent = text;
+    video.setAttribute('aria-label', text);
+  }
+
+  async function toggleShare(btn) {
+    if (media.share) { media.stopShare(); return; }
+    btn.disabled = true;
+    try {
+      await media.startShare();
+    } catch (e) {
+      console.warn('greenroom: screen share:', e);
+      const text = e?.code === 'share_unsupported'
+        ? 'This browser cannot share a screen. Try a desktop browser such as Chrome, Edge or Firefox.'
+        : e?.name === 'NotAllowedError'
+          ? 'Screen sharing did not start: the browser was not allowed to capture the screen. Click Share screen again and pick a screen, window or tab.'
+          : 'Screen sharing did not start. Click Share screen to try again.';
+      toast(text, 'error');
+    } finally {
+      if (btn.isConnected) btn.disabled = false;
+    }
   }
 
   // The audience strip (seed 002): below the stage, my own picture first
@@ -410,7 +463,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     if (s === 'unavailable') text = media.statusText || 'Live video is not available right now. Chat and Q&A still work.';
     else if (s === 'recovering') text = media.statusText || 'Reconnecting video…';
     else if (media.localError && publishing) text = 'Your camera or microphone is not available, so nobody sees or hears you. Check that no other app uses them and that this site may use them.';
-    else if (publishing && n?.state === 'devices_off') text = 'Your microphone and camera are off, so nobody sees or hears you. Turn one on to be seen or heard.';
+    else if (publishing && n?.state === 'devices_off' && !media.share) text = 'Your microphone and camera are off, so nobody sees or hears you. Turn one on to be seen or heard.';
     else if (publishing && n?.state === 'not_allowed') text = 'The session does not let you share your camera and microphone right now.';
     ui.mediaStatus.hidden = !text;
     ui.mediaStatus.textContent = text;
@@ -446,6 +499,14 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     }
     if (isLive && self.onStage && participant && st.presenterId !== self.userId) {
       btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => { leftStage = Date.now(); send(e.currentTarget, 'stage.leave'); } }, icon('end'), 'End my live video'));
+    }
+    // Screen share: hosts, presenters and speakers on stage, on a desktop.
+    if (isLive && mayPublish() && self.device !== 'mobile' && navigator.mediaDevices?.getDisplayMedia) {
+      const on = !!media.share;
+      btns.push(h('button.toggle.share#share-screen', {
+        'aria-pressed': String(on), title: on ? 'Stop showing your screen to everyone' : 'Show a screen, window or tab to everyone',
+        onclick: (e) => toggleShare(e.currentTarget),
+      }, icon('screen'), on ? 'Stop sharing' : 'Share screen'));
     }
     replace(ui.controls, btns);
   }

@@ -66,6 +66,9 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
   const row = late.page.locator(`tr[data-session="${sessionId}"]`);
   await row.locator('td.spots', { hasText: 'Full' }).waitFor();
   assert.equal(await row.locator('button.register').count(), 0, 'a full session offers registration');
+  // A limit the organizer left empty is not shown ("10000 sessions left").
+  assert.doesNotMatch(await late.page.locator('main').textContent(), /10000|10,000/, 'an unset limit is shown');
+  assert.equal(await row.locator('button.register-full').isDisabled(), true, 'a full session says so on a disabled button');
   await shot(late.page, '22-event-session-full');
   // The join screen says so in words too.
   await late.page.goto(`${BASE}/s/${sessionId}`);
@@ -90,6 +93,14 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
   const empId = await userId(emp);
   const p1Id = await userId(p1);
   await tile(p1.page, empId).waitFor();
+  // The event page marks the live session, with a Join button for those
+  // who hold a spot.
+  const p3 = parts[2];
+  await p3.page.goto(eventUrl);
+  const liveRow = p3.page.locator(`tr[data-session="${sessionId}"]`);
+  await liveRow.locator('.live-badge', { hasText: 'Live now' }).waitFor();
+  await liveRow.locator('a.join-live', { hasText: 'Join' }).waitFor();
+  await shot(p3.page, '27-event-session-live');
 
   // A participant asks and is approved onto the stage.
   await p1.page.locator('#request-speak').click();
