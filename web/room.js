@@ -61,7 +61,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   };
   ui.dialog = h('dialog.breakout#breakout-dialog');
   ui.root = h('section.room',
-    h('header.room-head', h('div', ui.title, ui.badges), h('div.head-right', ui.conn, ui.headButtons)),
+    h('header.room-head', h('div.head-left', ui.title, ui.badges), h('div.head-right', ui.conn, ui.headButtons)),
     ui.banner,
     h('div.room-body',
       h('div.main', ui.share, ui.notice, ui.screen, ui.stage, ui.strip, ui.mediaStatus, ui.controls, ui.start),
@@ -218,7 +218,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const kind = { instant: 'Instant', scheduled: 'Scheduled', primetime: 'PrimeTime' }[st?.kind || session.kind];
     const status = st ? { scheduled: 'Not started', open: 'Waiting room', live: 'Live', ended: 'Ended', expired: 'Expired' }[st.status] : 'Connecting';
     if (st?.title) ui.title.textContent = st.title;
-    replace(ui.badges, h('span.badge', kind), ' ', h(`span.badge.status-${st?.status || 'connecting'}`, status));
+    replace(ui.badges, h('span.badge.kind', kind), ' ', h(`span.badge.status-${st?.status || 'connecting'}`, status));
     const c = live.connection;
     ui.conn.className = `conn conn-${c}`;
     ui.conn.textContent = { connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[c] || c;
@@ -499,6 +499,13 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     }
     if (isLive && self.onStage && participant && st.presenterId !== self.userId) {
       btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => { leftStage = Date.now(); send(e.currentTarget, 'stage.leave'); } }, icon('end'), 'End my live video'));
+    }
+    // Moderators reach the queue from the controls (on a phone the
+    // roster is far below the stage).
+    if (isLive && live.moderates && st.hands.length) {
+      btns.push(h('button.secondary#goto-hands', {
+        onclick: () => { tab = 'people'; renderTabs(); ui.people.querySelector('.hands')?.scrollIntoView({ block: 'start' }); ui.people.querySelector('.hands .approve')?.focus({ preventScroll: true }); },
+      }, icon('hand'), `Raised hands (${st.hands.length})`));
     }
     // Screen share: hosts, presenters and speakers on stage, on a desktop.
     if (isLive && mayPublish() && self.device !== 'mobile' && navigator.mediaDevices?.getDisplayMedia) {

@@ -33,15 +33,17 @@ async function phoneLayout(p) {
   const r = await p.page.evaluate(() => {
     const head = document.querySelector('header.top').getBoundingClientRect();
     const brand = document.querySelector('header.top .brand').getBoundingClientRect();
+    const room = document.querySelector('.room-head')?.getBoundingClientRect();
     const tiles = [...document.querySelectorAll('#stage .tile')].map((t) => {
       const view = t.querySelector('.view').getBoundingClientRect();
       const label = t.querySelector('.tile-label').getBoundingClientRect();
       return { w: t.getBoundingClientRect().width, overlap: label.top < view.bottom - 1 && label.bottom > view.top };
     });
-    return { scroll: document.documentElement.scrollWidth, width: innerWidth, headH: head.height, brandH: brand.height, tiles };
+    return { scroll: document.documentElement.scrollWidth, width: innerWidth, headH: head.height, brandH: brand.height, roomH: room?.height || 0, tiles };
   });
   assert.ok(r.scroll <= r.width, `${p.name}: the page is wider than the phone (${r.scroll} > ${r.width})`);
   assert.ok(r.headH <= r.brandH + 24, `${p.name}: the header takes more than one line (${r.headH}px)`);
+  assert.ok(r.roomH <= 52, `${p.name}: the session's header takes more than one line (${r.roomH}px)`);
   for (const t of r.tiles) {
     assert.ok(t.w >= r.width * 0.4, `${p.name}: a tile is ${t.w}px wide on a ${r.width}px phone`);
     assert.equal(t.overlap, false, `${p.name}: a tile label covers the picture`);
@@ -112,6 +114,8 @@ test('primetime: strip, hands in order, one speaker at a time, buttons, screen s
       && (await pic(p.page, maxId).locator('.hand-badge').getAttribute('data-pos')) === '2', { what: `${p.name} sees hands 1 and 2 on the pictures` });
   }
   await shot(paula.page, '42-strip-hands-phone');
+  // The host reaches the queue from the controls.
+  assert.equal((await ryan.page.locator('#goto-hands').textContent()).trim(), 'Raised hands (2)');
   await shot(ryan.page, '42-strip-hands-desktop');
   // Max cancels: his hand goes everywhere.
   await max.page.locator('#cancel-request').click();
