@@ -260,7 +260,7 @@ function eventForm(org) {
     const row = h('div.row.window',
       field('From', h('input', { type: 'datetime-local', name: 'windowStart', required: true, value: localInput(s) })),
       field('To', h('input', { type: 'datetime-local', name: 'windowEnd', required: true, value: localInput(e) })),
-      h('button.icon', { type: 'button', title: 'Remove window', onclick: () => { if (windows.children.length > 1) row.remove(); } }, '✕'));
+      h('button.icon', { type: 'button', title: 'Remove window', 'aria-label': 'Remove window', onclick: () => { if (windows.children.length > 1) row.remove(); } }, '✕'));
     windows.append(row);
   };
   addWindow(start0, new Date(start0.getTime() + 2 * 3600_000));

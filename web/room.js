@@ -707,7 +707,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   function renderBreakout() {
     const st = live.state;
     const b = st.breakout;
-    const close = h('button.icon.close', { type: 'button', title: 'Close', onclick: () => ui.dialog.close() }, '✕');
+    const close = h('button.icon.close', { type: 'button', title: 'Close', 'aria-label': 'Close', onclick: () => ui.dialog.close() }, '✕');
     if (b.status === 'open') {
       const minutes = h('input', { type: 'number', name: 'minutes', min: 1, max: 240, value: 10, 'aria-label': 'Minutes' });
       const text = h('input', { name: 'broadcast', maxLength: 1000, placeholder: 'Message to every room', 'aria-label': 'Broadcast message' });
@@ -738,7 +738,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
         oninput: (e) => { r.name = e.target.value; e.target.nextElementSibling.textContent = `${[...r.name].length}/${ROOM_NAME_MAX}`; },
       }),
       h('span.hint', `${[...r.name].length}/${ROOM_NAME_MAX}`),
-      h('button.icon', { type: 'button', title: 'Remove room', disabled: draft.rooms.length <= 1, onclick: () => {
+      h('button.icon', { type: 'button', title: 'Remove room', 'aria-label': `Remove room ${i + 1}`, disabled: draft.rooms.length <= 1, onclick: () => {
         draft.rooms.splice(i, 1);
         for (const [id, idx] of Object.entries(draft.assign)) { if (idx === i) delete draft.assign[id]; else if (idx > i) draft.assign[id] = idx - 1; }
         renderBreakout();
@@ -748,7 +748,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       h('p.muted', `Up to ${MAX_ROOMS} rooms; names up to ${ROOM_NAME_MAX} characters.`),
       h('div.rooms', rooms),
       h('button.add-room#add-room', {
-        type: 'button', disabled: draft.rooms.length >= MAX_ROOMS, title: 'Add a room',
+        type: 'button', disabled: draft.rooms.length >= MAX_ROOMS, title: 'Add a room', 'aria-label': 'Add a room',
         onclick: () => { draft.rooms.push({ name: `Room ${draft.rooms.length + 1}` }); renderBreakout(); },
       }, '+'),
       h('h3', 'Assign participants'),
