@@ -145,6 +145,13 @@ test('primetime: strip, hands in order, one speaker at a time, buttons, screen s
     await max.page.locator('#screen-share').waitFor({ state: 'hidden' });
   });
 
+  // Frida, on stage on a desktop, shares her screen too: it ends when she
+  // leaves the stage.
+  if (!skipMedia) {
+    await frida.page.locator('#share-screen').click();
+    await paula.page.locator(`#screen-share[data-user-id="${fridaId}"]`).waitFor();
+  }
+
   // Max asks; approving him replaces Frida: the host is asked first.
   await max.page.locator('#request-speak').click();
   await ryan.page.locator(`li.hand[data-user-id="${maxId}"] .approve`).click();
@@ -170,6 +177,11 @@ test('primetime: strip, hands in order, one speaker at a time, buttons, screen s
   await frida.page.locator('#toggle-mic[aria-pressed="false"]').waitFor();
   assert.equal(await frida.page.locator('#toggle-mic').textContent(), 'Unmute');
   await shot(frida.page, '45-replaced-speaker-told-desktop');
+  if (!skipMedia) {
+    await paula.page.locator('#screen-share').waitFor({ state: 'hidden' });
+    assert.equal(await frida.page.locator('#share-screen').count(), 0, 'Share screen offered off the stage');
+    assert.equal(await frida.page.evaluate(() => window.greenroom.media.share), null, 'the share goes on off the stage');
+  }
 
   // The phone: layout and accessibility of the live room.
   await phoneLayout(paula);
@@ -183,6 +195,12 @@ test('primetime: strip, hands in order, one speaker at a time, buttons, screen s
   await paula.page.locator('#cancel-request').waitFor();
   await paula.page.locator('#cancel-request').press('Enter');
   await paula.page.locator('#request-speak').waitFor();
+  // A declined hand leaves the picture too.
+  await paula.page.locator('#request-speak').press('Enter');
+  await pic(ryan.page, paulaId).locator('.hand-badge').waitFor();
+  await ryan.page.locator(`li.hand[data-user-id="${paulaId}"] .decline`).click();
+  await pic(ryan.page, paulaId).locator('.hand-badge').waitFor({ state: 'detached' });
+  await pic(paula.page, paulaId).locator('.hand-badge').waitFor({ state: 'detached' });
 
   // A member who leaves stays a member row, marked away.
   await paula.ctx.close();
