@@ -99,6 +99,9 @@ const WORDS = {
   stage_full: 'Every seat on the stage is taken. Someone has to leave the stage first.',
   internal: 'Something went wrong on our side. Please try again.',
   network: 'Cannot reach the server. Check your connection and try again.',
+  timeout: 'The server did not answer in time. Check your connection and try again.',
+  devices: 'Your camera or microphone is not available. Check that no other app uses them and that this site may use them.',
+  partial: 'Part of the session is still loading. Try again in a few seconds.',
 };
 
 const FIELD_NAMES = {
@@ -112,7 +115,14 @@ export function explain(err) {
   if (!err) return 'Something went wrong.';
   const code = err.code;
   let msg = WORDS[code];
-  if (!msg) msg = code === 'invalid_local' ? err.message : (err.message ? `Something went wrong: ${err.message}` : 'Something went wrong.');
+  // An error without words of ours (a WebRTC or browser error, an
+  // unknown code) becomes a sentence with what to do; the detail goes to
+  // the console only.
+  if (!msg && code === 'invalid_local') msg = err.message;
+  if (!msg) {
+    console.warn('greenroom: unexplained error:', err);
+    msg = 'Something went wrong. Please try again; if it keeps happening, reload the page.';
+  }
   if (code === 'conflict' && err.message && err.message !== 'conflict') {
     msg = `That cannot happen right now: ${err.message}.`;
   }

@@ -159,24 +159,55 @@ async function sessionScreen(id) {
     try { await enter(); } catch (err) { replace(box, h('h1', session.title), h('p.error', explain(err)), joinButton()); }
     return;
   }
+  // A session that is full takes nobody new: Register and Join say so and
+  // are disabled, unless this person holds a spot already.
+  const regKey = `${user.id}:${id}`;
+  const holds = () => registeredSet().has(regKey);
+  const full = () => session.kind === 'scheduled' && session.spotsLeft <= 0 && !holds();
   function joinButton() {
+    const isFull = full();
     return h('button.primary#join-session', {
+      disabled: isFull, 'aria-describedby': isFull ? 'full-note' : null,
       onclick: (e) => busy(e.currentTarget, enter),
-    }, 'Join session');
+    }, isFull ? 'Join: session full' : (session.status === 'live' ? 'Join live session' : 'Join session'));
   }
   const regBox = h('div');
-  if (session.kind === 'scheduled') {
-    const reg = h('button.secondary#register', {
-      onclick: (e) => busy(e.currentTarget, async () => {
-        await api.register(user.token, id);
-        session = (await api.getSession(id)).session;
+  const joinBox = h('div');
+  const draw = () => {
+    if (session.kind === 'scheduled') {
+      if (holds()) {
         replace(regBox, h('p.ok', '✓ You are registered. Your spot is held.'), spotsLine(session));
-      }),
-    }, 'Register (one click)');
-    replace(regBox, spotsLine(session), reg);
-  }
+      } else if (full()) {
+        replace(regBox, spotsLine(session), h('p.error#full-note', explain({ code: 'session_full' })),
+          h('button.secondary#register', { disabled: true, 'aria-describedby': 'full-note' }, 'Register: session full'));
+      } else {
+        replace(regBox, spotsLine(session), h('button.secondary#register', {
+          onclick: (e) => busy(e.currentTarget, async () => {
+            try {
+              await api.register(user.token, id);
+              markRegistered(regKey);
+            } finally {
+              session = (await api.getSession(id)).session;
+              draw();
+            }
+          }),
+        }, 'Register (one click)'));
+      }
+    }
+    replace(joinBox, joinButton());
+  };
+  draw();
   replace(box, h('h1', session.title), sessionFacts(session),
-    h('p.muted', `You join as ${user.name} on ${device === 'mobile' ? 'a phone' : 'the web'}.`), regBox, joinButton());
+    h('p.muted', `You join as ${user.name} on ${device === 'mobile' ? 'a phone' : 'the web'}.`), regBox, joinBox);
+}
+
+// The sessions this browser registered for, as "userId:sessionId".
+const REG_KEY = 'greenroom.registered';
+function registeredSet() {
+  try { return new Set(JSON.parse(localStorage.getItem(REG_KEY) || '[]')); } catch { return new Set(); }
+}
+function markRegistered(key) {
+  localStorage.setItem(REG_KEY, JSON.stringify([...registeredSet(), key]));
 }
 
 function spotsLine(s) {
@@ -229,7 +260,7 @@ function eventForm(org) {
     const row = h('div.row.window',
       field('From', h('input', { type: 'datetime-local', name: 'windowStart', required: true, value: localInput(s) })),
       field('To', h('input', { type: 'datetime-local', name: 'windowEnd', required: true, value: localInput(e) })),
-      h('button.icon', { type: 'button', title: 'Remove window', onclick: () => { if (windows.children.length > 1) row.remove(); } }, '✕'));
+      h('button.icon', { type: 'button', title: 'Remove window', 'aria-label': 'Remove window', onclick: () => { if (windows.children.length > 1) row.remove(); } }, '✕'));
     windows.append(row);
   };
   addWindow(start0, new Date(start0.getTime() + 2 * 3600_000));
@@ -287,9 +318,7 @@ async function eventScreen(eventId) {
   app.append(box);
   let timer = null;
   leaveScreen = () => clearInterval(timer);
-  const regKey = 'greenroom.registered';
-  const registered = () => new Set(JSON.parse(localStorage.getItem(regKey) || '[]'));
-  const markRegistered = (id) => localStorage.setItem(regKey, JSON.stringify([...registered(), id]));
+  const registered = registeredSet;
   async function load() {
     let ev, slots, sessions;
     try {
@@ -306,9 +335,11 @@ async function eventScreen(eventId) {
       const isReg = user && regs.has(`${user.id}:${s.id}`);
       const full = s.spotsLeft <= 0;
       let action;
+      const open = link(`/s/${encodeURIComponent(s.id)}`, 'Open');
       if (['ended', 'expired'].includes(s.status)) action = h('span.muted', s.status === 'ended' ? 'Ended' : 'Expired');
+      else if (s.status === 'live' && (!full || isReg)) action = h('a.button.primary.join-live', { href: `/s/${encodeURIComponent(s.id)}`, 'data-link': '' }, 'Join');
       else if (isReg) action = h('span.ok', '✓ Registered');
-      else if (full) action = h('span.full', 'Full');
+      else if (full) action = h('button.secondary.register-full', { disabled: true, title: 'Every spot is taken' }, 'Full: cannot register');
       else if (!user) action = h('span.muted', 'Sign in to register');
       else {
         action = h('button.primary.register', {
@@ -324,10 +355,10 @@ async function eventScreen(eventId) {
           }),
         }, 'Register');
       }
-      return h('tr', { dataset: { session: s.id } },
-        h('td', h('strong', s.title)), h('td', fmtTime(s.start)),
+      return h('tr', { dataset: { session: s.id, status: s.status } },
+        h('td', h('strong', s.title), s.status === 'live' ? [' ', h('span.badge.status-live.live-badge', 'Live now')] : null), h('td', fmtTime(s.start)),
         h('td.spots', full ? 'Full' : `${s.spotsLeft} of ${s.capacity} left`),
-        h('td', action), h('td', link(`/s/${encodeURIComponent(s.id)}`, 'Open')));
+        h('td', action), h('td', open));
     });
     replace(box,
       h('section.card', h('h1', ev.name),
@@ -338,11 +369,24 @@ async function eventScreen(eventId) {
         ? h('div.scroll', h('table.sessions', h('thead', h('tr', h('th', 'Session'), h('th', 'Starts'), h('th', 'Spots'), h('th', ''), h('th', ''))), h('tbody', rows)))
         : h('p.muted', 'No sessions booked yet.')),
       h('section.card', h('h2', 'Slots'), h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
-        h('td', fmtTime(s.start)), h('td', `${s.sessionsLeft} session${s.sessionsLeft === 1 ? '' : 's'} left`))))))),
+        h('td', fmtTime(s.start)), h('td', slotLeft(ev, s)))))))),
       mine ? employersCard(org, ev) : null);
   }
   await load();
   timer = setInterval(() => { if (!document.querySelector('input:focus')) load(); }, 10000);
+}
+
+// UNSET is the value the server gives a session limit the organizer left
+// empty (shared/domain MaxSessionsLimit): such a limit is not shown.
+const UNSET = 10000;
+
+// slotLeft says how many sessions a slot still takes, only when the
+// organizer set a limit that bounds it; a full slot always says so.
+function slotLeft(ev, s) {
+  if (s.sessionsLeft <= 0) return h('span.full', 'Fully booked');
+  const bounded = (ev.maxSessions > 0 && ev.maxSessions < UNSET) || (ev.sessionsPerSlot > 0 && ev.sessionsPerSlot < UNSET);
+  if (!bounded) return h('span.muted', 'Open');
+  return `${s.sessionsLeft} session${s.sessionsLeft === 1 ? '' : 's'} left`;
 }
 
 function employersCard(org, ev) {
@@ -416,7 +460,7 @@ async function employerScreen(eventId) {
         link(`/s/${encodeURIComponent(s.id)}`, 'Open session')))) : h('p.muted', 'None booked yet.')),
       h('section.card', h('h2', 'Book a slot'), field('Session title', title),
         h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
-          h('td', fmtTime(s.start)), h('td', `${s.sessionsLeft} left`),
+          h('td', fmtTime(s.start)), h('td', slotLeft(ev, s, emp)),
           h('td', h('button.primary.book', {
             disabled: s.sessionsLeft <= 0, dataset: { start: s.start },
             onclick: (e) => busy(e.currentTarget, async () => {

@@ -94,7 +94,10 @@ export class Media extends EventTarget {
     this.want = { publish: false, mic: true, cam: true };
     this.enabled = false;     // update was called: the member is in the room
     this.senders = { audio: null, video: null }; // transceivers we send on
-    this.remote = new Map();  // userId -> MediaStream
+    this.remote = new Map();  // userId (or userId~screen, a share) -> MediaStream
+    this.share = null;        // MediaStream of my screen share
+    this.shareT = null;       // the transceiver it goes out on
+    this.shareMids = new Set(); // mids that carried a share: msid track id "screen"
     this.pendingCandidates = [];
     this.makingOffer = false;
     this.needOffer = false;   // an offer is due once the state is stable
@@ -205,6 +208,7 @@ export class Media extends EventTarget {
   }
 
   #send(type, body) {
+    if ((type === 'media.offer' || type === 'media.answer') && body.sdp) body = { ...body, sdp: this.#markShare(body.sdp) };
     if (type !== 'media.candidate') this.#log('send', type, body.negotiationId ?? '');
     return this.signal(type, body).catch((err) => {
       this.#log('refused', type, err.code, err.message);
@@ -246,6 +250,52 @@ export class Media extends EventTarget {
   // update brings media in line with the member's state: in the room (it
   // joins the SFU), publishing when it may (on stage, or in an open
   // breakout room), mic and cam as toggled.
+  // startShare asks the browser for a screen, window or tab and publishes
+  // it as a second video track; it resolves once the capture runs. The
+  // browser's own "Stop sharing" ends it like stopShare.
+  async startShare() {
+    if (this.share) return this.share;
+    if (!navigator.mediaDevices?.getDisplayMedia) {
+      throw Object.assign(new Error('getDisplayMedia is not available'), { code: 'share_unsupported' });
+    }
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+    if (this.closed) { for (const t of stream.getTracks()) t.stop(); return null; }
+    const [track] = stream.getVideoTracks();
+    if ('contentHint' in track) track.contentHint = 'detail';
+    track.addEventListener('ended', () => this.stopShare());
+    this.share = stream;
+    this.#log('share start');
+    this.dispatchEvent(new CustomEvent('share', { detail: stream }));
+    this.#serial(() => this.#sync());
+    return stream;
+  }
+
+  // stopShare ends my screen share, if any.
+  stopShare() {
+    const stream = this.share;
+    if (!stream) return;
+    this.share = null;
+    for (const t of stream.getTracks()) t.stop();
+    this.#log('share stop');
+    this.dispatchEvent(new CustomEvent('share', { detail: null }));
+    if (!this.closed) this.#serial(() => this.#sync());
+  }
+
+  // #markShare names the share's track "screen" in a description sent to
+  // the worker: the browser gives tracks random ids, and the worker tells
+  // a share by its msid track id. Only the text sent changes.
+  #markShare(sdp) {
+    if (this.shareT?.mid) this.shareMids.add(this.shareT.mid);
+    if (!this.shareMids.size || !sdp) return sdp;
+    const parts = sdp.split(/(?=\r?\nm=)/);
+    return parts.map((sec) => {
+      const mid = /\r?\na=mid:(\S+)/.exec(sec)?.[1];
+      if (!mid || !this.shareMids.has(mid)) return sec;
+      const id = /\r?\na=msid:\S+ (\S+)/.exec(sec)?.[1];
+      return id ? sec.split(id).join('screen') : sec;
+    }).join('');
+  }
+
   update({ publish, mic, cam }) {
     const want = { publish: !!publish, mic: !!mic, cam: !!cam };
     const changed = !this.enabled || want.publish !== this.want.publish;
@@ -301,6 +351,22 @@ export class Media extends EventTarget {
         await t.sender.replaceTrack(null).catch(() => {});
       }
       this.publishing = false;
+    }
+    // The screen share: its own transceiver, no simulcast, while I may
+    // publish; stopping sets it inactive (the worker drops the track) and
+    // a new share takes a new one (docs/protocol.md, "Screen share").
+    const [shareTrack] = this.share ? this.share.getVideoTracks() : [];
+    if (this.want.publish && shareTrack && !this.shareT) {
+      this.shareT = pc.addTransceiver(shareTrack, { direction: 'sendonly', streams: [this.share] });
+      dirty = true;
+    } else if ((!this.want.publish || !shareTrack) && this.shareT) {
+      const t = this.shareT;
+      this.shareT = null;
+      if (!t.stopped && t.currentDirection !== 'stopped') {
+        await t.sender.replaceTrack(null).catch(() => {});
+        t.direction = 'inactive';
+        dirty = true;
+      }
     }
     if (pc.getTransceivers().length === 0) {
       // Watching: one receive-only pair to start with; the worker adds
@@ -622,6 +688,8 @@ export class Media extends EventTarget {
     this.answered?.();
     this.pc = null;
     this.senders = { audio: null, video: null };
+    this.shareT = null;
+    this.shareMids.clear();
     this.publishing = false;
     this.pendingCandidates = [];
     this.needOffer = false;
@@ -631,6 +699,8 @@ export class Media extends EventTarget {
 
   close() {
     this.closed = true;
+    if (this.share) for (const t of this.share.getTracks()) t.stop();
+    this.share = null;
     this.#closePC();
     if (this.local) for (const t of this.local.getTracks()) t.stop();
     this.local = null;

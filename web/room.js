@@ -3,7 +3,7 @@
 import { explain } from './api.js';
 import { Live } from './live.js';
 import { Media } from './media.js';
-import { h, replace, toast, showError, busy, copy, fmtDuration, initials, field, icon } from './ui.js';
+import { h, replace, toast, showError, busy, copy, fmtDuration, initials, field, icon, ask } from './ui.js';
 
 const MAX_ROOMS = 10;
 const ROOM_NAME_MAX = 30;
@@ -23,6 +23,9 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   let ended = false;
   let wasPublishing = false;
   let mediaEpoch = null;
+  let wasOnStage = false;
+  let leftStage = 0;       // when I ended my own live video
+  let lastApproved = null; // {userId, at}: the newest hand.approved of another member
 
   const err = (e) => {
     const text = explain(e);
@@ -40,6 +43,9 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   ui.banner = h('div.banner', { hidden: true });
   ui.share = h('div.share');
   ui.stage = h('div.stage#stage');
+  ui.screen = h('div.screen-share#screen-share', { hidden: true });
+  ui.strip = h('div.strip#audience', { role: 'list', tabindex: '0', 'aria-label': 'Everyone in the session', hidden: true });
+  ui.notice = h('div.notice#stage-notice', { role: 'status', hidden: true });
   ui.mediaStatus = h('p.media-status', { hidden: true });
   ui.controls = h('div.controls');
   ui.approval = h('div.approval', { hidden: true, role: 'status' });
@@ -55,10 +61,10 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   };
   ui.dialog = h('dialog.breakout#breakout-dialog');
   ui.root = h('section.room',
-    h('header.room-head', h('div', ui.title, ui.badges), h('div.head-right', ui.conn, ui.headButtons)),
+    h('header.room-head', h('div.head-left', ui.title, ui.badges), h('div.head-right', ui.conn, ui.headButtons)),
     ui.banner,
     h('div.room-body',
-      h('div.main', ui.share, ui.stage, ui.mediaStatus, ui.controls, ui.start),
+      h('div.main', ui.share, ui.notice, ui.screen, ui.stage, ui.strip, ui.mediaStatus, ui.controls, ui.start),
       h('aside.side', ui.approval, ui.tabs, ui.panels.people, ui.panels.chat, ui.panels.qa)),
     ui.dialog);
   app.append(ui.root);
@@ -116,11 +122,13 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     if (ev.event === 'breakout.closing') toast('Breakout rooms are closing soon.');
     if (ev.event === 'hand.declined' && ev.userId === live.userId) toast('Your request to speak was declined.');
     if (ev.event === 'hand.approved' && ev.userId === live.userId) toast('You are on stage now.');
+    if (ev.event === 'hand.approved' && ev.userId !== live.userId) lastApproved = { userId: ev.userId, at: Date.now() };
   });
   live.addEventListener('removed', () => toast('You were removed from this session.', 'error'));
   live.addEventListener('ended', () => { ended = true; render(); });
-  media.addEventListener('streams', () => renderStage());
-  media.addEventListener('local', () => renderStage());
+  media.addEventListener('streams', () => { renderStage(); renderScreen(); });
+  media.addEventListener('share', () => { renderScreen(); renderControls(); });
+  media.addEventListener('local', () => { renderStage(); renderStrip(); });
   media.addEventListener('status', () => renderMediaStatus());
   media.addEventListener('publishing', () => renderMediaStatus());
   // Media speaks in sentences already (the detail is in the console).
@@ -160,12 +168,30 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       if (publish && !wasPublishing && (!self.mic || !self.cam) && !media.localError && live.connection === 'open') {
         live.send('devices.set', { mic: true, cam: true }).catch((e) => err(e));
       }
+      // Leaving the stage or a breakout room: nobody hears the microphone
+      // any more, so it is switched off and the button says so (the
+      // camera stays as it was: it is the picture in the strip).
+      if (!publish && wasPublishing && self.mic && live.connection === 'open') {
+        live.send('devices.set', { mic: false, cam: !!self.cam }).catch((e) => err(e));
+      }
+      // A share ends with the stage (or the breakout room).
+      if (!publish && media.share) media.stopShare();
       wasPublishing = publish;
+      const onStage = isLive && !!self.onStage;
+      if (wasOnStage && !onStage && isLive && Date.now() - leftStage > 5000) {
+        // Taken off the stage by someone else: say why, once the events of
+        // the same change (the approval that replaced me) are in.
+        setTimeout(explainStageExit, 400);
+      }
+      if (onStage) { ui.notice.hidden = true; }
+      wasOnStage = onStage;
       // Media recovers by itself; what went wrong is for developers.
       media.update({ publish, mic: !!self.mic, cam: !!self.cam }).catch((e) => console.warn('greenroom media:', e));
     }
     renderShare();
+    renderScreen();
     renderStage();
+    renderStrip();
     renderMediaStatus();
     renderControls();
     renderApproval();
@@ -192,13 +218,15 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const kind = { instant: 'Instant', scheduled: 'Scheduled', primetime: 'PrimeTime' }[st?.kind || session.kind];
     const status = st ? { scheduled: 'Not started', open: 'Waiting room', live: 'Live', ended: 'Ended', expired: 'Expired' }[st.status] : 'Connecting';
     if (st?.title) ui.title.textContent = st.title;
-    replace(ui.badges, h('span.badge', kind), ' ', h(`span.badge.status-${st?.status || 'connecting'}`, status));
+    replace(ui.badges, h('span.badge.kind', kind), ' ', h(`span.badge.status-${st?.status || 'connecting'}`, status));
     const c = live.connection;
     ui.conn.className = `conn conn-${c}`;
     ui.conn.textContent = { connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[c] || c;
     const btns = [];
     if (st && live.moderates && st.status === 'live') {
-      btns.push(h('button.secondary#open-breakout', { onclick: openBreakout }, 'Breakout Rooms'));
+      // Breakout rooms are for scheduled sessions' workshops: an instant
+      // or primetime stage has nobody to spread over rooms.
+      if (st.kind === 'scheduled') btns.push(h('button.secondary#open-breakout', { onclick: openBreakout }, 'Breakout Rooms'));
       btns.push(h('button.danger#end-session', {
         onclick: (e) => { if (confirm('End the session for everyone?')) send(e.currentTarget, 'session.end'); },
       }, 'End session'));
@@ -218,6 +246,43 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       h('button.secondary', { type: 'button', onclick: () => copy(st.sessionId, 'Session ID') }, 'Copy ID')),
     h('div.share-row', h('span.label', 'Link'), h('a#share-link', { href: url, target: '_blank' }, url),
       h('button.secondary', { type: 'button', onclick: () => copy(url, 'Link') }, 'Copy link')));
+  }
+
+  // explainStageExit tells a member who was taken off the stage why
+  // their video ended: replaced by a newly approved speaker (one at a time
+  // in a primetime session), or taken off by a host or speaker.
+  function explainStageExit() {
+    const st = live.state;
+    if (!st || live.self?.onStage) return;
+    const host = live.member(st.hostId)?.name || 'The host';
+    const next = lastApproved && Date.now() - lastApproved.at < 5000 ? live.member(lastApproved.userId) : null;
+    const text = next
+      ? `Your live video ended: ${host} brought ${next.name} on stage, and one speaker is on stage at a time. You can ask to speak again.`
+      : 'Your live video ended: a host took you off the stage. You can ask to speak again.';
+    replace(ui.notice, h('span', text), h('button.secondary.small#dismiss-notice', { type: 'button', onclick: () => { ui.notice.hidden = true; } }, 'OK'));
+    ui.notice.hidden = false;
+  }
+
+  // replacedBy lists who leaves the stage when a moderator approves m: in
+  // a primetime session the current speaker (the stage seats one
+  // participant beside the host).
+  function replacedBy(m) {
+    const st = live.state;
+    if (st.kind !== 'primetime' || m.role !== 'participant') return [];
+    const seated = st.members.filter((x) => x.onStage && x.role === 'participant');
+    return seated.length >= (st.stage?.maxParticipants ?? 1) ? seated : [];
+  }
+
+  async function approve(btn, m) {
+    const gone = replacedBy(m);
+    if (gone.length) {
+      const names = gone.map((x) => x.name).join(' and ');
+      const ok = await ask(`Bring ${m.name} on stage?`,
+        `${names} will leave the stage and their live video ends: one speaker is on stage at a time. ${names} will be told why.`,
+        `Replace ${names}`, 'Keep ' + names);
+      if (!ok) return;
+    }
+    await send(btn, 'hand.approve', { userId: m.userId });
   }
 
   // mayPublish says whether the SFU forwards our camera and microphone
@@ -268,7 +333,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       let t = tiles.get(id);
       if (!t) {
         const video = h('video', { autoplay: true, playsInline: true, muted: id === live.userId });
-        t = { video, el: h('div.tile', { dataset: { userId: id } }, video, h('div.avatar'), h('div.tile-label')), stream: null };
+        // The label sits under the picture, never over a face.
+        t = { video, el: h('div.tile', { dataset: { userId: id } }, h('div.view', video, h('div.avatar')), h('div.tile-label')), stream: null };
         tiles.set(id, t);
       }
       if (ui.stage.children[i] !== t.el) ui.stage.insertBefore(t.el, ui.stage.children[i] || null);
@@ -287,6 +353,94 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
         m.handRaisedAt && !m.onStage ? h('span.icon.hand', { title: 'Raised hand' }, icon('hand', 'Raised hand')) : null);
     });
     ui.stage.dataset.count = String(ids.length);
+  }
+
+  // The screen share, large above the stage with who shares: mine
+  // (a local preview) or the newest remote stream "<userId>~screen".
+  const SHARE = '~screen';
+  function renderScreen() {
+    const st = live.state;
+    if (!st) return;
+    let id = null;
+    let stream = null;
+    if (media.share) { id = live.userId; stream = media.share; } else {
+      for (const [key, s] of media.remote) {
+        if (key.endsWith(SHARE) && s.getVideoTracks().length) { id = key.slice(0, -SHARE.length); stream = s; }
+      }
+    }
+    ui.root.classList.toggle('has-share', !!stream);
+    if (!stream) { ui.screen.hidden = true; ui.screen.replaceChildren(); ui.screen.dataset.userId = ''; return; }
+    ui.screen.hidden = false;
+    let video = ui.screen.querySelector('video');
+    if (!video) {
+      video = h('video', { autoplay: true, playsInline: true, muted: true });
+      ui.screen.replaceChildren(video, h('p.share-label'));
+    }
+    if (video.srcObject !== stream) video.srcObject = stream;
+    ui.screen.dataset.userId = id;
+    const name = id === live.userId ? 'You are' : `${live.member(id)?.name || 'Someone'} is`;
+    const label = ui.screen.querySelector('.share-label');
+    const text = `${name} sharing ${id === live.userId ? 'your' : 'their'} screen`;
+    if (label.textContent !== text) label.textContent = text;
+    video.setAttribute('aria-label', text);
+  }
+
+  async function toggleShare(btn) {
+    if (media.share) { media.stopShare(); return; }
+    btn.disabled = true;
+    try {
+      await media.startShare();
+    } catch (e) {
+      console.warn('greenroom: screen share:', e);
+      const text = e?.code === 'share_unsupported'
+        ? 'This browser cannot share a screen. Try a desktop browser such as Chrome, Edge or Firefox.'
+        : e?.name === 'NotAllowedError'
+          ? 'Screen sharing did not start: the browser was not allowed to capture the screen. Click Share screen again and pick a screen, window or tab.'
+          : 'Screen sharing did not start. Click Share screen to try again.';
+      toast(text, 'error');
+    } finally {
+      if (btn.isConnected) btn.disabled = false;
+    }
+  }
+
+  // The audience strip (seed 002): below the stage, my own picture first
+  // (the camera's live preview while my camera is on, else my initials),
+  // then every other member; a raised hand shows on the picture with its
+  // place in the server's queue. It scrolls sideways when long.
+  const pics = new Map(); // userId -> {el, video}
+  function renderStrip() {
+    const st = live.state;
+    const self = live.self;
+    const inRoom = self?.room != null && st?.breakout?.status === 'open';
+    if (!st || !self || st.status !== 'live' || inRoom) { ui.strip.hidden = true; return; }
+    ui.strip.hidden = false;
+    const others = st.members.filter((m) => m.userId !== live.userId && m.connected !== false && !m.removed);
+    const ids = [live.userId, ...others.map((m) => m.userId)];
+    for (const [id, p] of pics) if (!ids.includes(id)) { p.el.remove(); pics.delete(id); }
+    ids.forEach((id, i) => {
+      const m = id === live.userId ? self : live.member(id);
+      let p = pics.get(id);
+      if (!p) {
+        const video = id === live.userId ? h('video', { autoplay: true, playsInline: true, muted: true, 'aria-hidden': 'true' }) : null;
+        p = { video, el: h('div.pic', { role: 'listitem', dataset: { userId: id } }, h('div.face', video, h('span.avatar')), h('span.pic-name')) };
+        pics.set(id, p);
+      }
+      if (ui.strip.children[i] !== p.el) ui.strip.insertBefore(p.el, ui.strip.children[i] || null);
+      const live_ = id === live.userId && !!self.cam && !!media.local;
+      if (p.video && p.video.srcObject !== (live_ ? media.local : null)) p.video.srcObject = live_ ? media.local : null;
+      p.el.classList.toggle('has-video', live_);
+      p.el.classList.toggle('self', id === live.userId);
+      replace(p.el.querySelector('.avatar'), initials(m.name));
+      const pos = st.hands.indexOf(id);
+      const face = p.el.querySelector('.face');
+      face.querySelector('.hand-badge')?.remove();
+      if (pos >= 0) {
+        face.append(h('span.hand-badge', { title: `Raised hand, number ${pos + 1} in the queue`, dataset: { pos: String(pos + 1) } },
+          icon('hand'), h('span.visually-hidden', 'Raised hand, number '), String(pos + 1)));
+      }
+      replace(p.el.querySelector('.pic-name'), id === live.userId ? 'You' : m.name);
+      p.el.setAttribute('aria-label', `${id === live.userId ? `${m.name} (you)` : m.name}${pos >= 0 ? `, raised hand number ${pos + 1}` : ''}${m.onStage ? ', on stage' : ''}`);
+    });
   }
 
   function roleLabel(m, st) {
@@ -309,7 +463,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     if (s === 'unavailable') text = media.statusText || 'Live video is not available right now. Chat and Q&A still work.';
     else if (s === 'recovering') text = media.statusText || 'Reconnecting video…';
     else if (media.localError && publishing) text = 'Your camera or microphone is not available, so nobody sees or hears you. Check that no other app uses them and that this site may use them.';
-    else if (publishing && n?.state === 'devices_off') text = 'Your microphone and camera are off, so nobody sees or hears you. Turn one on to be seen or heard.';
+    else if (publishing && n?.state === 'devices_off' && !media.share) text = 'Your microphone and camera are off, so nobody sees or hears you. Turn one on to be seen or heard.';
     else if (publishing && n?.state === 'not_allowed') text = 'The session does not let you share your camera and microphone right now.';
     ui.mediaStatus.hidden = !text;
     ui.mediaStatus.textContent = text;
@@ -320,23 +474,46 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const st = live.state;
     const self = live.self;
     if (!self) return;
+    // The buttons name the action (Mute / Unmute, Stop / Start camera) and
+    // aria-pressed says the state: pressed while the device is on.
+    const mic = !!self.mic;
+    const cam = !!self.cam;
     const btns = [
       h('button.toggle#toggle-mic', {
-        'aria-pressed': String(!!self.mic),
-        onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !self.mic, cam: !!self.cam }),
-      }, icon(self.mic ? 'mic' : 'micOff'), self.mic ? 'Mic on' : 'Mic off'),
+        'aria-pressed': String(mic),
+        title: mic ? 'Your microphone is on: mute it' : 'Your microphone is off: unmute it',
+        onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !mic, cam }),
+      }, icon(mic ? 'mic' : 'micOff'), mic ? 'Mute' : 'Unmute'),
       h('button.toggle#toggle-cam', {
-        'aria-pressed': String(!!self.cam),
-        onclick: (e) => send(e.currentTarget, 'devices.set', { mic: !!self.mic, cam: !self.cam }),
-      }, icon(self.cam ? 'cam' : 'camOff'), self.cam ? 'Camera on' : 'Camera off'),
+        'aria-pressed': String(cam),
+        title: cam ? 'Your camera is on: stop it' : 'Your camera is off: start it',
+        onclick: (e) => send(e.currentTarget, 'devices.set', { mic, cam: !cam }),
+      }, icon(cam ? 'cam' : 'camOff'), cam ? 'Stop camera' : 'Start camera'),
     ];
     const isLive = st.status === 'live';
     const participant = self.role === 'participant';
-    if (isLive && participant && !self.onStage && !self.handRaisedAt) {
+    // An instant session's stage holds the host and the presenter only:
+    // nobody else can be approved, so nobody is offered to ask.
+    if (isLive && participant && !self.onStage && !self.handRaisedAt && st.kind !== 'instant') {
       btns.push(h('button.primary#request-speak', { onclick: (e) => send(e.currentTarget, 'hand.raise') }, icon('hand'), 'Request to speak'));
     }
     if (isLive && self.onStage && participant && st.presenterId !== self.userId) {
-      btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => send(e.currentTarget, 'stage.leave') }, icon('end'), 'End my live video'));
+      btns.push(h('button.danger#end-live', { title: 'End my live video', onclick: (e) => { leftStage = Date.now(); send(e.currentTarget, 'stage.leave'); } }, icon('end'), 'End my live video'));
+    }
+    // Moderators reach the queue from the controls (on a phone the
+    // roster is far below the stage).
+    if (isLive && live.moderates && st.hands.length) {
+      btns.push(h('button.secondary#goto-hands', {
+        onclick: () => { tab = 'people'; renderTabs(); ui.people.querySelector('.hands')?.scrollIntoView({ block: 'start' }); ui.people.querySelector('.hands .approve')?.focus({ preventScroll: true }); },
+      }, icon('hand'), `Raised hands (${st.hands.length})`));
+    }
+    // Screen share: hosts, presenters and speakers on stage, on a desktop.
+    if (isLive && mayPublish() && self.device !== 'mobile' && navigator.mediaDevices?.getDisplayMedia) {
+      const on = !!media.share;
+      btns.push(h('button.toggle.share#share-screen', {
+        'aria-pressed': String(on), title: on ? 'Stop showing your screen to everyone' : 'Show a screen, window or tab to everyone',
+        onclick: (e) => toggleShare(e.currentTarget),
+      }, icon('screen'), on ? 'Stop sharing' : 'Share screen'));
     }
     replace(ui.controls, btns);
   }
@@ -408,18 +585,22 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const handList = hands.length ? h('section.hands', h('h3', 'Raised hands'), h('ol.hand-queue', hands.map((m) => h('li.hand', { dataset: { userId: m.userId } },
       h('span.icon', icon('hand', 'Raised hand')), h('span.name', m.name),
       moderator ? h('span.actions',
-        h('button.primary.small.approve', { onclick: (e) => send(e.currentTarget, 'hand.approve', { userId: m.userId }) }, 'Approve'),
-        h('button.secondary.small.decline', { onclick: (e) => send(e.currentTarget, 'hand.decline', { userId: m.userId }) }, 'Decline')) : null)))) : null;
+        h('button.primary.small.approve', { 'aria-label': `Approve ${m.name}`, onclick: (e) => approve(e.currentTarget, m) }, 'Approve'),
+        h('button.secondary.small.decline', { 'aria-label': `Decline ${m.name}`, onclick: (e) => send(e.currentTarget, 'hand.decline', { userId: m.userId }) }, 'Decline')) : null)))) : null;
     const order = { host: 0, speaker: 1, participant: 2 };
-    const members = st.members.slice().sort((a, b) => (order[a.role] - order[b.role]) || (a.name || '').localeCompare(b.name || ''));
+    // While a host picks a presenter, its own row comes last, so that it
+    // does not pick itself by accident.
+    const rank = (m) => (canPick && m.userId === live.userId ? 9 : order[m.role]);
+    const members = st.members.slice().sort((a, b) => (rank(a) - rank(b)) || (a.name || '').localeCompare(b.name || ''));
     const hostWeb = st.kind === 'instant' && st.status !== 'live' && self?.role === 'host' && self.device !== 'mobile';
     replace(ui.people, handList,
       h('h3', 'Members'),
       hostWeb ? h('p.hint', 'Presenters are chosen by a host on a phone; web members cannot present.') : null,
-      canPick && !st.presenterId ? h('p.hint', 'Choose one member on a phone as the presenter.') : null,
+      canPick ? h('p.hint#presenter-hint', 'The presenter\'s camera and microphone go to everyone once you start; you can change the presenter until then, not after. Only members on a phone can present.') : null,
       h('ul.members', members.map((m) => {
         const handPos = st.hands.indexOf(m.userId);
-        return h('li.member', { dataset: { userId: m.userId, device: m.device }, class: m.connected === false ? 'away' : null },
+        // The away class goes beside member: a row is always li.member.
+        return h(m.connected === false ? 'li.member.away' : 'li.member', { dataset: { userId: m.userId, device: m.device } },
           h('span.avatar.small', initials(m.name)),
           h('span.who', h('span.line', h('span.name', m.name + (m.userId === live.userId ? ' (you)' : '')),
             roleLabel(m, st)),
@@ -429,7 +610,11 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
             m.room != null && st.breakout?.rooms?.[m.room] ? h('span.tag', `Room: ${st.breakout.rooms[m.room].name}`) : null),
           handPos >= 0 ? h('span.raised', { title: `Raised hand #${handPos + 1}` }, icon('hand', 'Raised hand'), String(handPos + 1)) : null,
           canPick && m.device === 'mobile' && st.presenterId !== m.userId
-            ? h('button.secondary.small.make-presenter', { onclick: (e) => send(e.currentTarget, 'presenter.assign', { userId: m.userId }) }, 'Make presenter')
+            ? h('button.secondary.small.make-presenter', {
+              'aria-describedby': 'presenter-hint',
+              title: m.userId === live.userId ? 'You present: your video goes to everyone; final once the session starts' : `${m.name} presents: their video goes to everyone; final once the session starts`,
+              onclick: (e) => send(e.currentTarget, 'presenter.assign', { userId: m.userId }),
+            }, m.userId === live.userId ? 'Present yourself' : `Make ${m.name} presenter`)
             : null,
           moderator && st.status === 'live' && m.onStage && m.role === 'participant' && st.presenterId !== m.userId
             ? h('button.secondary.small.remove-stage', { onclick: (e) => send(e.currentTarget, 'stage.remove', { userId: m.userId }) }, 'Off stage')
@@ -522,7 +707,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   function renderBreakout() {
     const st = live.state;
     const b = st.breakout;
-    const close = h('button.icon.close', { type: 'button', title: 'Close', onclick: () => ui.dialog.close() }, '✕');
+    const close = h('button.icon.close', { type: 'button', title: 'Close', 'aria-label': 'Close', onclick: () => ui.dialog.close() }, '✕');
     if (b.status === 'open') {
       const minutes = h('input', { type: 'number', name: 'minutes', min: 1, max: 240, value: 10, 'aria-label': 'Minutes' });
       const text = h('input', { name: 'broadcast', maxLength: 1000, placeholder: 'Message to every room', 'aria-label': 'Broadcast message' });
@@ -553,7 +738,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
         oninput: (e) => { r.name = e.target.value; e.target.nextElementSibling.textContent = `${[...r.name].length}/${ROOM_NAME_MAX}`; },
       }),
       h('span.hint', `${[...r.name].length}/${ROOM_NAME_MAX}`),
-      h('button.icon', { type: 'button', title: 'Remove room', disabled: draft.rooms.length <= 1, onclick: () => {
+      h('button.icon', { type: 'button', title: 'Remove room', 'aria-label': `Remove room ${i + 1}`, disabled: draft.rooms.length <= 1, onclick: () => {
         draft.rooms.splice(i, 1);
         for (const [id, idx] of Object.entries(draft.assign)) { if (idx === i) delete draft.assign[id]; else if (idx > i) draft.assign[id] = idx - 1; }
         renderBreakout();
@@ -563,7 +748,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       h('p.muted', `Up to ${MAX_ROOMS} rooms; names up to ${ROOM_NAME_MAX} characters.`),
       h('div.rooms', rooms),
       h('button.add-room#add-room', {
-        type: 'button', disabled: draft.rooms.length >= MAX_ROOMS, title: 'Add a room',
+        type: 'button', disabled: draft.rooms.length >= MAX_ROOMS, title: 'Add a room', 'aria-label': 'Add a room',
         onclick: () => { draft.rooms.push({ name: `Room ${draft.rooms.length + 1}` }); renderBreakout(); },
       }, '+'),
       h('h3', 'Assign participants'),

@@ -108,6 +108,7 @@ const PATHS = {
   camOff: 'M3 7h12v10H3zM15 10l6-3v10l-6-3M2 3l19 18',
   end: 'M3 15c5-5 13-5 18 0l-2 3-4-1v-3a10 10 0 0 0-6 0v3l-4 1z',
   speaker: 'M4 9h4l5-4v14l-5-4H4zM16 9a4 4 0 0 1 0 6M18.5 6.5a8 8 0 0 1 0 11',
+  screen: 'M3 4h18v12H3zM8 20h8M12 16v4M9 10l3-3 3 3M12 7v6',
 };
 export function icon(name, title) {
   const ns = 'http://www.w3.org/2000/svg';
@@ -120,4 +121,23 @@ export function icon(name, title) {
   p.setAttribute('d', PATHS[name] || '');
   svg.append(p);
   return svg;
+}
+
+// ask shows a modal dialog with a question and two buttons, and resolves
+// true when the person confirms. Escape or Cancel resolve false.
+export function ask(title, text, okLabel, cancelLabel = 'Cancel') {
+  return new Promise((resolve) => {
+    const ok = h('button.primary#ask-ok', { type: 'button' }, okLabel);
+    const no = h('button.secondary#ask-cancel', { type: 'button' }, cancelLabel);
+    const dlg = h('dialog.ask#ask-dialog', { 'aria-labelledby': 'ask-title', 'aria-describedby': 'ask-text' },
+      h('h2#ask-title', title), h('p#ask-text', text), h('div.row.dialog-foot', no, ok));
+    let done = false;
+    const finish = (v) => { if (done) return; done = true; if (dlg.open) dlg.close(); dlg.remove(); resolve(v); };
+    ok.addEventListener('click', () => finish(true));
+    no.addEventListener('click', () => finish(false));
+    dlg.addEventListener('close', () => finish(false));
+    document.body.append(dlg);
+    dlg.showModal();
+    ok.focus();
+  });
 }

@@ -175,6 +175,9 @@ type clientOpts struct {
 	// recvVideo adds a receive-only video transceiver to the receive-only
 	// audio one of a client that publishes nothing.
 	recvVideo bool
+	// screen adds a second video track, the screen share (track id
+	// ScreenTrackID), on its own transceiver.
+	screen bool
 }
 
 // client is a pion peer standing for a browser. out carries its
@@ -352,6 +355,18 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 			}
 			c.drainRTCP(sender)
 		}
+	}
+	if o.screen {
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, ScreenTrackID, string(st.ID)+"-share")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.video = append(c.video, tr)
+		sender, err := pc.AddTrack(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.drainRTCP(sender)
 	}
 	if o.audio {
 		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", string(st.ID))

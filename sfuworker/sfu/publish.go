@@ -30,11 +30,11 @@ func (m *member) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *w
 			id = t.Kind().String()
 		}
 		w.seq++
-		pt = &pubTrack{owner: m, rr: rr, trackID: id, kind: t.Kind(), seq: w.seq, active: true,
-			recv: forward.NewReceiver(forward.ReceiverConfig{
-				Codec: t.Codec(), TrackID: id, StreamID: string(m.state.ID),
-				AudioLevelExt: levelExt, WriteRTCP: pc.WriteRTCP, Logger: w.log,
-			})}
+		pt = &pubTrack{owner: m, rr: rr, trackID: id, kind: t.Kind(), seq: w.seq, active: true}
+		pt.recv = forward.NewReceiver(forward.ReceiverConfig{
+			Codec: t.Codec(), TrackID: id, StreamID: pt.streamID(),
+			AudioLevelExt: levelExt, WriteRTCP: pc.WriteRTCP, Logger: w.log,
+		})
 		m.pubs[rr] = pt
 		w.log.Debug("sfu: published track", "member", m.id, "track", id, "kind", pt.kind, "rid", t.RID(), "ssrc", t.SSRC())
 	}
@@ -71,6 +71,31 @@ func (m *member) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *w
 		m.ops.push(m.prunePubs)
 		w.reconcile(m.room)
 	}
+}
+
+// ScreenTrackID is the track id (the msid's second part) a publisher
+// gives the video track of its screen share. The worker forwards such a
+// track under its own stream id, the publisher's id and
+// ScreenStreamSuffix, so that subscribers tell it from the camera; and
+// while the member may publish, whatever its camera switch says
+// (docs/protocol.md, "Screen share").
+const ScreenTrackID = "screen"
+
+// ScreenStreamSuffix follows the publisher's id in a screen share's
+// stream id ("~" is an msid token character no id uses).
+const ScreenStreamSuffix = "~screen"
+
+// screen reports whether the track is its publisher's screen share.
+func (pt *pubTrack) screen() bool {
+	return pt.kind == webrtc.RTPCodecTypeVideo && pt.trackID == ScreenTrackID
+}
+
+// streamID is the stream id subscribers see the track under.
+func (pt *pubTrack) streamID() string {
+	if pt.screen() {
+		return string(pt.owner.state.ID) + ScreenStreamSuffix
+	}
+	return string(pt.owner.state.ID)
 }
 
 // prunePubs brings the member's published tracks in line with its

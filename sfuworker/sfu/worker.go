@@ -378,7 +378,7 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 				if _, ok := s.subs[pt]; ok || !forwarded(pt) {
 					continue
 				}
-				dt := forward.NewDownTrack(pt.recv, pt.trackID, string(p.state.ID))
+				dt := forward.NewDownTrack(pt.recv, pt.trackID, pt.streamID())
 				s.subs[pt] = &subscription{pt: pt, dt: dt}
 			}
 		}
@@ -386,6 +386,8 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 			on := pt.owner.state.Cam
 			if pt.recv.Kind() == webrtc.RTPCodecTypeAudio {
 				on = pt.owner.state.Mic
+			} else if pt.screen() {
+				on = true // a share is not the camera: publishing is enough
 			}
 			after = append(after, func() { sub.dt.SetPaused(!on) })
 		}

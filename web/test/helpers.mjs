@@ -2,6 +2,7 @@
 // context each), screenshots and polling.
 import { chromium, devices } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -102,4 +103,19 @@ export async function diagnose(p) {
       errors: m.errors, trail: m.trail.slice(-40),
     }, null, 1);
   }).catch((e) => `diagnose failed: ${e.message}`);
+}
+
+// axe runs axe-core on a page and returns its serious and critical
+// violations (rule id and the first nodes), for an assertion of none.
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+export async function axe(page, what) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  return bad.map((v) => `${what}: ${v.id} (${v.impact}) ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+}
+
+// shots takes a screenshot under a name with the viewport's kind.
+export function kind(p) {
+  return (p.page.viewportSize()?.width || 1280) < 600 ? 'phone' : 'desktop';
 }

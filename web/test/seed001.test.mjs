@@ -5,7 +5,7 @@
 // stage, breakout rooms are opened and closed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, signIn, shot, userId, until, tile, closeAll, BASE, ADMIN_KEY, PHONE, skipBreakout } from './helpers.mjs';
+import { launch, person, signIn, shot, userId, until, tile, closeAll, axe, BASE, ADMIN_KEY, PHONE, skipBreakout } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -38,6 +38,7 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
   await org.page.getByLabel('Spots per session (1–50)').fill('3');
   await org.page.getByLabel('Sessions per employer').fill('2');
   await shot(org.page, '20-organizer-create-event');
+  const violations = [...await axe(org.page, 'organizer desktop')];
   await org.page.getByRole('button', { name: 'Create event' }).click();
   await org.page.getByRole('heading', { name: 'Spring Career Fair' }).waitFor();
   const eventUrl = org.page.url();
@@ -55,6 +56,7 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
   await emp.page.locator('ul.mine li').waitFor();
   const sessionId = await emp.page.locator('ul.mine li').getAttribute('data-session');
   await shot(emp.page, '21-employer-booked');
+  violations.push(...await axe(emp.page, 'employer desktop'));
 
   // One-click registration until the session is full.
   for (const p of parts) {
@@ -62,15 +64,25 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
     await p.page.locator(`tr[data-session="${sessionId}"] button.register`).click();
     await p.page.locator(`tr[data-session="${sessionId}"]`).getByText('Registered').waitFor();
   }
+  await shot(parts[1].page, '22-event-registered-phone');
+  violations.push(...await axe(parts[1].page, 'event page phone'));
   await signIn(late, eventUrl);
   const row = late.page.locator(`tr[data-session="${sessionId}"]`);
   await row.locator('td.spots', { hasText: 'Full' }).waitFor();
   assert.equal(await row.locator('button.register').count(), 0, 'a full session offers registration');
+  // A limit the organizer left empty is not shown ("10000 sessions left").
+  assert.doesNotMatch(await late.page.locator('main').textContent(), /10000|10,000/, 'an unset limit is shown');
+  assert.equal(await row.locator('button.register-full').isDisabled(), true, 'a full session says so on a disabled button');
   await shot(late.page, '22-event-session-full');
   // The join screen says so in words too.
   await late.page.goto(`${BASE}/s/${sessionId}`);
-  await late.page.locator('#register').click();
   await late.page.getByText('This session is full').waitFor();
+  assert.equal(await late.page.locator('#register').isDisabled(), true, 'Register is disabled when full');
+  assert.equal(await late.page.locator('#join-session').isDisabled(), true, 'Join is disabled when full');
+  assert.match(await late.page.locator('#join-session').textContent(), /full/i);
+  await shot(late.page, '22-join-session-full');
+  violations.push(...await axe(late.page, 'join screen desktop'));
+  assert.deepEqual(violations, [], `accessibility: ${violations.join('\n')}`);
 
   // The speaker starts within 5 minutes of the slot.
   await emp.page.locator('ul.mine li a', { hasText: 'Open session' }).click();
@@ -88,6 +100,14 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
   const empId = await userId(emp);
   const p1Id = await userId(p1);
   await tile(p1.page, empId).waitFor();
+  // The event page marks the live session, with a Join button for those
+  // who hold a spot.
+  const p3 = parts[2];
+  await p3.page.goto(eventUrl);
+  const liveRow = p3.page.locator(`tr[data-session="${sessionId}"]`);
+  await liveRow.locator('.live-badge', { hasText: 'Live now' }).waitFor();
+  await liveRow.locator('a.join-live', { hasText: 'Join' }).waitFor();
+  await shot(p3.page, '27-event-session-live');
 
   // A participant asks and is approved onto the stage.
   await p1.page.locator('#request-speak').click();
@@ -110,11 +130,17 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
     await dlg.locator('.room-name').first().fill('Design team');
     await dlg.locator('#assign-auto').click();
     await shot(emp.page, '25-breakout-dialog');
+    const bad = await axe(emp.page, 'breakout dialog desktop');
+    assert.deepEqual(bad, [], `accessibility: ${bad.join('\n')}`);
     await dlg.locator('#open-rooms').click();
     await dlg.getByText('Breakout rooms are open').waitFor();
     for (const p of [p1, p2]) await p.page.getByText('You are in breakout room').waitFor();
     await shot(p2.page, '26-in-breakout-room-phone');
     await dlg.locator('#close-rooms').click();
     for (const p of [p1, p2]) await p.page.getByText('You are in breakout room').waitFor({ state: 'hidden' });
+    // Back in the main room off the stage, nobody hears p2: the mic
+    // button says so.
+    await p2.page.locator('#toggle-mic[aria-pressed="false"]').waitFor();
+    assert.equal((await p2.page.locator('#toggle-mic').textContent()).trim(), 'Unmute');
   });
 });
