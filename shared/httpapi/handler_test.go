@@ -117,6 +117,9 @@ func FuzzHandle(f *testing.F) {
 	f.Add("DELETE", "/v1/sessions/sess1/registrations/me", "user", ``)
 	f.Add("POST", "/v1/events", "organizer", `{"windows":[{"start":1}],"stage":{"maxSpeakers":1e309}}`)
 	f.Add("POST", "/v1/organizers", "", `{"name":"\u0000"}`)
+	f.Add("POST", "/v1/sessions/sess1/speakers", "employer", `{"userId":"user1"}`)
+	f.Add("POST", "/v1/sessions/sess1/speaker-invites", "employer", ``)
+	f.Add("POST", "/v1/sessions/sess1/speakers/me", "user", `{"invite":"x.y.z"}`)
 	h, toks := newTestHandler(f)
 	f.Fuzz(func(t *testing.T, method, path, token, body string) {
 		if tok, ok := toks[token]; ok {

@@ -28,6 +28,9 @@ func (h *Handler) routes() {
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/registrations", h.register)
 	r.add(http.MethodDelete, "/v1/sessions/{sessionId}/registrations/me", h.cancelRegistration)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/join", h.join)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers", h.addSpeaker)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speaker-invites", h.inviteSpeaker)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers/me", h.redeemSpeakerInvite)
 }
 
 // ---- identities

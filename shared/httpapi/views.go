@@ -72,3 +72,11 @@ type employerView struct {
 	Name    string            `json:"name"`
 	EventID domain.EventID    `json:"eventId"`
 }
+
+// inviteView is an invite link: the token to redeem and a link that
+// carries it.
+type inviteView struct {
+	Invite    string    `json:"invite"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}

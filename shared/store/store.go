@@ -71,6 +71,13 @@ type Store interface {
 	// (no members). It reflects every booking and registration that has
 	// returned.
 	ListEventSessions(ctx context.Context, event domain.EventID) ([]domain.Session, error)
+	// AddSpeaker names user a speaker of a scheduled session, atomically
+	// within limit speakers in all (the employer included), and returns
+	// the session's own item (no members). Naming a speaker again changes
+	// nothing. ErrSpeakersFull when the session already has limit
+	// speakers, ErrSessionOver when it has ended or expired, ErrNotFound
+	// when there is no such session.
+	AddSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID, limit int) (domain.Session, error)
 	// SlotUsage returns how many sessions are booked in each slot of an
 	// event, keyed by the slot's start in UTC (slots with none are
 	// absent).

@@ -22,6 +22,7 @@ const (
 	attrBooked         = "booked"
 	attrRegistered     = "registered"
 	attrCapacity       = "capacity"
+	attrSpeakers       = "speakers"
 	attrStatus         = "status"
 	attrLive           = "live"
 	attrVer            = "ver"

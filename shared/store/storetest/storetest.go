@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"SlotUsage", testSlotUsage},
 		{"ListEventSessions", testListEventSessions},
 		{"Sessions", testSessions},
+		{"AddSpeaker", testAddSpeaker},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
 		{"GetRegistration", testGetRegistration},
