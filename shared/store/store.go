@@ -149,6 +149,34 @@ type Store interface {
 	// (nil: the main room), oldest first.
 	RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]ChatMessage, error)
 
+	// CreateGroup stores a new group and its owner as its first member,
+	// all or nothing; ErrExists if the id is taken.
+	CreateGroup(ctx context.Context, g domain.Group, owner domain.GroupMember) error
+	// GetGroup returns a group with its current count of members, or
+	// ErrNotFound.
+	GetGroup(ctx context.Context, id domain.GroupID) (domain.Group, error)
+	// AddGroupMember adds m to its group, atomically within limit members
+	// (ErrGroupFull). The first time it returns m and created=true; a
+	// repeat returns the stored member and created=false and counts once.
+	// ErrNotFound when the group does not exist.
+	AddGroupMember(ctx context.Context, m domain.GroupMember, limit int) (member domain.GroupMember, created bool, err error)
+	// GetGroupMember returns a member of a group, or ErrNotFound.
+	GetGroupMember(ctx context.Context, group domain.GroupID, user domain.UserID) (domain.GroupMember, error)
+	// ListGroupMembers returns a group's members ordered by user id.
+	ListGroupMembers(ctx context.Context, group domain.GroupID) ([]domain.GroupMember, error)
+	// ListUserGroups returns the groups a user is a member of, ordered by
+	// group id, each with its current count of members.
+	ListUserGroups(ctx context.Context, user domain.UserID) ([]domain.Group, error)
+	// AddGroupChat keeps a message of a group's chat for ChatTTL.
+	AddGroupChat(ctx context.Context, m GroupMessage) error
+	// RecentGroupChat returns the newest limit messages of a group's chat,
+	// oldest first.
+	RecentGroupChat(ctx context.Context, group domain.GroupID, limit int) ([]GroupMessage, error)
+	// SetGroupChatLimit moves a group member's chat rate limiter from prev
+	// (zero: never used) to next, only if it still is prev: ErrStale
+	// otherwise, ErrNotFound when there is no such member.
+	SetGroupChatLimit(ctx context.Context, group domain.GroupID, user domain.UserID, prev, next time.Time) error
+
 	// SetLimit moves the rate limiter class of connection id from prev
 	// (zero: never used) to next, only if it still is prev: ErrStale
 	// otherwise, ErrNotFound when the connection is gone. The limiter
@@ -233,6 +261,20 @@ type ChatMessage struct {
 	Name      string           `json:"name"`
 	Text      string           `json:"text"`
 	Room      *int             `json:"room"`
+	At        time.Time        `json:"at"`
+}
+
+// GroupMessage is one entry of a group's chat: a member's text, or the
+// card of a PrimeTime session started in the group (Kind
+// domain.GroupMessageSession, SessionID set).
+type GroupMessage struct {
+	GroupID   domain.GroupID   `json:"groupId"`
+	ID        string           `json:"id"`
+	Kind      string           `json:"kind"`
+	UserID    domain.UserID    `json:"userId"`
+	Name      string           `json:"name"`
+	Text      string           `json:"text,omitempty"`
+	SessionID domain.SessionID `json:"sessionId,omitempty"`
 	At        time.Time        `json:"at"`
 }
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListEventSessions", testListEventSessions},
 		{"Sessions", testSessions},
 		{"AddSpeaker", testAddSpeaker},
+		{"Groups", testGroups},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
 		{"GetRegistration", testGetRegistration},
@@ -344,6 +345,21 @@ func normalize(v any) any {
 		}
 		return out
 	case []store.ChatMessage:
+		out := make([]any, len(x))
+		for i, m := range x {
+			out[i] = normalize(m)
+		}
+		return out
+	case domain.Group:
+		x.CreatedAt = x.CreatedAt.UTC()
+		return x
+	case domain.GroupMember:
+		x.JoinedAt, x.ChatLimit = x.JoinedAt.UTC(), x.ChatLimit.UTC()
+		return x
+	case store.GroupMessage:
+		x.At = x.At.UTC()
+		return x
+	case []store.GroupMessage:
 		out := make([]any, len(x))
 		for i, m := range x {
 			out[i] = normalize(m)
