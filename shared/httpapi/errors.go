@@ -25,6 +25,7 @@ const (
 	CodeSessionExpired   = "session_expired"
 	CodeNotRegistered    = "not_registered"
 	CodeSpeakersFull     = "speakers_full"
+	CodeGroupFull        = "group_full"
 	CodeTooLarge         = "too_large"
 	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal"
@@ -37,6 +38,8 @@ type Error struct {
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// RetryAfterMs says when a `rate_limited` request may be tried again.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 func (e *Error) Error() string { return "httpapi: " + e.Code + ": " + e.Message }

@@ -120,6 +120,14 @@ func FuzzHandle(f *testing.F) {
 	f.Add("POST", "/v1/sessions/sess1/speakers", "employer", `{"userId":"user1"}`)
 	f.Add("POST", "/v1/sessions/sess1/speaker-invites", "employer", ``)
 	f.Add("POST", "/v1/sessions/sess1/speakers/me", "user", `{"invite":"x.y.z"}`)
+	f.Add("POST", "/v1/groups", "user", `{"name":"Marketing Analysis"}`)
+	f.Add("GET", "/v1/groups", "user", ``)
+	f.Add("GET", "/v1/groups/grp1", "user", ``)
+	f.Add("POST", "/v1/groups/grp1/invites", "user", ``)
+	f.Add("POST", "/v1/groups/grp1/members/me", "user", `{"invite":"x.y.z"}`)
+	f.Add("GET", "/v1/groups/grp1/messages", "user", ``)
+	f.Add("POST", "/v1/groups/grp1/messages", "user", `{"text":"hello"}`)
+	f.Add("POST", "/v1/sessions", "user", `{"kind":"primetime","title":"x","groupId":"grp1"}`)
 	h, toks := newTestHandler(f)
 	f.Fuzz(func(t *testing.T, method, path, token, body string) {
 		if tok, ok := toks[token]; ok {

@@ -31,6 +31,13 @@ func (h *Handler) routes() {
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers", h.addSpeaker)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speaker-invites", h.inviteSpeaker)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers/me", h.redeemSpeakerInvite)
+	r.add(http.MethodPost, "/v1/groups", h.createGroup)
+	r.add(http.MethodGet, "/v1/groups", h.listGroups)
+	r.add(http.MethodGet, "/v1/groups/{groupId}", h.getGroup)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/invites", h.inviteToGroup)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/members/me", h.joinGroup)
+	r.add(http.MethodGet, "/v1/groups/{groupId}/messages", h.groupMessages)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/messages", h.postGroupMessage)
 }
 
 // ---- identities
@@ -317,8 +324,29 @@ func (h *Handler) createSession(ctx context.Context, r *request) (response, erro
 	if err != nil {
 		return response{}, err
 	}
+	// A PrimeTime session inside a group: a member starts it and hosts
+	// it, and it shows in the group's chat as a card.
+	var host domain.GroupMember
+	if s.GroupID != "" {
+		if s.Kind != domain.KindPrimetime {
+			return response{}, invalidField("groupId", "only a primetime session is started inside a group")
+		}
+		if _, err := h.store.GetGroup(ctx, domain.GroupID(s.GroupID)); errors.Is(err, store.ErrNotFound) {
+			return response{}, notFound("group")
+		} else if err != nil {
+			return response{}, err
+		}
+		if host, err = h.groupMember(ctx, domain.GroupID(s.GroupID), s.HostID); err != nil {
+			return response{}, err
+		}
+	}
 	if err := h.store.CreateSession(ctx, s); err != nil {
 		return response{}, err
+	}
+	if s.GroupID != "" {
+		if err := h.postSessionCard(ctx, s, host); err != nil {
+			return response{}, err
+		}
 	}
 	share := h.shareBase(r) + "/s/" + string(s.ID)
 	return response{http.StatusCreated, map[string]any{"session": viewSession(s), "shareUrl": share}}, nil
