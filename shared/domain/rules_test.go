@@ -1629,3 +1629,28 @@ func TestBookingListsSpeakersWithinTheStage(t *testing.T) {
 	_, err := domain.NewScheduledSession(ev, "emp", at(0), "T", []domain.UserID{"a", "b"}, at(-60))
 	checkFields(t, err, "speakers")
 }
+
+func TestRejoinDeadline(t *testing.T) {
+	s := with(instantOpen, dropped(at(10), "host"))(t)
+	if got := s.RejoinDeadline("host"); !got.Equal(at(40)) {
+		t.Fatalf("host's deadline %v, want %v", got, at(40))
+	}
+	if got := s.RejoinDeadline("p1"); !got.IsZero() {
+		t.Fatalf("a member's deadline %v, want none", got)
+	}
+	// Back within the window, with the host role: no deadline runs.
+	must(t)(s.Admit(joiner("host", mobile, false), at(39)))
+	must(t)(s.Connect("host", "c-host2", at(39)))
+	if m := member(t, s, "host"); m.Role != domain.RoleHost {
+		t.Fatalf("host rejoined as %s", m.Role)
+	}
+	if got := s.RejoinDeadline("host"); !got.IsZero() {
+		t.Fatalf("deadline %v after rejoining", got)
+	}
+	// Gone again past the window: the session expires.
+	must(t)(s.Disconnect("c-host2", at(41)))
+	s.Tick(at(71))
+	if s.Status != domain.StatusExpired || !s.RejoinDeadline("host").IsZero() {
+		t.Fatalf("status %s", s.Status)
+	}
+}

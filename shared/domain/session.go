@@ -223,3 +223,13 @@ type Employer struct {
 	SessionsBooked int       `json:"sessionsBooked"`
 	CreatedAt      time.Time `json:"createdAt"`
 }
+
+// RejoinDeadline is when u, the host of an instant session who left its
+// setup screen, may rejoin no longer (seed 000: within 30 minutes, from
+// the Active Session page); zero when no such deadline runs for u.
+func (s *Session) RejoinDeadline(u UserID) time.Time {
+	if s.Kind != KindInstant || s.Status != StatusOpen || u != s.HostID || s.Live.HostLeftAt.IsZero() {
+		return time.Time{}
+	}
+	return s.Live.HostLeftAt.Add(HostRejoinWindow)
+}

@@ -122,6 +122,8 @@ func FuzzHandle(f *testing.F) {
 	f.Add("POST", "/v1/sessions/sess1/speakers/me", "user", `{"invite":"x.y.z"}`)
 	f.Add("POST", "/v1/groups", "user", `{"name":"Marketing Analysis"}`)
 	f.Add("GET", "/v1/groups", "user", ``)
+	f.Add("GET", "/v1/me/sessions", "user", ``)
+	f.Add("GET", "/v1/me/sessions", "employer", ``)
 	f.Add("GET", "/v1/groups/grp1", "user", ``)
 	f.Add("POST", "/v1/groups/grp1/invites", "user", ``)
 	f.Add("POST", "/v1/groups/grp1/members/me", "user", `{"invite":"x.y.z"}`)

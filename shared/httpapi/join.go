@@ -115,6 +115,7 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 	case err != nil:
 		return response{}, err
 	}
+	h.fileSession(ctx, u, s)
 	tok, err := h.tokens.Mint(string(u), auth.Claims{Role: auth.RoleJoin, Name: name, SessionID: s.ID, Device: domain.Device(req.Device)})
 	if err != nil {
 		return response{}, err

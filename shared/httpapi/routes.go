@@ -31,6 +31,7 @@ func (h *Handler) routes() {
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers", h.addSpeaker)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speaker-invites", h.inviteSpeaker)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers/me", h.redeemSpeakerInvite)
+	r.add(http.MethodGet, "/v1/me/sessions", h.activeSessions)
 	r.add(http.MethodPost, "/v1/groups", h.createGroup)
 	r.add(http.MethodGet, "/v1/groups", h.listGroups)
 	r.add(http.MethodGet, "/v1/groups/{groupId}", h.getGroup)
@@ -287,6 +288,9 @@ func (h *Handler) bookSession(ctx context.Context, r *request) (response, error)
 		}
 		return response{}, err
 	}
+	for _, sp := range s.Speakers {
+		h.fileSession(ctx, sp, s)
+	}
 	return response{http.StatusCreated, viewSession(s)}, nil
 }
 
@@ -348,6 +352,7 @@ func (h *Handler) createSession(ctx context.Context, r *request) (response, erro
 			return response{}, err
 		}
 	}
+	h.fileSession(ctx, s.HostID, s)
 	share := h.shareBase(r) + "/s/" + string(s.ID)
 	return response{http.StatusCreated, map[string]any{"session": viewSession(s), "shareUrl": share}}, nil
 }

@@ -62,6 +62,7 @@ func (h *Handler) nameSpeaker(ctx context.Context, s domain.Session, u domain.Us
 	case err != nil:
 		return response{}, err
 	}
+	h.fileSession(ctx, u, out)
 	return response{http.StatusOK, map[string]any{"session": viewSession(out)}}, nil
 }
 

@@ -177,6 +177,14 @@ type Store interface {
 	// otherwise, ErrNotFound when there is no such member.
 	SetGroupChatLimit(ctx context.Context, group domain.GroupID, user domain.UserID, prev, next time.Time) error
 
+	// PutUserSession files a session in its user's list of sessions (the
+	// Active Sessions page), replacing the entry of the same session. The
+	// entry is gone once Expires has passed.
+	PutUserSession(ctx context.Context, e UserSession) error
+	// ListUserSessions returns up to limit of a user's entries that have
+	// not expired, the latest At first.
+	ListUserSessions(ctx context.Context, user domain.UserID, limit int) ([]UserSession, error)
+
 	// SetLimit moves the rate limiter class of connection id from prev
 	// (zero: never used) to next, only if it still is prev: ErrStale
 	// otherwise, ErrNotFound when the connection is gone. The limiter
@@ -277,6 +285,23 @@ type GroupMessage struct {
 	SessionID domain.SessionID `json:"sessionId,omitempty"`
 	At        time.Time        `json:"at"`
 }
+
+// UserSession files a session a user hosts, speaks in or joined, for the
+// user's list of active sessions.
+type UserSession struct {
+	UserID    domain.UserID    `json:"userId"`
+	SessionID domain.SessionID `json:"sessionId"`
+	// At is when the user last joined (or created, booked or was named).
+	At time.Time `json:"at"`
+	// Expires is when the entry is dropped (UserSessionTTL after At, or
+	// after the slot of a scheduled session).
+	Expires time.Time `json:"expires"`
+}
+
+// UserSessionTTL is how long a user's entry of a session outlives its
+// last use: long past the 30 minutes a host has to rejoin, so that the
+// page says the session expired rather than forgetting it.
+const UserSessionTTL = 24 * time.Hour
 
 // BookingLimits are the limits BookSession enforces, taken from the event.
 type BookingLimits struct {

@@ -43,6 +43,7 @@ import (
 //	groups         groupID                    domain.Group (Members kept here)
 //	groupMembers   key(groupID, userID)       domain.GroupMember (with its chat limiter)
 //	userGroups     key(userID, groupID)       empty: the index behind ListUserGroups
+//	userSessions   key(userID, sessionID)     store.UserSession (dropped on read once expired)
 //	groupChat      key(groupID, <at>#<messageID>)
 //	                                          store.GroupMessage
 //
@@ -74,6 +75,7 @@ var (
 	bucketGroupMembers  = []byte("groupMembers")
 	bucketUserGroups    = []byte("userGroups")
 	bucketGroupChat     = []byte("groupChat")
+	bucketUserSessions  = []byte("userSessions")
 )
 
 // buckets lists every bucket; Open creates those that are missing.
@@ -85,6 +87,7 @@ func buckets() [][]byte {
 		bucketDue, bucketItemDue, bucketConnections, bucketStale,
 		bucketChat, bucketWorkers,
 		bucketGroups, bucketGroupMembers, bucketUserGroups, bucketGroupChat,
+		bucketUserSessions,
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 //	group member         GROUP#<id>         MEMBER#<user>             (chat rate limiter)
 //	group chat message   GROUP#<id>         CHAT#<at>#<message>       (ttl)
 //	user's group         USER#<user>        GROUP#<group>             (the list behind ListUserGroups)
+//	user's session       USER#<user>        SESSION#<session>         (Active Sessions; ttl)
 //
 // An event's sessions and slot counters live in the event's partition, so
 // that ListEventSessions and SlotUsage are strongly consistent queries
@@ -293,4 +294,9 @@ func userGroupKey(user domain.UserID, group domain.GroupID) key {
 // groupChatKey orders a group's messages by time, then id.
 func groupChatKey(group domain.GroupID, at time.Time, id string) key {
 	return key{groupPK(group), prefixChat + keyTime(at) + "#" + id}
+}
+
+// userSessionKey files a session in its user's partition.
+func userSessionKey(user domain.UserID, session domain.SessionID) key {
+	return key{prefixUser + string(user), prefixSession + string(session)}
 }

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"AddSpeaker", testAddSpeaker},
 		{"Groups", testGroups},
+		{"UserSessions", testUserSessions},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
 		{"GetRegistration", testGetRegistration},
@@ -348,6 +349,15 @@ func normalize(v any) any {
 		out := make([]any, len(x))
 		for i, m := range x {
 			out[i] = normalize(m)
+		}
+		return out
+	case store.UserSession:
+		x.At, x.Expires = x.At.UTC(), x.Expires.UTC()
+		return x
+	case []store.UserSession:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalize(e)
 		}
 		return out
 	case domain.Group:
