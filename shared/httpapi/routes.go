@@ -167,7 +167,7 @@ func (h *Handler) createEvent(ctx context.Context, r *request) (response, error)
 	if err := h.store.CreateEvent(ctx, ev); err != nil {
 		return response{}, err
 	}
-	return response{http.StatusCreated, ev}, nil
+	return response{http.StatusCreated, viewEvent(ev)}, nil
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -191,7 +191,7 @@ func (h *Handler) getEvent(ctx context.Context, r *request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return response{http.StatusOK, ev}, nil
+	return response{http.StatusOK, viewEvent(ev)}, nil
 }
 
 func (h *Handler) createEmployer(ctx context.Context, r *request) (response, error) {
@@ -229,11 +229,23 @@ func (h *Handler) listSlots(ctx context.Context, r *request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	// Only the limits the organizer set count down: an unset one is no
+	// number to show (the internal defaults are not).
+	eventSet, slotSet := ev.LimitSet(domain.LimitMaxSessions), ev.LimitSet(domain.LimitSessionsPerSlot)
 	eventLeft := max(ev.MaxSessions-ev.SessionsBooked, 0)
 	slots := []slotView{}
 	for _, s := range ev.Slots() {
-		left := min(max(ev.SessionsPerSlot-used[s.Start], 0), eventLeft)
-		slots = append(slots, slotView{Start: s.Start, End: s.End, SessionsLeft: left})
+		v := slotView{Start: s.Start, End: s.End}
+		slotLeft := max(ev.SessionsPerSlot-used[s.Start], 0)
+		switch {
+		case eventSet && slotSet:
+			v.SessionsLeft = ptr(min(slotLeft, eventLeft))
+		case slotSet:
+			v.SessionsLeft = ptr(slotLeft)
+		case eventSet:
+			v.SessionsLeft = ptr(eventLeft)
+		}
+		slots = append(slots, v)
 	}
 	return response{http.StatusOK, map[string]any{"slots": slots}}, nil
 }
@@ -421,3 +433,5 @@ func (h *Handler) cancelRegistration(ctx context.Context, r *request) (response,
 	}
 	return response{http.StatusNoContent, nil}, nil
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -88,6 +88,7 @@ type eventItem struct {
 	SessionsPerSlot        int          `dynamodbav:"sessionsPerSlot"`
 	StageMaxSpeakers       int          `dynamodbav:"stageMaxSpeakers"`
 	StageMaxParticipants   int          `dynamodbav:"stageMaxParticipants"`
+	Defaulted              []string     `dynamodbav:"defaulted,omitempty"`
 	SessionsBooked         int          `dynamodbav:"sessionsBooked"`
 	CreatedAt              time.Time    `dynamodbav:"createdAt"`
 }
@@ -115,6 +116,7 @@ func toEventItem(e domain.Event) eventItem {
 		SessionsPerSlot:        e.SessionsPerSlot,
 		StageMaxSpeakers:       e.Stage.MaxSpeakers,
 		StageMaxParticipants:   e.Stage.MaxParticipants,
+		Defaulted:              e.Defaulted,
 		SessionsBooked:         0,
 		CreatedAt:              e.CreatedAt,
 	}
@@ -139,6 +141,7 @@ func (it eventItem) domain() domain.Event {
 		MaxSessions:            it.MaxSessions,
 		SessionsPerSlot:        it.SessionsPerSlot,
 		Stage:                  domain.StageLimits{MaxSpeakers: it.StageMaxSpeakers, MaxParticipants: it.StageMaxParticipants},
+		Defaulted:              it.Defaulted,
 		SessionsBooked:         it.SessionsBooked,
 		CreatedAt:              it.CreatedAt,
 	}

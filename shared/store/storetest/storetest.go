@@ -313,6 +313,7 @@ func normalize(v any) any {
 			w = append(w, domain.Window{Start: win.Start.UTC(), End: win.End.UTC()})
 		}
 		x.Windows = nilIfEmpty(w)
+		x.Defaulted = nilIfEmpty(x.Defaulted)
 		x.CreatedAt = x.CreatedAt.UTC()
 		return x
 	case domain.Employer:
