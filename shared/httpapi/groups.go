@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/greenroom-live/greenroom/shared/auth"
@@ -291,5 +290,5 @@ type groupMessageView struct {
 }
 
 func viewGroupMessage(m store.GroupMessage) groupMessageView {
-	return groupMessageView{ID: m.ID, Kind: m.Kind, UserID: m.UserID, Name: m.Name, Text: strings.Clone(m.Text), SessionID: m.SessionID, At: m.At}
+	return groupMessageView{ID: m.ID, Kind: m.Kind, UserID: m.UserID, Name: m.Name, Text: m.Text, SessionID: m.SessionID, At: m.At}
 }
