@@ -70,13 +70,28 @@ export const api = {
   getEvent: (id) => request('GET', `/v1/events/${encodeURIComponent(id)}`),
   addEmployer: (token, eventId, name) => request('POST', `/v1/events/${encodeURIComponent(eventId)}/employers`, { body: { name }, token }),
   slots: (eventId) => request('GET', `/v1/events/${encodeURIComponent(eventId)}/slots`),
-  book: (token, eventId, start, title) => request('POST', `/v1/events/${encodeURIComponent(eventId)}/sessions`, { body: { start, title }, token }),
+  book: (token, eventId, start, title, speakers) => request('POST', `/v1/events/${encodeURIComponent(eventId)}/sessions`, { body: { start, title, speakers }, token }),
   eventSessions: (eventId) => request('GET', `/v1/events/${encodeURIComponent(eventId)}/sessions`),
-  createSession: (token, kind, title) => request('POST', '/v1/sessions', { body: { kind, title }, token }),
+  // groupId (optional): start a primetime session inside a group.
+  createSession: (token, kind, title, groupId) => request('POST', '/v1/sessions', { body: { kind, title, groupId }, token }),
   getSession: (id) => request('GET', `/v1/sessions/${encodeURIComponent(id)}`),
   register: (token, id) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/registrations`, { token }),
   unregister: (token, id) => request('DELETE', `/v1/sessions/${encodeURIComponent(id)}/registrations/me`, { token }),
   join: (token, id, device) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/join`, { body: { device }, token }),
+  // Co-speakers of a scheduled session (the booking employer's token).
+  addSpeaker: (token, id, userId) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speakers`, { body: { userId }, token }),
+  speakerInvite: (token, id) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speaker-invites`, { token }),
+  redeemSpeakerInvite: (token, id, invite) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speakers/me`, { body: { invite }, token }),
+  // The Active Session page: { sessions: [{ session, role, state, canRejoin, rejoinBy, lastJoinedAt }] }.
+  activeSessions: (token) => request('GET', '/v1/me/sessions', { token }),
+  // Groups (seed 002).
+  createGroup: (token, name) => request('POST', '/v1/groups', { body: { name }, token }),
+  myGroups: (token) => request('GET', '/v1/groups', { token }),
+  getGroup: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}`, { token }),
+  groupInvite: (token, id) => request('POST', `/v1/groups/${encodeURIComponent(id)}/invites`, { token }),
+  joinGroup: (token, id, invite) => request('POST', `/v1/groups/${encodeURIComponent(id)}/members/me`, { body: { invite }, token }),
+  groupMessages: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}/messages`, { token }),
+  sendGroupMessage: (token, id, text) => request('POST', `/v1/groups/${encodeURIComponent(id)}/messages`, { body: { text }, token }),
 };
 
 // The contract's error codes, in words a person understands.
@@ -93,6 +108,8 @@ const WORDS = {
   session_full: 'This session is full: every spot is taken.',
   session_ended: 'This session has ended.',
   session_expired: 'This session expired before it started.',
+  speakers_full: 'Every speaker seat of this session is named already.',
+  group_full: 'This group has as many members as it may.',
   not_registered: 'You need to register for this session before it starts. Once it is live, anyone may join while spots are left.',
   too_large: 'That is too long to send.',
   rate_limited: 'You are going too fast. Wait a few seconds and try again.',
@@ -108,6 +125,7 @@ const FIELD_NAMES = {
   name: 'Name', title: 'Title', start: 'Start', slotMinutes: 'Slot length', capacity: 'Spots',
   maxSessionsPerEmployer: 'Sessions per employer', maxSessions: 'Sessions in all', sessionsPerSlot: 'Sessions per slot',
   text: 'Text', 'rooms': 'Rooms', minutes: 'Minutes',
+  userId: 'User', invite: 'Invite link', groupId: 'Group', speakers: 'Speakers',
 };
 
 // explain turns an error (ApiError, socket error or anything) into a sentence.

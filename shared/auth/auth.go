@@ -26,6 +26,10 @@ const (
 	RoleEmployer Role = "employer"
 	// RoleJoin is a short-lived ticket to open one session's WebSocket.
 	RoleJoin Role = "join"
+	// RoleInvite is the token of an invite link: it names a group to join
+	// (Group) or a scheduled session whose co-speaker its bearer becomes
+	// (SessionID). It is no identity: a signed-in user redeems it.
+	RoleInvite Role = "invite"
 )
 
 const issuer = "greenroom"
@@ -35,6 +39,8 @@ const issuer = "greenroom"
 const (
 	DefaultTTL     = 24 * time.Hour
 	DefaultJoinTTL = 2 * time.Minute
+	// InviteTTL is how long an invite link works.
+	InviteTTL = 7 * 24 * time.Hour
 	// MinKeyLen is the shortest signing key accepted (256 bits).
 	MinKeyLen = 32
 )
@@ -59,6 +65,8 @@ type Claims struct {
 	// SessionID and Device scope a join token.
 	SessionID domain.SessionID `json:"sid,omitempty"`
 	Device    domain.Device    `json:"dev,omitempty"`
+	// Group scopes an invite token to a group.
+	Group domain.GroupID `json:"grp,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -119,8 +127,11 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 func (i *Issuer) Mint(subject string, c Claims) (string, error) {
 	now := i.clock.Now()
 	ttl := i.ttl
-	if c.Role == RoleJoin {
+	switch c.Role {
+	case RoleJoin:
 		ttl = i.joinTTL
+	case RoleInvite:
+		ttl = InviteTTL
 	}
 	c.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer:    issuer,
@@ -148,6 +159,10 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	case RoleJoin:
 		if c.SessionID == "" || c.Device == "" {
 			return Claims{}, fmt.Errorf("%w: join token without scope", ErrInvalidToken)
+		}
+	case RoleInvite:
+		if (c.SessionID == "") == (c.Group == "") {
+			return Claims{}, fmt.Errorf("%w: invite token without one scope", ErrInvalidToken)
 		}
 	default:
 		return Claims{}, fmt.Errorf("%w: unknown role %q", ErrInvalidToken, c.Role)

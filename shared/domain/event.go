@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -66,6 +67,11 @@ type Event struct {
 	MaxSessions            int         `json:"maxSessions"`
 	SessionsPerSlot        int         `json:"sessionsPerSlot"`
 	Stage                  StageLimits `json:"stage"`
+	// Defaulted names the limits the organizer did not set
+	// (LimitMaxSessions, LimitMaxSessionsPerEmployer,
+	// LimitSessionsPerSlot): Normalize gives them an internal default
+	// that the store enforces and that is never shown to people.
+	Defaulted []string `json:"defaulted,omitempty"`
 	// SessionsBooked counts the sessions booked in the event; the store
 	// keeps it and never lets it pass MaxSessions.
 	SessionsBooked int       `json:"sessionsBooked"`
@@ -85,12 +91,15 @@ func (e *Event) Normalize() {
 	}
 	if e.MaxSessions == 0 {
 		e.MaxSessions = MaxSessionsLimit
+		e.defaulted(LimitMaxSessions)
 	}
 	if e.MaxSessionsPerEmployer == 0 {
 		e.MaxSessionsPerEmployer = e.MaxSessions
+		e.defaulted(LimitMaxSessionsPerEmployer)
 	}
 	if e.SessionsPerSlot == 0 {
 		e.SessionsPerSlot = e.MaxSessions
+		e.defaulted(LimitSessionsPerSlot)
 	}
 	if e.Stage.MaxSpeakers == 0 && e.Stage.MaxParticipants == 0 {
 		e.Stage = DefaultStage
@@ -100,6 +109,37 @@ func (e *Event) Normalize() {
 		e.Windows[i].End = e.Windows[i].End.UTC()
 	}
 	sort.Slice(e.Windows, func(i, j int) bool { return e.Windows[i].Start.Before(e.Windows[j].Start) })
+}
+
+// The limits an organizer may leave unset, by their JSON names.
+const (
+	LimitMaxSessions            = "maxSessions"
+	LimitMaxSessionsPerEmployer = "maxSessionsPerEmployer"
+	LimitSessionsPerSlot        = "sessionsPerSlot"
+)
+
+func (e *Event) defaulted(name string) {
+	if !slices.Contains(e.Defaulted, name) {
+		e.Defaulted = append(e.Defaulted, name)
+	}
+}
+
+// LimitSet reports whether the organizer set the limit name. A limit at
+// MaxSessionsLimit is no limit either (events stored before Defaulted
+// was kept say so).
+func (e Event) LimitSet(name string) bool {
+	if slices.Contains(e.Defaulted, name) {
+		return false
+	}
+	switch name {
+	case LimitMaxSessions:
+		return e.MaxSessions < MaxSessionsLimit
+	case LimitMaxSessionsPerEmployer:
+		return e.MaxSessionsPerEmployer < MaxSessionsLimit
+	case LimitSessionsPerSlot:
+		return e.SessionsPerSlot < MaxSessionsLimit
+	}
+	return true
 }
 
 // Validate checks the event's rules and names every bad field with the

@@ -497,3 +497,32 @@ func TestValidateErrorIsStable(t *testing.T) {
 		t.Errorf("%q is not in sorted order", first)
 	}
 }
+
+func TestNormalizeNamesTheLimitsLeftUnset(t *testing.T) {
+	ev := validEvent()
+	ev.MaxSessions, ev.MaxSessionsPerEmployer, ev.SessionsPerSlot, ev.Defaulted = 0, 0, 0, nil
+	ev.Normalize()
+	for _, name := range []string{domain.LimitMaxSessions, domain.LimitMaxSessionsPerEmployer, domain.LimitSessionsPerSlot} {
+		if ev.LimitSet(name) {
+			t.Errorf("%s counts as set", name)
+		}
+	}
+	if ev.MaxSessions != domain.MaxSessionsLimit || ev.SessionsPerSlot != domain.MaxSessionsLimit {
+		t.Errorf("internal defaults %d/%d", ev.MaxSessions, ev.SessionsPerSlot)
+	}
+
+	ev = validEvent()
+	ev.MaxSessions, ev.MaxSessionsPerEmployer, ev.SessionsPerSlot, ev.Defaulted = 5, 0, 2, nil
+	ev.Normalize()
+	if !ev.LimitSet(domain.LimitMaxSessions) || ev.LimitSet(domain.LimitMaxSessionsPerEmployer) || !ev.LimitSet(domain.LimitSessionsPerSlot) {
+		t.Errorf("defaulted %v", ev.Defaulted)
+	}
+	if ev.MaxSessionsPerEmployer != 5 {
+		t.Errorf("per employer %d, want the event total", ev.MaxSessionsPerEmployer)
+	}
+	// An event stored before Defaulted was kept: the bound is no limit.
+	old := domain.Event{MaxSessions: domain.MaxSessionsLimit, MaxSessionsPerEmployer: 3, SessionsPerSlot: domain.MaxSessionsLimit}
+	if old.LimitSet(domain.LimitMaxSessions) || !old.LimitSet(domain.LimitMaxSessionsPerEmployer) || old.LimitSet(domain.LimitSessionsPerSlot) {
+		t.Errorf("old event's limits misread")
+	}
+}

@@ -12,6 +12,7 @@ type (
 	EmployerID  string
 	EventID     string
 	SessionID   string
+	GroupID     string
 )
 
 // idAlphabet avoids letters that read alike (0/o, 1/l) so that a session

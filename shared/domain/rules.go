@@ -47,6 +47,11 @@ func (s *Session) Admit(j Joiner, now time.Time) ([]Change, error) {
 		if m.Removed {
 			return nil, ErrRemoved
 		}
+		if m.Role == RoleParticipant && s.IsSpeaker(j.UserID) {
+			// Named a co-speaker since joining: a speaker from this join on
+			// (the spot it held is given back below).
+			m.Role = RoleSpeaker
+		}
 		registered := m.Registered || j.Registered
 		switch want := s.needsSpot(m.Role, registered); {
 		case want && !m.Spot:
@@ -449,7 +454,7 @@ func (s *Session) RemoveFromStage(actor, target UserID) ([]Change, error) {
 	if !t.OnStage {
 		return nil, ErrConflict
 	}
-	if t.Role == RoleHost || s.lockedPresenter(target) {
+	if t.Role == RoleHost || s.lockedPresenter(target) || s.IsOwner(target) && actor != target {
 		return nil, ErrForbidden
 	}
 	s.unseat(target, t)
@@ -457,7 +462,9 @@ func (s *Session) RemoveFromStage(actor, target UserID) ([]Change, error) {
 }
 
 // RemoveMember sends target out of the session for good (a host or
-// speaker); the target's connection is closed and it may not rejoin.
+// speaker); the target's connection is closed and it may not rejoin. The
+// owner of a scheduled session (the employer who booked it) is never
+// removed, and only the owner removes a co-speaker.
 func (s *Session) RemoveMember(actor, target UserID) ([]Change, error) {
 	if _, err := s.moderating(actor); err != nil {
 		return nil, err
@@ -466,7 +473,12 @@ func (s *Session) RemoveMember(actor, target UserID) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Role == RoleHost || target == actor || s.lockedPresenter(target) {
+	if t.Role == RoleHost || target == actor || s.lockedPresenter(target) || s.IsOwner(target) {
+		return nil, ErrForbidden
+	}
+	// A co-speaker removes participants; only the owner removes a
+	// speaker.
+	if t.Role == RoleSpeaker && !s.IsOwner(actor) {
 		return nil, ErrForbidden
 	}
 	ch := Change{Event: "member.removed", UserID: target}

@@ -991,6 +991,35 @@ func TestModeratorRemoval(t *testing.T) {
 			check:   stageIs("host"),
 		},
 		{
+			// Issue 14: a co-speaker's member.remove locked the booking
+			// employer out of its own session.
+			name:    "a co-speaker cannot remove the employer who owns the session",
+			session: u1Seated,
+			op:      func(s *domain.Session) ([]domain.Change, error) { return s.RemoveMember("sp2", "emp") },
+			wantErr: domain.ErrForbidden,
+		},
+		{
+			name: "a co-speaker cannot remove another speaker",
+			session: with(u1Seated, func(t testing.TB, s *domain.Session) {
+				s.Speakers = append(s.Speakers, "sp3")
+				join(t, s, "sp3", web, false, at(60))
+			}),
+			op:      func(s *domain.Session) ([]domain.Change, error) { return s.RemoveMember("sp2", "sp3") },
+			wantErr: domain.ErrForbidden,
+		},
+		{
+			name:    "a co-speaker cannot take the owner off the stage",
+			session: u1Seated,
+			op:      func(s *domain.Session) ([]domain.Change, error) { return s.RemoveFromStage("sp2", "emp") },
+			wantErr: domain.ErrForbidden,
+		},
+		{
+			name:    "the owner removes a co-speaker",
+			session: u1Seated,
+			op:      func(s *domain.Session) ([]domain.Change, error) { return s.RemoveMember("emp", "sp2") },
+			want:    []string{"member.removed sp2 x[c-sp2]"},
+		},
+		{
 			name:    "a participant removes someone",
 			session: u1Seated,
 			op:      func(s *domain.Session) ([]domain.Change, error) { return s.RemoveMember("u2", "u1") },
@@ -1572,5 +1601,56 @@ func TestProvenGone(t *testing.T) {
 	}
 	if got := s.ProvenGone(nil, now); got != nil {
 		t.Fatalf("ProvenGone(nil) = %v", got)
+	}
+}
+
+func TestNamedCoSpeakerRejoinsAsSpeaker(t *testing.T) {
+	s := scheduledLive(t)
+	if m := member(t, s, "u1"); m.Role != domain.RoleParticipant || !m.Spot {
+		t.Fatalf("u1 = %+v, want a participant holding a spot", m)
+	}
+	spots := s.Live.Spots
+	s.Speakers = append(s.Speakers, "u1")
+	must(t)(s.Admit(joiner("u1", web, false), at(61)))
+	if m := member(t, s, "u1"); m.Role != domain.RoleSpeaker || m.Spot {
+		t.Fatalf("u1 = %+v, want a speaker holding no spot", m)
+	}
+	if s.Live.Spots != spots-1 {
+		t.Fatalf("spots %d, want %d", s.Live.Spots, spots-1)
+	}
+}
+
+func TestBookingListsSpeakersWithinTheStage(t *testing.T) {
+	ev := domain.Event{ID: "ev1", Windows: []domain.Window{{Start: at(0), End: at(60)}}, SlotMinutes: 30, Stage: domain.StageLimits{MaxSpeakers: 2, MaxParticipants: 6}}
+	ev.Normalize()
+	if _, err := domain.NewScheduledSession(ev, "emp", at(0), "T", []domain.UserID{"a"}, at(-60)); err != nil {
+		t.Fatalf("one co-speaker on a two-speaker stage: %v", err)
+	}
+	_, err := domain.NewScheduledSession(ev, "emp", at(0), "T", []domain.UserID{"a", "b"}, at(-60))
+	checkFields(t, err, "speakers")
+}
+
+func TestRejoinDeadline(t *testing.T) {
+	s := with(instantOpen, dropped(at(10), "host"))(t)
+	if got := s.RejoinDeadline("host"); !got.Equal(at(40)) {
+		t.Fatalf("host's deadline %v, want %v", got, at(40))
+	}
+	if got := s.RejoinDeadline("p1"); !got.IsZero() {
+		t.Fatalf("a member's deadline %v, want none", got)
+	}
+	// Back within the window, with the host role: no deadline runs.
+	must(t)(s.Admit(joiner("host", mobile, false), at(39)))
+	must(t)(s.Connect("host", "c-host2", at(39)))
+	if m := member(t, s, "host"); m.Role != domain.RoleHost {
+		t.Fatalf("host rejoined as %s", m.Role)
+	}
+	if got := s.RejoinDeadline("host"); !got.IsZero() {
+		t.Fatalf("deadline %v after rejoining", got)
+	}
+	// Gone again past the window: the session expires.
+	must(t)(s.Disconnect("c-host2", at(41)))
+	s.Tick(at(71))
+	if s.Status != domain.StatusExpired || !s.RejoinDeadline("host").IsZero() {
+		t.Fatalf("status %s", s.Status)
 	}
 }

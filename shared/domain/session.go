@@ -85,6 +85,13 @@ func (s Session) IsSpeaker(u UserID) bool {
 	return false
 }
 
+// IsOwner reports whether u owns the session: the employer who booked a
+// scheduled session. Co-speakers moderate its stage but never remove the
+// owner (issue 14).
+func (s Session) IsOwner(u UserID) bool {
+	return s.Kind == KindScheduled && s.EmployerID != "" && UserID(s.EmployerID) == u
+}
+
 // MaxListedSpeakers bounds the speakers an employer lists when booking;
 // with the employer itself they fill the stage's speaker seats.
 const MaxListedSpeakers = MaxSpeakers - 1
@@ -114,6 +121,9 @@ func NewScheduledSession(ev Event, emp EmployerID, start time.Time, title string
 			seen[sp] = true
 			all = append(all, sp)
 		}
+	}
+	if limit := ev.Stage.MaxSpeakers; limit > 0 && len(all) > limit {
+		f["speakers"] = fmt.Sprintf("must list at most %d users: the stage seats %d speakers, the employer included", limit-1, limit)
 	}
 	if err := f.orNil(); err != nil {
 		return Session{}, err
@@ -212,4 +222,14 @@ type Employer struct {
 	// the event's MaxSessionsPerEmployer.
 	SessionsBooked int       `json:"sessionsBooked"`
 	CreatedAt      time.Time `json:"createdAt"`
+}
+
+// RejoinDeadline is when u, the host of an instant session who left its
+// setup screen, may rejoin no longer (seed 000: within 30 minutes, from
+// the Active Session page); zero when no such deadline runs for u.
+func (s *Session) RejoinDeadline(u UserID) time.Time {
+	if s.Kind != KindInstant || s.Status != StatusOpen || u != s.HostID || s.Live.HostLeftAt.IsZero() {
+		return time.Time{}
+	}
+	return s.Live.HostLeftAt.Add(HostRejoinWindow)
 }

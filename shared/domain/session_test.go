@@ -26,7 +26,7 @@ func checkID(t *testing.T, id string, n int) {
 func TestNewScheduledSession(t *testing.T) {
 	ev := validEvent() // slots of 30 minutes from 09:00 to 19:00, then the next day
 	ev.Capacity = 20
-	ev.Stage = domain.StageLimits{MaxSpeakers: 3, MaxParticipants: 2}
+	ev.Stage = domain.StageLimits{MaxSpeakers: 4, MaxParticipants: 2}
 	const emp = domain.EmployerID("emp1")
 	now := at(-7 * 24 * 60)
 	cest := time.FixedZone("CEST", 2*60*60)

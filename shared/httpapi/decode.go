@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
@@ -34,6 +35,12 @@ func newValidator() *validator.Validate {
 	// sends each six bytes long in every state that lists the name.
 	_ = v.RegisterValidation("printable", func(fl validator.FieldLevel) bool {
 		return domain.Printable(fl.Field().String())
+	})
+	// maxbytes bounds a text in bytes, beside max in characters (as the
+	// WebSocket's chat does).
+	_ = v.RegisterValidation("maxbytes", func(fl validator.FieldLevel) bool {
+		n, err := strconv.Atoi(fl.Param())
+		return err == nil && len(fl.Field().String()) <= n
 	})
 	return v
 }
@@ -138,6 +145,8 @@ func describe(fe validator.FieldError) string {
 		return "must not be blank"
 	case "printable":
 		return "must not hold control characters"
+	case "maxbytes":
+		return fmt.Sprintf("must be at most %s bytes", fe.Param())
 	}
 	return "is not valid (" + fe.Tag() + ")"
 }

@@ -24,6 +24,8 @@ const (
 	CodeSessionEnded     = "session_ended"
 	CodeSessionExpired   = "session_expired"
 	CodeNotRegistered    = "not_registered"
+	CodeSpeakersFull     = "speakers_full"
+	CodeGroupFull        = "group_full"
 	CodeTooLarge         = "too_large"
 	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal"
@@ -36,6 +38,8 @@ type Error struct {
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// RetryAfterMs says when a `rate_limited` request may be tried again.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 func (e *Error) Error() string { return "httpapi: " + e.Code + ": " + e.Message }
@@ -89,6 +93,8 @@ func toError(err error) *Error {
 		return newError(http.StatusConflict, CodeEventLimit, "the event has as many sessions as it allows")
 	case errors.Is(err, store.ErrSlotFull):
 		return newError(http.StatusConflict, CodeSlotFull, "this slot holds as many sessions as the event allows")
+	case errors.Is(err, store.ErrSpeakersFull):
+		return newError(http.StatusConflict, CodeSpeakersFull, "the session names as many speakers as its stage seats")
 	case errors.Is(err, store.ErrExists):
 		return newError(http.StatusConflict, CodeConflict, "that already exists")
 	}

@@ -224,7 +224,7 @@ func (h *Handler) authenticate(r *request, roles ...auth.Role) error {
 		return errUnauthenticated
 	}
 	c, err := h.tokens.Verify(strings.TrimSpace(tok))
-	if err != nil || c.Role == auth.RoleJoin {
+	if err != nil || c.Role == auth.RoleJoin || c.Role == auth.RoleInvite {
 		return errUnauthenticated
 	}
 	r.claims = c

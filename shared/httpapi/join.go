@@ -54,6 +54,12 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 		return response{}, err
 	}
 	u := r.claims.UserID()
+	if s.GroupID != "" && !s.Status.Over() {
+		// Only the group's members join its PrimeTime sessions.
+		if _, err := h.groupMember(ctx, domain.GroupID(s.GroupID), u); err != nil {
+			return response{}, err
+		}
+	}
 	registered := false
 	if s.Kind == domain.KindScheduled && !s.IsSpeaker(u) {
 		_, err := h.store.GetRegistration(ctx, s.ID, u)
@@ -109,6 +115,7 @@ func (h *Handler) join(ctx context.Context, r *request) (response, error) {
 	case err != nil:
 		return response{}, err
 	}
+	h.fileSession(ctx, u, s)
 	tok, err := h.tokens.Mint(string(u), auth.Claims{Role: auth.RoleJoin, Name: name, SessionID: s.ID, Device: domain.Device(req.Device)})
 	if err != nil {
 		return response{}, err

@@ -28,6 +28,17 @@ func (h *Handler) routes() {
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/registrations", h.register)
 	r.add(http.MethodDelete, "/v1/sessions/{sessionId}/registrations/me", h.cancelRegistration)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/join", h.join)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers", h.addSpeaker)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speaker-invites", h.inviteSpeaker)
+	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers/me", h.redeemSpeakerInvite)
+	r.add(http.MethodGet, "/v1/me/sessions", h.activeSessions)
+	r.add(http.MethodPost, "/v1/groups", h.createGroup)
+	r.add(http.MethodGet, "/v1/groups", h.listGroups)
+	r.add(http.MethodGet, "/v1/groups/{groupId}", h.getGroup)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/invites", h.inviteToGroup)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/members/me", h.joinGroup)
+	r.add(http.MethodGet, "/v1/groups/{groupId}/messages", h.groupMessages)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/messages", h.postGroupMessage)
 }
 
 // ---- identities
@@ -156,7 +167,7 @@ func (h *Handler) createEvent(ctx context.Context, r *request) (response, error)
 	if err := h.store.CreateEvent(ctx, ev); err != nil {
 		return response{}, err
 	}
-	return response{http.StatusCreated, ev}, nil
+	return response{http.StatusCreated, viewEvent(ev)}, nil
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -180,7 +191,7 @@ func (h *Handler) getEvent(ctx context.Context, r *request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return response{http.StatusOK, ev}, nil
+	return response{http.StatusOK, viewEvent(ev)}, nil
 }
 
 func (h *Handler) createEmployer(ctx context.Context, r *request) (response, error) {
@@ -218,11 +229,23 @@ func (h *Handler) listSlots(ctx context.Context, r *request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	// Only the limits the organizer set count down: an unset one is no
+	// number to show (the internal defaults are not).
+	eventSet, slotSet := ev.LimitSet(domain.LimitMaxSessions), ev.LimitSet(domain.LimitSessionsPerSlot)
 	eventLeft := max(ev.MaxSessions-ev.SessionsBooked, 0)
 	slots := []slotView{}
 	for _, s := range ev.Slots() {
-		left := min(max(ev.SessionsPerSlot-used[s.Start], 0), eventLeft)
-		slots = append(slots, slotView{Start: s.Start, End: s.End, SessionsLeft: left})
+		v := slotView{Start: s.Start, End: s.End}
+		slotLeft := max(ev.SessionsPerSlot-used[s.Start], 0)
+		switch {
+		case eventSet && slotSet:
+			v.SessionsLeft = ptr(min(slotLeft, eventLeft))
+		case slotSet:
+			v.SessionsLeft = ptr(slotLeft)
+		case eventSet:
+			v.SessionsLeft = ptr(eventLeft)
+		}
+		slots = append(slots, v)
 	}
 	return response{http.StatusOK, map[string]any{"slots": slots}}, nil
 }
@@ -277,6 +300,9 @@ func (h *Handler) bookSession(ctx context.Context, r *request) (response, error)
 		}
 		return response{}, err
 	}
+	for _, sp := range s.Speakers {
+		h.fileSession(ctx, sp, s)
+	}
 	return response{http.StatusCreated, viewSession(s)}, nil
 }
 
@@ -314,9 +340,31 @@ func (h *Handler) createSession(ctx context.Context, r *request) (response, erro
 	if err != nil {
 		return response{}, err
 	}
+	// A PrimeTime session inside a group: a member starts it and hosts
+	// it, and it shows in the group's chat as a card.
+	var host domain.GroupMember
+	if s.GroupID != "" {
+		if s.Kind != domain.KindPrimetime {
+			return response{}, invalidField("groupId", "only a primetime session is started inside a group")
+		}
+		if _, err := h.store.GetGroup(ctx, domain.GroupID(s.GroupID)); errors.Is(err, store.ErrNotFound) {
+			return response{}, notFound("group")
+		} else if err != nil {
+			return response{}, err
+		}
+		if host, err = h.groupMember(ctx, domain.GroupID(s.GroupID), s.HostID); err != nil {
+			return response{}, err
+		}
+	}
 	if err := h.store.CreateSession(ctx, s); err != nil {
 		return response{}, err
 	}
+	if s.GroupID != "" {
+		if err := h.postSessionCard(ctx, s, host); err != nil {
+			return response{}, err
+		}
+	}
+	h.fileSession(ctx, s.HostID, s)
 	share := h.shareBase(r) + "/s/" + string(s.ID)
 	return response{http.StatusCreated, map[string]any{"session": viewSession(s), "shareUrl": share}}, nil
 }
@@ -385,3 +433,5 @@ func (h *Handler) cancelRegistration(ctx context.Context, r *request) (response,
 	}
 	return response{http.StatusNoContent, nil}, nil
 }
+
+func ptr[T any](v T) *T { return &v }

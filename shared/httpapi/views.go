@@ -50,10 +50,49 @@ func viewSession(s domain.Session) sessionView {
 	return v
 }
 
+// slotView is a slot of an event; SessionsLeft is absent when neither
+// the slot nor the event has a limit the organizer set.
 type slotView struct {
 	Start        time.Time `json:"start"`
 	End          time.Time `json:"end"`
-	SessionsLeft int       `json:"sessionsLeft"`
+	SessionsLeft *int      `json:"sessionsLeft,omitempty"`
+}
+
+// eventView is an event as the API shows it: a limit the organizer did
+// not set is absent, never its internal default (issue 14).
+type eventView struct {
+	ID                     domain.EventID     `json:"id"`
+	OrganizerID            domain.OrganizerID `json:"organizerId"`
+	Name                   string             `json:"name"`
+	Windows                []domain.Window    `json:"windows"`
+	SlotMinutes            int                `json:"slotMinutes"`
+	Capacity               int                `json:"capacity"`
+	MaxSessionsPerEmployer *int               `json:"maxSessionsPerEmployer,omitempty"`
+	MaxSessions            *int               `json:"maxSessions,omitempty"`
+	SessionsPerSlot        *int               `json:"sessionsPerSlot,omitempty"`
+	Stage                  domain.StageLimits `json:"stage"`
+	SessionsBooked         int                `json:"sessionsBooked"`
+	CreatedAt              time.Time          `json:"createdAt"`
+}
+
+func viewEvent(e domain.Event) eventView {
+	v := eventView{
+		ID: e.ID, OrganizerID: e.OrganizerID, Name: e.Name, Windows: e.Windows, SlotMinutes: e.SlotMinutes,
+		Capacity: e.Capacity, Stage: e.Stage, SessionsBooked: e.SessionsBooked, CreatedAt: e.CreatedAt,
+	}
+	if v.Windows == nil {
+		v.Windows = []domain.Window{}
+	}
+	limit := func(name string, n int) *int {
+		if !e.LimitSet(name) {
+			return nil
+		}
+		return &n
+	}
+	v.MaxSessions = limit(domain.LimitMaxSessions, e.MaxSessions)
+	v.MaxSessionsPerEmployer = limit(domain.LimitMaxSessionsPerEmployer, e.MaxSessionsPerEmployer)
+	v.SessionsPerSlot = limit(domain.LimitSessionsPerSlot, e.SessionsPerSlot)
+	return v
 }
 
 type userView struct {
@@ -71,4 +110,12 @@ type employerView struct {
 	ID      domain.EmployerID `json:"id"`
 	Name    string            `json:"name"`
 	EventID domain.EventID    `json:"eventId"`
+}
+
+// inviteView is an invite link: the token to redeem and a link that
+// carries it.
+type inviteView struct {
+	Invite    string    `json:"invite"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }

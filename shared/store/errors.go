@@ -28,6 +28,12 @@ var (
 	// ErrTooLarge is returned by Update when fn changed more items than
 	// one atomic write takes.
 	ErrTooLarge = errors.New("store: too many items changed at once")
+	// ErrSpeakersFull is returned by AddSpeaker when the session names as
+	// many speakers as its stage seats.
+	ErrSpeakersFull = errors.New("store: speakers full")
+	// ErrGroupFull is returned by AddGroupMember when the group holds as
+	// many members as it may.
+	ErrGroupFull = errors.New("store: group full")
 	// ErrSlotFull is returned by BookSession when the slot holds as many
 	// concurrent sessions as the event allows.
 	ErrSlotFull = errors.New("store: slot full")

@@ -71,6 +71,13 @@ type Store interface {
 	// (no members). It reflects every booking and registration that has
 	// returned.
 	ListEventSessions(ctx context.Context, event domain.EventID) ([]domain.Session, error)
+	// AddSpeaker names user a speaker of a scheduled session, atomically
+	// within limit speakers in all (the employer included), and returns
+	// the session's own item (no members). Naming a speaker again changes
+	// nothing. ErrSpeakersFull when the session already has limit
+	// speakers, ErrSessionOver when it has ended or expired, ErrNotFound
+	// when there is no such session.
+	AddSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID, limit int) (domain.Session, error)
 	// SlotUsage returns how many sessions are booked in each slot of an
 	// event, keyed by the slot's start in UTC (slots with none are
 	// absent).
@@ -141,6 +148,42 @@ type Store interface {
 	// RecentChat returns the newest limit messages of a session's room
 	// (nil: the main room), oldest first.
 	RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]ChatMessage, error)
+
+	// CreateGroup stores a new group and its owner as its first member,
+	// all or nothing; ErrExists if the id is taken.
+	CreateGroup(ctx context.Context, g domain.Group, owner domain.GroupMember) error
+	// GetGroup returns a group with its current count of members, or
+	// ErrNotFound.
+	GetGroup(ctx context.Context, id domain.GroupID) (domain.Group, error)
+	// AddGroupMember adds m to its group, atomically within limit members
+	// (ErrGroupFull). The first time it returns m and created=true; a
+	// repeat returns the stored member and created=false and counts once.
+	// ErrNotFound when the group does not exist.
+	AddGroupMember(ctx context.Context, m domain.GroupMember, limit int) (member domain.GroupMember, created bool, err error)
+	// GetGroupMember returns a member of a group, or ErrNotFound.
+	GetGroupMember(ctx context.Context, group domain.GroupID, user domain.UserID) (domain.GroupMember, error)
+	// ListGroupMembers returns a group's members ordered by user id.
+	ListGroupMembers(ctx context.Context, group domain.GroupID) ([]domain.GroupMember, error)
+	// ListUserGroups returns the groups a user is a member of, ordered by
+	// group id, each with its current count of members.
+	ListUserGroups(ctx context.Context, user domain.UserID) ([]domain.Group, error)
+	// AddGroupChat keeps a message of a group's chat for ChatTTL.
+	AddGroupChat(ctx context.Context, m GroupMessage) error
+	// RecentGroupChat returns the newest limit messages of a group's chat,
+	// oldest first.
+	RecentGroupChat(ctx context.Context, group domain.GroupID, limit int) ([]GroupMessage, error)
+	// SetGroupChatLimit moves a group member's chat rate limiter from prev
+	// (zero: never used) to next, only if it still is prev: ErrStale
+	// otherwise, ErrNotFound when there is no such member.
+	SetGroupChatLimit(ctx context.Context, group domain.GroupID, user domain.UserID, prev, next time.Time) error
+
+	// PutUserSession files a session in its user's list of sessions (the
+	// Active Sessions page), replacing the entry of the same session. The
+	// entry is gone once Expires has passed.
+	PutUserSession(ctx context.Context, e UserSession) error
+	// ListUserSessions returns up to limit of a user's entries that have
+	// not expired, the latest At first.
+	ListUserSessions(ctx context.Context, user domain.UserID, limit int) ([]UserSession, error)
 
 	// SetLimit moves the rate limiter class of connection id from prev
 	// (zero: never used) to next, only if it still is prev: ErrStale
@@ -228,6 +271,37 @@ type ChatMessage struct {
 	Room      *int             `json:"room"`
 	At        time.Time        `json:"at"`
 }
+
+// GroupMessage is one entry of a group's chat: a member's text, or the
+// card of a PrimeTime session started in the group (Kind
+// domain.GroupMessageSession, SessionID set).
+type GroupMessage struct {
+	GroupID   domain.GroupID   `json:"groupId"`
+	ID        string           `json:"id"`
+	Kind      string           `json:"kind"`
+	UserID    domain.UserID    `json:"userId"`
+	Name      string           `json:"name"`
+	Text      string           `json:"text,omitempty"`
+	SessionID domain.SessionID `json:"sessionId,omitempty"`
+	At        time.Time        `json:"at"`
+}
+
+// UserSession files a session a user hosts, speaks in or joined, for the
+// user's list of active sessions.
+type UserSession struct {
+	UserID    domain.UserID    `json:"userId"`
+	SessionID domain.SessionID `json:"sessionId"`
+	// At is when the user last joined (or created, booked or was named).
+	At time.Time `json:"at"`
+	// Expires is when the entry is dropped (UserSessionTTL after At, or
+	// after the slot of a scheduled session).
+	Expires time.Time `json:"expires"`
+}
+
+// UserSessionTTL is how long a user's entry of a session outlives its
+// last use: long past the 30 minutes a host has to rejoin, so that the
+// page says the session expired rather than forgetting it.
+const UserSessionTTL = 24 * time.Hour
 
 // BookingLimits are the limits BookSession enforces, taken from the event.
 type BookingLimits struct {

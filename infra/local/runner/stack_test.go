@@ -324,7 +324,7 @@ func TestHostedSessions(t *testing.T) {
 	c := newClient(t, s.URL)
 	host := newUser(t, c, "Ryan")
 	for _, kind := range []string{"instant", "primetime"} {
-		r := c.do(http.MethodPost, "/v1/sessions", host.Token, map[string]any{"kind": kind, "title": "Quick sync", "groupId": "marketing"})
+		r := c.do(http.MethodPost, "/v1/sessions", host.Token, map[string]any{"kind": kind, "title": "Quick sync"})
 		want(t, r, http.StatusCreated, "")
 		var out struct {
 			Session struct {

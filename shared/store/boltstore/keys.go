@@ -40,6 +40,12 @@ import (
 //	chat           key(sessionID, room, <at>#<messageID>)
 //	                                          store.ChatMessage; room is "main" or the breakout index
 //	workers        workerID                   store.Worker
+//	groups         groupID                    domain.Group (Members kept here)
+//	groupMembers   key(groupID, userID)       domain.GroupMember (with its chat limiter)
+//	userGroups     key(userID, groupID)       empty: the index behind ListUserGroups
+//	userSessions   key(userID, sessionID)     store.UserSession (dropped on read once expired)
+//	groupChat      key(groupID, <at>#<messageID>)
+//	                                          store.GroupMessage
 //
 // <due>, <stale> and <at> are UTC times of fixed width (keyTime), so that
 // the byte order of keys is the order of time and the indexes are scanned
@@ -65,6 +71,11 @@ var (
 	bucketStale         = []byte("stale")
 	bucketChat          = []byte("chat")
 	bucketWorkers       = []byte("workers")
+	bucketGroups        = []byte("groups")
+	bucketGroupMembers  = []byte("groupMembers")
+	bucketUserGroups    = []byte("userGroups")
+	bucketGroupChat     = []byte("groupChat")
+	bucketUserSessions  = []byte("userSessions")
 )
 
 // buckets lists every bucket; Open creates those that are missing.
@@ -75,6 +86,8 @@ func buckets() [][]byte {
 		bucketEventSessions, bucketSlots, bucketRegistrations,
 		bucketDue, bucketItemDue, bucketConnections, bucketStale,
 		bucketChat, bucketWorkers,
+		bucketGroups, bucketGroupMembers, bucketUserGroups, bucketGroupChat,
+		bucketUserSessions,
 	}
 }
 
@@ -233,4 +246,17 @@ func prefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+func groupMemberKey(group domain.GroupID, user domain.UserID) []byte {
+	return key(string(group), string(user))
+}
+
+func userGroupKey(user domain.UserID, group domain.GroupID) []byte {
+	return key(string(user), string(group))
+}
+
+// groupChatKey orders a group's messages by time, then id.
+func groupChatKey(group domain.GroupID, at time.Time, id string) []byte {
+	return key(string(group), string(timeKey(at, id)))
 }

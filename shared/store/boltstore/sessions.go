@@ -152,3 +152,29 @@ func (db *DB) SlotUsage(ctx context.Context, event domain.EventID) (map[time.Tim
 	}
 	return out, nil
 }
+
+// AddSpeaker names user a speaker of a scheduled session within limit
+// speakers, in one write transaction.
+func (db *DB) AddSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID, limit int) (domain.Session, error) {
+	var s domain.Session
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if err := get(tx, bucketSessions, []byte(id), &s); err != nil {
+			return err
+		}
+		switch {
+		case s.IsSpeaker(user):
+			return nil
+		case s.Status.Over():
+			return store.ErrSessionOver
+		case len(s.Speakers) >= limit:
+			return store.ErrSpeakersFull
+		}
+		s.Speakers = append(s.Speakers, user)
+		return put(tx, bucketSessions, []byte(id), headOnly(s))
+	})
+	if err != nil {
+		return domain.Session{}, fmt.Errorf("boltstore: add speaker %s to %s: %w", user, id, err)
+	}
+	s.Live.Partial = true
+	return s, nil
+}

@@ -287,3 +287,55 @@ func (d *DB) batchGet(ctx context.Context, keys []key, fn func(map[string]types.
 	}
 	return nil
 }
+
+// AddSpeaker appends user to a scheduled session's speakers with one
+// conditional UpdateItem: the session exists, is not over, does not name
+// user yet and names fewer than limit speakers. When the condition fails
+// the item is read to say why.
+func (d *DB) AddSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID, limit int) (domain.Session, error) {
+	res, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(d.table),
+		Key:              keyAV(sessionKey(id)),
+		UpdateExpression: aws.String("SET #sp = list_append(if_not_exists(#sp, :empty), :u)"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND NOT (#status IN (:ended, :expired))" +
+			" AND (attribute_not_exists(#sp) OR (size(#sp) < :lim AND NOT contains(#sp, :user)))"),
+		ExpressionAttributeNames: map[string]string{"#sp": attrSpeakers, "#status": attrStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":empty":   &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+			":u":       &types.AttributeValueMemberL{Value: []types.AttributeValue{str(string(user))}},
+			":user":    str(string(user)),
+			":lim":     num(limit),
+			":ended":   str(string(domain.StatusEnded)),
+			":expired": str(string(domain.StatusExpired)),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		s, ok, rerr := d.session(ctx, id)
+		switch {
+		case rerr != nil:
+			return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, rerr)
+		case !ok:
+			return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, store.ErrNotFound)
+		case s.IsSpeaker(user):
+			return s, nil
+		case s.Status.Over():
+			return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, store.ErrSessionOver)
+		default:
+			return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, store.ErrSpeakersFull)
+		}
+	}
+	if err != nil {
+		return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, err)
+	}
+	var it sessionItem
+	if _, err := d.decode(res.Attributes, &it); err != nil {
+		return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, err)
+	}
+	s, err := it.domain()
+	if err != nil {
+		return domain.Session{}, fmt.Errorf("dynamostore: add speaker %s to %s: %w", user, id, err)
+	}
+	return s, nil
+}

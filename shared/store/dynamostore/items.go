@@ -22,6 +22,7 @@ const (
 	attrBooked         = "booked"
 	attrRegistered     = "registered"
 	attrCapacity       = "capacity"
+	attrSpeakers       = "speakers"
 	attrStatus         = "status"
 	attrLive           = "live"
 	attrVer            = "ver"
@@ -87,6 +88,7 @@ type eventItem struct {
 	SessionsPerSlot        int          `dynamodbav:"sessionsPerSlot"`
 	StageMaxSpeakers       int          `dynamodbav:"stageMaxSpeakers"`
 	StageMaxParticipants   int          `dynamodbav:"stageMaxParticipants"`
+	Defaulted              []string     `dynamodbav:"defaulted,omitempty"`
 	SessionsBooked         int          `dynamodbav:"sessionsBooked"`
 	CreatedAt              time.Time    `dynamodbav:"createdAt"`
 }
@@ -114,6 +116,7 @@ func toEventItem(e domain.Event) eventItem {
 		SessionsPerSlot:        e.SessionsPerSlot,
 		StageMaxSpeakers:       e.Stage.MaxSpeakers,
 		StageMaxParticipants:   e.Stage.MaxParticipants,
+		Defaulted:              e.Defaulted,
 		SessionsBooked:         0,
 		CreatedAt:              e.CreatedAt,
 	}
@@ -138,6 +141,7 @@ func (it eventItem) domain() domain.Event {
 		MaxSessions:            it.MaxSessions,
 		SessionsPerSlot:        it.SessionsPerSlot,
 		Stage:                  domain.StageLimits{MaxSpeakers: it.StageMaxSpeakers, MaxParticipants: it.StageMaxParticipants},
+		Defaulted:              it.Defaulted,
 		SessionsBooked:         it.SessionsBooked,
 		CreatedAt:              it.CreatedAt,
 	}

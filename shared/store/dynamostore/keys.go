@@ -30,6 +30,11 @@ import (
 //	chat message         SESSION#<id>       CHAT#<room>#<at>#<message>  (ttl)
 //	connection           CONN#<id>          META                      (rate limiters; ttl)
 //	SFU worker           WORKER#<id>        META                      (ttl)
+//	group                GROUP#<id>         META                      (counter members)
+//	group member         GROUP#<id>         MEMBER#<user>             (chat rate limiter)
+//	group chat message   GROUP#<id>         CHAT#<at>#<message>       (ttl)
+//	user's group         USER#<user>        GROUP#<group>             (the list behind ListUserGroups)
+//	user's session       USER#<user>        SESSION#<session>         (Active Sessions; ttl)
 //
 // An event's sessions and slot counters live in the event's partition, so
 // that ListEventSessions and SlotUsage are strongly consistent queries
@@ -109,6 +114,7 @@ const (
 	prefixChat      = "CHAT#"
 	prefixConn      = "CONN#"
 	prefixWorker    = "WORKER#"
+	prefixGroup     = "GROUP#"
 	skMeta          = "META"
 
 	// chatMainRoom names the main room in chat sort keys.
@@ -271,3 +277,26 @@ func shards(prefix string, n int) []string {
 // indexUpTo is the least GSI1SK greater than that of every item filed
 // at or before t: "$" sorts right after the "#" that ends the time.
 func indexUpTo(t time.Time) string { return keyTime(t) + "$" }
+
+func groupPK(id domain.GroupID) string { return prefixGroup + string(id) }
+
+func groupKey(id domain.GroupID) key { return key{groupPK(id), skMeta} }
+
+func groupMemberKey(group domain.GroupID, user domain.UserID) key {
+	return key{groupPK(group), prefixMember + string(user)}
+}
+
+// userGroupKey files a group in its member's partition.
+func userGroupKey(user domain.UserID, group domain.GroupID) key {
+	return key{prefixUser + string(user), prefixGroup + string(group)}
+}
+
+// groupChatKey orders a group's messages by time, then id.
+func groupChatKey(group domain.GroupID, at time.Time, id string) key {
+	return key{groupPK(group), prefixChat + keyTime(at) + "#" + id}
+}
+
+// userSessionKey files a session in its user's partition.
+func userSessionKey(user domain.UserID, session domain.SessionID) key {
+	return key{prefixUser + string(user), prefixSession + string(session)}
+}

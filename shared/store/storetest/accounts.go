@@ -56,6 +56,17 @@ func testEvents(t *testing.T, open Opener) {
 			t.Fatalf("GetEvent = %+v, want %+v", got, ev)
 		}
 	})
+	t.Run("DefaultedLimitsKept", func(t *testing.T) {
+		s := open(t)
+		ev := newEvent(lim)
+		ev.Defaulted = []string{domain.LimitMaxSessions, domain.LimitSessionsPerSlot}
+		wantErr(t, "CreateEvent", s.CreateEvent(t.Context(), ev), nil)
+		got, err := s.GetEvent(t.Context(), ev.ID)
+		wantErr(t, "GetEvent", err, nil)
+		if !equal(got, ev) {
+			t.Fatalf("GetEvent = %+v, want %+v", got, ev)
+		}
+	})
 	t.Run("StartsWithNoSessionsBooked", func(t *testing.T) {
 		s := open(t)
 		ev := newEvent(lim)

@@ -52,6 +52,9 @@ func Run(t *testing.T, open Opener) {
 		{"SlotUsage", testSlotUsage},
 		{"ListEventSessions", testListEventSessions},
 		{"Sessions", testSessions},
+		{"AddSpeaker", testAddSpeaker},
+		{"Groups", testGroups},
+		{"UserSessions", testUserSessions},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
 		{"GetRegistration", testGetRegistration},
@@ -310,6 +313,7 @@ func normalize(v any) any {
 			w = append(w, domain.Window{Start: win.Start.UTC(), End: win.End.UTC()})
 		}
 		x.Windows = nilIfEmpty(w)
+		x.Defaulted = nilIfEmpty(x.Defaulted)
 		x.CreatedAt = x.CreatedAt.UTC()
 		return x
 	case domain.Employer:
@@ -343,6 +347,30 @@ func normalize(v any) any {
 		}
 		return out
 	case []store.ChatMessage:
+		out := make([]any, len(x))
+		for i, m := range x {
+			out[i] = normalize(m)
+		}
+		return out
+	case store.UserSession:
+		x.At, x.Expires = x.At.UTC(), x.Expires.UTC()
+		return x
+	case []store.UserSession:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalize(e)
+		}
+		return out
+	case domain.Group:
+		x.CreatedAt = x.CreatedAt.UTC()
+		return x
+	case domain.GroupMember:
+		x.JoinedAt, x.ChatLimit = x.JoinedAt.UTC(), x.ChatLimit.UTC()
+		return x
+	case store.GroupMessage:
+		x.At = x.At.UTC()
+		return x
+	case []store.GroupMessage:
 		out := make([]any, len(x))
 		for i, m := range x {
 			out[i] = normalize(m)
