@@ -2,6 +2,7 @@ package sfuapi_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -133,5 +134,70 @@ func TestAssignKeepsLiveAndReplacesLapsed(t *testing.T) {
 	}
 	if _, err := sfuapi.Assign(t.Context(), db, s.ID, workers[:1], later, 0); !errors.Is(err, sfuapi.ErrNoWorker) {
 		t.Fatalf("Assign without a live worker = %v, want ErrNoWorker", err)
+	}
+}
+
+// A rush assigned from one list of workers, as every handler sees between
+// two heartbeats, spreads over the workers: Pick would send it all to
+// the one that looked least loaded.
+func TestPickForSpreadsARush(t *testing.T) {
+	now := start
+	var workers []store.Worker
+	for _, id := range []string{"w1", "w2", "w3", "w4"} {
+		workers = append(workers, store.Worker{ID: id, ControlURL: "http://" + id, Capacity: 100, HeartbeatAt: now})
+	}
+	got := map[string]int{}
+	for i := range 400 {
+		w, ok := sfuapi.PickFor(fmt.Sprintf("s%d", i), workers, now, sfuapi.DefaultInterval)
+		if !ok {
+			t.Fatal("PickFor found no worker")
+		}
+		got[w.ID]++
+	}
+	for _, w := range workers {
+		if got[w.ID] < 50 {
+			t.Errorf("PickFor gave %s %d of 400 sessions, want about 100 (all: %v)", w.ID, got[w.ID], got)
+		}
+	}
+	// The same session always has the same candidates, whatever the
+	// order of the records.
+	a, _ := sfuapi.PickFor("s7", workers, now, sfuapi.DefaultInterval)
+	b, _ := sfuapi.PickFor("s7", []store.Worker{workers[3], workers[1], workers[2], workers[0]}, now, sfuapi.DefaultInterval)
+	if a.ID != b.ID {
+		t.Errorf("PickFor depends on the order of the records: %s, %s", a.ID, b.ID)
+	}
+}
+
+func TestPickForTakesTheLessLoaded(t *testing.T) {
+	now := start
+	w := func(id string, load int, age time.Duration) store.Worker {
+		return store.Worker{ID: id, ControlURL: "http://" + id, Capacity: 10, Load: load, HeartbeatAt: now.Add(-age)}
+	}
+	if _, ok := sfuapi.PickFor("s", nil, now, sfuapi.DefaultInterval); ok {
+		t.Error("PickFor with no workers found one")
+	}
+	if got, _ := sfuapi.PickFor("s", []store.Worker{w("a", 9, 0), w("b", 0, time.Minute), w("c", 10, 0)}, now, sfuapi.DefaultInterval); got.ID != "a" {
+		t.Errorf("PickFor = %s, want the only eligible worker a", got.ID)
+	}
+	// With two workers both are candidates: the less loaded wins.
+	for i := range 20 {
+		id := fmt.Sprintf("s%d", i)
+		if got, _ := sfuapi.PickFor(id, []store.Worker{w("a", 5, 0), w("b", 2, 0)}, now, sfuapi.DefaultInterval); got.ID != "b" {
+			t.Errorf("PickFor(%s) = %s, want the less loaded b", id, got.ID)
+		}
+	}
+}
+
+func TestClaim(t *testing.T) {
+	ws := []store.Worker{{ID: "a", Load: 2, Rooms: []string{"r1"}}, {ID: "b"}}
+	got := sfuapi.Claim(ws, "a", "r2", 3)
+	if got[0].Load != 5 || len(got[0].Rooms) != 2 || got[1].Load != 0 {
+		t.Errorf("Claim = %+v, want a with 5 members in 2 rooms", got)
+	}
+	if ws[0].Load != 2 || len(ws[0].Rooms) != 1 {
+		t.Errorf("Claim changed its input: %+v", ws)
+	}
+	if again := sfuapi.Claim(got, "a", "r2", 3); again[0].Load != 5 {
+		t.Errorf("Claim of a listed room counted it again: %+v", again[0])
 	}
 }
