@@ -376,7 +376,7 @@ func (m *Media) ensure(ctx context.Context, s domain.Session) (sfuapi.Assignment
 		if ok && sfuapi.Live(w, now, m.interval) {
 			return sfuapi.Assignment{Session: s, Worker: w, Previous: s.Live.Media}, nil
 		}
-	} else if _, ok := sfuapi.Pick(workers, now, m.interval); !ok {
+	} else if _, ok := sfuapi.PickFor(string(s.ID), workers, now, m.interval); !ok {
 		if workers, err = m.list(ctx, true); err != nil {
 			return sfuapi.Assignment{Session: s}, err
 		}
@@ -532,16 +532,23 @@ func claimed(s domain.Session) int {
 // claim ends when a heartbeat after it lists the room, or when it is as
 // old as a lapse (the worker reported, or died).
 func (m *Media) claimedLocked(ws []store.Worker, now time.Time) []store.Worker {
+	if len(m.claims) == 0 {
+		return ws
+	}
+	out := slices.Clone(ws)
 	for id, c := range m.claims {
-		w, found := sfuapi.Find(ws, c.worker)
-		reported := found && !w.HeartbeatAt.Before(c.at) && slices.Contains(w.Rooms, string(id))
+		i := slices.IndexFunc(out, func(w store.Worker) bool { return w.ID == c.worker })
+		reported := i >= 0 && !out[i].HeartbeatAt.Before(c.at) && slices.Contains(out[i].Rooms, string(id))
 		if reported || now.Sub(c.at) >= sfuapi.LapseAfter*m.interval {
 			delete(m.claims, id)
 			continue
 		}
-		ws = sfuapi.Claim(ws, c.worker, string(id), c.members)
+		if i >= 0 && !slices.Contains(out[i].Rooms, string(id)) {
+			out[i].Load += c.members
+			out[i].Rooms = append(slices.Clip(out[i].Rooms), string(id))
+		}
 	}
-	return ws
+	return out
 }
 
 // invalidate makes the next list read the store.

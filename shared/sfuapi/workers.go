@@ -16,7 +16,7 @@ import (
 // Interval (sfuworker/registry's Heartbeat); a worker is live while its
 // last heartbeat is less than LapseAfter intervals old. A session's room
 // is assigned to the less loaded of two live workers with spare capacity
-// that a hash of its id names (PickFor), by one
+// that a hash of its id ranks first (PickFor), by one
 // conditional write of the session's own item (Assign), recorded in
 // Session.Live.Media with a grown Epoch: of two handlers that assign at
 // once, one wins and the other keeps what the winner chose.
@@ -56,37 +56,63 @@ func Pick(workers []store.Worker, now time.Time, interval time.Duration) (store.
 }
 
 // PickFor returns the worker for session id by the power of two choices:
-// a hash of id names two of the eligible workers (as Pick's: live, not
-// draining, with spare capacity), and the less loaded of the two is
-// taken (the fewer rooms on equal load; the first named on a tie). It
-// returns false when no worker is eligible.
+// of the eligible workers (as Pick's: live, not draining, with spare
+// capacity) the two that rank highest for id by rendezvous hashing (an
+// FNV-1a hash of the session and worker ids) are its candidates, and the
+// less loaded of the two is taken (the fewer rooms on equal load; the
+// higher ranked on a tie). It returns false when no worker is eligible.
 //
 // Handlers that assign many sessions from the same records (a rush at
 // the hour, between two heartbeats) spread them over the workers instead
-// of all choosing the one that looked least loaded, and a session's
-// candidates do not depend on which handler looks.
+// of all choosing the one that looked least loaded. A session's
+// candidates depend neither on the order of the records nor on which
+// handler looks, and stay the same while both candidates are eligible.
+// It runs in one pass over the records.
 func PickFor(id string, workers []store.Worker, now time.Time, interval time.Duration) (store.Worker, bool) {
-	ok := eligible(workers, now, interval)
-	switch len(ok) {
-	case 0:
+	first, second := -1, -1
+	var r1, r2 uint64
+	for i, w := range workers {
+		if !eligibleOne(w, now, interval) {
+			continue
+		}
+		r := rank(id, w.ID)
+		switch {
+		case first < 0 || r > r1 || (r == r1 && w.ID < workers[first].ID):
+			second, r2 = first, r1
+			first, r1 = i, r
+		case second < 0 || r > r2 || (r == r2 && w.ID < workers[second].ID):
+			second, r2 = i, r
+		}
+	}
+	if first < 0 {
 		return store.Worker{}, false
-	case 1:
-		return ok[0], true
 	}
-	sort.Slice(ok, func(i, j int) bool { return ok[i].ID < ok[j].ID })
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id)) // hash writes never fail
-	sum, n := h.Sum64(), uint64(len(ok))
-	i := sum % n
-	j := (sum / n) % (n - 1)
-	if j >= i {
-		j++
+	a := workers[first]
+	if second < 0 {
+		return a, true
 	}
-	a, b := ok[i], ok[j]
+	b := workers[second]
 	if b.Load < a.Load || (b.Load == a.Load && len(b.Rooms) < len(a.Rooms)) {
 		return b, true
 	}
 	return a, true
+}
+
+// rank is worker's rendezvous hash for session: FNV-1a, finished with
+// MurmurHash3's fmix64 so that ids differing only in their last
+// characters (w-0001, w-0002) rank in an order that looks random.
+func rank(session, worker string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(session)) // hash writes never fail
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(worker))
+	k := h.Sum64()
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
+	k ^= k >> 33
+	return k
 }
 
 // Claim returns workers with room counted against worker id, carrying
@@ -121,11 +147,16 @@ func containsRoom(rooms []string, room string) bool {
 func eligible(workers []store.Worker, now time.Time, interval time.Duration) []store.Worker {
 	var ok []store.Worker
 	for _, w := range workers {
-		if Live(w, now, interval) && !w.Draining && (w.Capacity <= 0 || w.Load < w.Capacity) && w.ControlURL != "" {
+		if eligibleOne(w, now, interval) {
 			ok = append(ok, w)
 		}
 	}
 	return ok
+}
+
+// eligibleOne reports whether a session may be assigned to w.
+func eligibleOne(w store.Worker, now time.Time, interval time.Duration) bool {
+	return Live(w, now, interval) && !w.Draining && (w.Capacity <= 0 || w.Load < w.Capacity) && w.ControlURL != ""
 }
 
 // less orders workers by load, then rooms, then id.

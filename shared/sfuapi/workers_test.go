@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -142,27 +143,33 @@ func TestAssignKeepsLiveAndReplacesLapsed(t *testing.T) {
 // the one that looked least loaded.
 func TestPickForSpreadsARush(t *testing.T) {
 	now := start
+	// Ids alike but for their last characters, as a fleet's are.
 	var workers []store.Worker
-	for _, id := range []string{"w1", "w2", "w3", "w4"} {
+	for i := range 50 {
+		id := fmt.Sprintf("c0-w%04d", i)
 		workers = append(workers, store.Worker{ID: id, ControlURL: "http://" + id, Capacity: 100, HeartbeatAt: now})
 	}
 	got := map[string]int{}
-	for i := range 400 {
-		w, ok := sfuapi.PickFor(fmt.Sprintf("s%d", i), workers, now, sfuapi.DefaultInterval)
+	for i := range 5000 {
+		w, ok := sfuapi.PickFor(fmt.Sprintf("scheduled-%06d", i), workers, now, sfuapi.DefaultInterval)
 		if !ok {
 			t.Fatal("PickFor found no worker")
 		}
 		got[w.ID]++
 	}
+	// About 100 each; a hash that ranked by the ids' common prefix would
+	// pile hundreds on a few.
 	for _, w := range workers {
-		if got[w.ID] < 50 {
-			t.Errorf("PickFor gave %s %d of 400 sessions, want about 100 (all: %v)", w.ID, got[w.ID], got)
+		if n := got[w.ID]; n < 40 || n > 200 {
+			t.Errorf("PickFor gave %s %d of 5000 sessions, want about 100", w.ID, n)
 		}
 	}
 	// The same session always has the same candidates, whatever the
 	// order of the records.
 	a, _ := sfuapi.PickFor("s7", workers, now, sfuapi.DefaultInterval)
-	b, _ := sfuapi.PickFor("s7", []store.Worker{workers[3], workers[1], workers[2], workers[0]}, now, sfuapi.DefaultInterval)
+	rev := slices.Clone(workers)
+	slices.Reverse(rev)
+	b, _ := sfuapi.PickFor("s7", rev, now, sfuapi.DefaultInterval)
 	if a.ID != b.ID {
 		t.Errorf("PickFor depends on the order of the records: %s, %s", a.ID, b.ID)
 	}
