@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/greenroom-live/greenroom/infra/sim/internal/cost"
@@ -32,6 +33,7 @@ func run(args []string, out io.Writer) error {
 	all := fs.String("all", "", "run every scenario file in this directory")
 	region := fs.String("prices", "us-east-1", "the region whose prices to use (infra/sim/prices/<region>.json)")
 	dir := fs.String("dir", "infra/sim", "the directory of figures.json and prices/")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +57,17 @@ func run(args []string, out io.Writer) error {
 	prices, err := cost.Load(filepath.Join(*dir, "prices", *region+".json"))
 	if err != nil {
 		return err
+	}
+	if *profile != "" {
+		pf, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	for _, f := range files {
 		sc, err := simulate.LoadScenario(f)

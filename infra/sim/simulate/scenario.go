@@ -101,7 +101,8 @@ type Failure struct {
 	Kind   string `json:"kind"`
 	Worker int    `json:"worker"`
 	AZ     int    `json:"az"`
-	// Cell limits the failure to one cell; -1 or absent in JSON as 0.
+	// Cell limits the failure to one cell, counted from 1; 0 is every
+	// cell.
 	Cell int `json:"cell"`
 }
 

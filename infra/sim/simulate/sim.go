@@ -14,7 +14,6 @@ import (
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/media"
 	"github.com/greenroom-live/greenroom/shared/sfuapi"
-	"github.com/greenroom-live/greenroom/shared/store"
 	"github.com/greenroom-live/greenroom/shared/store/dynamostore"
 )
 
@@ -57,7 +56,7 @@ type sim struct {
 	seq      int
 	rng      *rand.Rand
 	cells    []*cell
-	parts    map[string]*part
+	parts    map[partID]*part
 	usage    cost.Usage
 	capacity int
 	seconds  int
@@ -75,6 +74,7 @@ type cell struct {
 	sweeper   *media.Media
 	workers   []*worker
 	byWorker  map[string]*worker
+	byURL     map[string]*worker
 	byID      map[domain.SessionID]*session
 	sessions  []*session
 	arrivals  []arrival // sorted by time
@@ -126,6 +126,12 @@ type leave struct {
 	sess *session
 }
 
+// partID names a partition of a cell's table.
+type partID struct {
+	cell int
+	key  string
+}
+
 // part is one partition's load: units in the current second and the
 // peaks.
 type part struct {
@@ -148,7 +154,7 @@ func Run(sc Scenario, f Figures) (Result, error) {
 	s := &sim{
 		sc: sc, f: f, clock: domain.NewManualClock(epoch),
 		rng:     rand.New(rand.NewPCG(uint64(sc.Seed), 16)),
-		parts:   map[string]*part{},
+		parts:   map[partID]*part{},
 		seconds: sc.Minutes * 60,
 	}
 	s.capacity = sc.Workers.Capacity
@@ -232,13 +238,11 @@ func (s *sim) sizeCapacity() int {
 }
 
 func (s *sim) newCell(i int) *cell {
-	c := &cell{idx: i, byWorker: map[string]*worker{}, byID: map[domain.SessionID]*session{}}
-	c.st = &memStore{sim: s, cell: c, sessions: map[domain.SessionID]*domain.Session{}, workers: map[string]store.Worker{}}
+	c := &cell{idx: i, byWorker: map[string]*worker{}, byURL: map[string]*worker{}, byID: map[domain.SessionID]*session{}}
+	c.st = &memStore{sim: s, cell: c, sessions: map[domain.SessionID]*domain.Session{}, workers: map[string]int{}}
 	dial := func(url string) (media.Worker, error) {
-		for _, w := range c.workers {
-			if "http://"+w.id+":7000" == url {
-				return w, nil
-			}
+		if w, ok := c.byURL[url]; ok {
+			return w, nil
 		}
 		return nil, fmt.Errorf("simulate: no worker at %s", url)
 	}
@@ -577,7 +581,7 @@ func (s *sim) steady(c *cell, i int) {
 	// members are live.
 	if c.members > 0 {
 		lists := float64(len(c.handlers)) / sfuapi.DefaultInterval.Seconds()
-		nw := float64(len(c.st.workers))
+		nw := float64(len(c.st.list))
 		idxRCU := math.Ceil(nw*s.f.ListWorkers.IndexKeyBytes/4096) * s.f.ListWorkers.IndexRCUPer4KB
 		s.chargePart(c, c.workerIndex, 0, lists*idxRCU)
 		s.chargePart(c, c.workerRep, 0, lists*s.f.ListWorkers.RCUPerWorker)
@@ -716,7 +720,7 @@ func (s *sim) chargeKind(c *cell, sess *session, kind, conn string, w, r float64
 // chargePart adds units to a partition's current second; a new second
 // closes the last one into the peaks.
 func (s *sim) chargePart(c *cell, key string, w, r float64) {
-	id := fmt.Sprintf("%d/%s", c.idx, key)
+	id := partID{c.idx, key}
 	p := s.parts[id]
 	if p == nil {
 		p = &part{key: key, cell: c.idx, sec: s.sec()}

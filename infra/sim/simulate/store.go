@@ -20,7 +20,11 @@ type memStore struct {
 	sim      *sim
 	cell     *cell
 	sessions map[domain.SessionID]*domain.Session
-	workers  map[string]store.Worker
+	// workers are the records by id; list, by id too, is handed out
+	// by ListWorkers and copied before a change once handed out.
+	workers map[string]int
+	list    []store.Worker
+	shared  bool
 }
 
 var (
@@ -62,20 +66,43 @@ func (m *memStore) ReadSession(_ context.Context, id domain.SessionID, _ store.L
 // ListWorkers returns the records by id. Its reads are charged by the
 // per-second tick (every handler lists once per cache period), not here.
 func (m *memStore) ListWorkers(context.Context) ([]store.Worker, error) {
-	out := make([]store.Worker, 0, len(m.workers))
-	for _, w := range m.workers {
-		out = append(out, w)
+	m.shared = true
+	return m.list, nil
+}
+
+func (m *memStore) own() {
+	if m.shared {
+		m.list = slices.Clone(m.list)
+		m.shared = false
 	}
-	slices.SortFunc(out, func(a, b store.Worker) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+}
+
+func (m *memStore) reindex() {
+	clear(m.workers)
+	for i, w := range m.list {
+		m.workers[w.ID] = i
+	}
 }
 
 func (m *memStore) DeleteWorker(_ context.Context, id string) error {
-	delete(m.workers, id)
+	i, ok := m.workers[id]
+	if !ok {
+		return nil
+	}
+	m.own()
+	m.list = slices.Delete(m.list, i, i+1)
+	m.reindex()
 	return nil
 }
 
 func (m *memStore) PutWorker(_ context.Context, w store.Worker) error {
-	m.workers[w.ID] = w
+	m.own()
+	if i, ok := m.workers[w.ID]; ok {
+		m.list[i] = w
+		return nil
+	}
+	i, _ := slices.BinarySearchFunc(m.list, w.ID, func(a store.Worker, id string) int { return strings.Compare(a.ID, id) })
+	m.list = slices.Insert(m.list, i, w)
+	m.reindex()
 	return nil
 }

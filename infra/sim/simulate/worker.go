@@ -89,6 +89,7 @@ func (s *sim) newWorker(c *cell, now, ready time.Duration) *worker {
 	w.hb = hb
 	c.workers = append(c.workers, w)
 	c.byWorker[id] = w
+	c.byURL["http://"+id+":7000"] = w
 	s.at(ready, func() {
 		if !w.alive {
 			return
