@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 )
 
 // Figures are the measured (or, where said, derived) costs of each
@@ -107,8 +108,19 @@ func (m MessageFigure) rcu() float64 { return sum(m.RCU) }
 
 func sum(m map[string]float64) float64 {
 	t := 0.0
-	for _, v := range m {
-		t += v
+	for _, k := range sortedKeys(m) {
+		t += m[k]
 	}
 	return t
+}
+
+// sortedKeys returns m's keys in order: sums over a map come out the
+// same in every run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

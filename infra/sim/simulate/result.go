@@ -141,7 +141,8 @@ func (s *sim) result() Result {
 		c := s.cells[p.cell]
 		switch p.key {
 		case c.connRep:
-			for typ, n := range s.f.JoinSequence {
+			for _, typ := range s.joinTypes {
+				n := s.f.JoinSequence[typ]
 				pp.PeakW += float64(n) * s.f.Messages[typ].WCU["conn"]
 				pp.PeakR += float64(n) * s.f.Messages[typ].RCU["conn"]
 			}

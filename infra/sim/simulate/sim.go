@@ -61,6 +61,9 @@ type sim struct {
 	capacity int
 	seconds  int
 	failures []*failureRun
+	// rateTypes, joinTypes and reconnectTypes are the message types in
+	// order, so that sums come out the same in every run.
+	rateTypes, joinTypes, reconnectTypes []string
 	// steadyW and steadyR are the session partition's units per member
 	// per second from the steady message rates.
 	steadyW, steadyR float64
@@ -161,7 +164,11 @@ func Run(sc Scenario, f Figures) (Result, error) {
 	if s.capacity <= 0 {
 		s.capacity = s.sizeCapacity()
 	}
-	for typ, r := range sc.Rates {
+	s.rateTypes = sortedKeys(sc.Rates)
+	s.joinTypes = sortedKeys(f.JoinSequence)
+	s.reconnectTypes = sortedKeys(f.ReconnectSequence)
+	for _, typ := range s.rateTypes {
+		r := sc.Rates[typ]
 		m, ok := f.Messages[typ]
 		if !ok {
 			return Result{}, fmt.Errorf("%w: %s: no figure for message %s", ErrScenario, sc.Name, typ)
@@ -379,8 +386,8 @@ func (s *sim) join(c *cell, sess *session, sec int) {
 	k := sess.joined
 	sess.joined++
 	conn := fmt.Sprintf("%s-c%d", sess.id, k)
-	for typ, n := range s.f.JoinSequence {
-		s.charge(c, sess, typ, float64(n), conn)
+	for _, typ := range s.joinTypes {
+		s.charge(c, sess, typ, float64(s.f.JoinSequence[typ]), conn)
 	}
 	s.workerPosts(c, float64(s.f.WorkerPostsPerJoin))
 	s.usage.HTTPRequests += 2 // the session page and its join token (REST), before the socket
@@ -437,8 +444,8 @@ func (s *sim) endSession(sess *session) {
 func (s *sim) reconnect(c *cell, sess *session) {
 	n := float64(sess.members)
 	s.posts(c, n, 200)
-	for typ, k := range s.f.ReconnectSequence {
-		s.charge(c, sess, typ, n*float64(k), "")
+	for _, typ := range s.reconnectTypes {
+		s.charge(c, sess, typ, n*float64(s.f.ReconnectSequence[typ]), "")
 	}
 	s.workerPosts(c, n*float64(s.f.WorkerPostsPerJoin))
 	st := c.st.sessions[sess.id]
@@ -554,7 +561,8 @@ type failureRun struct {
 // its usage.
 func (s *sim) steady(c *cell, i int) {
 	m := float64(c.members)
-	for typ, r := range s.sc.Rates {
+	for _, typ := range s.rateTypes {
+		r := s.sc.Rates[typ]
 		n := m * r / 60
 		if n == 0 {
 			continue
@@ -571,8 +579,8 @@ func (s *sim) steady(c *cell, i int) {
 		c.s.wcu[i] += n * f.wcu()
 		c.s.rcu[i] += n * f.rcu()
 		// Index shards and connections take their even share.
-		for kind, u := range f.WCU {
-			if kind == "indexConn" || kind == "indexDue" {
+		for _, kind := range []string{"indexConn", "indexDue"} {
+			if u := f.WCU[kind]; u > 0 {
 				s.spreadIndex(c, kind, n*u)
 			}
 		}
@@ -657,11 +665,11 @@ func (s *sim) charge(c *cell, sess *session, typ string, n float64, conn string)
 	s.usage.ReadUnits += n * f.rcu()
 	c.s.wcu[i] += n * f.wcu()
 	c.s.rcu[i] += n * f.rcu()
-	for kind, u := range f.WCU {
-		s.chargeKind(c, sess, kind, conn, n*u, 0)
+	for _, kind := range sortedKeys(f.WCU) {
+		s.chargeKind(c, sess, kind, conn, n*f.WCU[kind], 0)
 	}
-	for kind, u := range f.RCU {
-		s.chargeKind(c, sess, kind, conn, 0, n*u)
+	for _, kind := range sortedKeys(f.RCU) {
+		s.chargeKind(c, sess, kind, conn, 0, n*f.RCU[kind])
 	}
 }
 
