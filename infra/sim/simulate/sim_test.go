@@ -91,3 +91,28 @@ func TestRunIsDeterministic(t *testing.T) {
 		t.Errorf("killing a worker moved nothing: %+v", a.Failures[0])
 	}
 }
+
+func TestRunScript(t *testing.T) {
+	sc := simulate.Script{
+		Workers:  []string{"local-0", "local-1", "local-2"},
+		Sessions: []string{"s1", "s2", "s3", "s4", "s5", "s6"},
+		Kill:     "local-1",
+	}
+	out, err := simulate.RunScript(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, id := range sc.Sessions {
+		per[out.Before[id]]++
+		if out.After[id] == sc.Kill || out.After[id] == "" {
+			t.Errorf("%s still on %q after the sweep", id, out.After[id])
+		}
+		if out.Before[id] != sc.Kill && out.After[id] != out.Before[id] {
+			t.Errorf("%s moved off a live worker: %s -> %s", id, out.Before[id], out.After[id])
+		}
+	}
+	if per["local-0"] != 2 || per["local-1"] != 2 || per["local-2"] != 2 {
+		t.Errorf("six one-member rooms over three workers: %v, want two each", per)
+	}
+}

@@ -77,7 +77,11 @@ func (w *worker) Rooms() []sfu.RoomID {
 // newWorker starts a task in cell c at now; it beats (and takes rooms)
 // once ready.
 func (s *sim) newWorker(c *cell, now, ready time.Duration) *worker {
-	id := workerID(c.idx, len(c.workers))
+	return s.newWorkerID(c, workerID(c.idx, len(c.workers)), now, ready)
+}
+
+// newWorkerID is newWorker with the worker's id.
+func (s *sim) newWorkerID(c *cell, id string, now, ready time.Duration) *worker {
 	w := &worker{id: id, az: len(c.workers) % s.sc.Workers.AZs, alive: true, started: now, rooms: map[sfuapi.RoomID]int{}}
 	hb, err := registry.NewHeartbeat(registry.Config{
 		Store: c.st, Source: w, ID: id, ControlURL: "http://" + id + ":7000",
