@@ -7,6 +7,8 @@
 #   make bench   figures, never pass/fail: bootstrap sizes, store contention,
 #                join rushes, chat fan-out and $default throughput (infra/bench),
 #                the SFU, approve -> first video frame at a viewer
+#   make sim     capacity and cost: every scenario in infra/sim/scenarios through
+#                the simulation (SIM_PRICES=eu-west-1 for another region's prices)
 #   make lint    go vet, staticcheck, gofmt, go mod tidy check
 #   make build   every Lambda bootstrap into bin/<LogicalId>/
 #   make worker-binaries  bin/sfuworker and bin/turnserver, as in their Dockerfiles
@@ -53,10 +55,10 @@ build-$(call lambda_id,$(1)):
 endef
 $(foreach l,$(LAMBDAS),$(eval $(call lambda_rule,$(l))))
 
-.PHONY: help dev test e2e bench bench-sizes bench-store lint build clean
+.PHONY: help dev test e2e bench bench-sizes bench-store lint build clean sim
 
 help:
-	@echo 'targets: dev test e2e bench lint build clean worker-binaries images images-push $(addprefix build-,$(LAMBDA_IDS))'
+	@echo 'targets: dev test e2e bench sim lint build clean worker-binaries images images-push $(addprefix build-,$(LAMBDA_IDS))'
 
 dev:
 	$(GO) run ./infra/local $(ARGS)
@@ -64,6 +66,11 @@ dev:
 # Fuzz targets' seed corpora (testdata/fuzz/...) run as plain tests here.
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Capacity and cost (infra/sim): seconds per scenario, no network.
+SIM_PRICES ?= us-east-1
+sim:
+	$(GO) run ./infra/sim -all infra/sim/scenarios -prices $(SIM_PRICES)
 
 # All steps, or some: make e2e E2E_STEPS='cfn-lint sam-build' (.ci/e2e.sh --list).
 E2E_STEPS ?=

@@ -24,6 +24,7 @@ STEPS=(
   install-dynamodb      # DynamoDB Local from Maven Central
   dynamodb-contract     # store contract suite against DynamoDB Local
   crowd                 # 50 and 200 join, then raise hands, at once: embedded, then DynamoDB Local
+  sim                   # every capacity scenario (infra/sim) holds the limits: partitions, rush queue, workers
   sam-validate          # sam validate --lint (offline, no credentials)
   cfn-lint              # cfn-lint on every template
   template-check        # every function: build target, env vars the code reads, secrets, AWS actions
@@ -76,6 +77,15 @@ step_crowd() {
   "$GO" test -count=1 -timeout 15m -run "$tests" ./infra/local/runner/
   GREENROOM_TEST_STORE=dynamodb bash .ci/dynamodb-local.sh run -- \
     "$GO" test -count=1 -timeout 15m -run "$tests" ./infra/local/runner/
+}
+
+# The capacity simulation's scenarios, the 500,000-member rushes included
+# (make test runs them under -race, so there it runs only the small ones):
+# no DynamoDB partition over its limit, no rush queue over 60 s, every room
+# placed and back after a failure. Then the tables `make sim` prints.
+step_sim() {
+  "$GO" test -count=1 -timeout 10m ./infra/sim/...
+  "$GO" run ./infra/sim -all infra/sim/scenarios -prices us-east-1
 }
 
 step_sam-validate() { sam_run sam validate --lint --template-file template.yaml; }

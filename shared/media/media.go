@@ -13,6 +13,12 @@
 // *ReassignedError, so the caller tells the session's members to
 // reconnect their media (media.reconnect). The scheduler's sweep calls
 // Reassign, which moves every room of every lapsed worker at once.
+//
+// An assignment claims its worker at once: until the worker's heartbeat
+// reports the room, this process counts the room and its members against
+// the worker, so that a rush (or a dead worker's rooms) picked from one
+// list of workers is spread over them rather than sent to the one that
+// looked least loaded.
 package media
 
 import (
@@ -120,6 +126,15 @@ type Media struct {
 	workers []store.Worker
 	fetched time.Time
 	clients map[string]Worker
+	claims  map[domain.SessionID]claim
+}
+
+// claim is a room this process assigned to a worker whose heartbeat has
+// not reported it yet.
+type claim struct {
+	worker  string
+	members int
+	at      time.Time
 }
 
 // New returns a Media for cfg, or ErrNoStore or ErrNoSecret.
@@ -157,6 +172,7 @@ func New(cfg Config) (*Media, error) {
 	return &Media{
 		store: cfg.Store, dial: cfg.Dial, interval: cfg.Interval, cacheFor: cfg.CacheFor,
 		clock: cfg.Clock, log: cfg.Logger, clients: map[string]Worker{},
+		claims: map[domain.SessionID]claim{},
 	}, nil
 }
 
@@ -249,6 +265,9 @@ func (m *Media) push(ctx context.Context, a *sfuapi.Assignment) error {
 	}
 	moved.Previous = orig
 	moved.Changed = moved.Session.Live.Media != orig
+	if moved.Changed {
+		m.claim(moved.Session, moved.Worker.ID)
+	}
 	*a = moved
 	full, err = m.full(ctx, a.Session)
 	if err != nil {
@@ -357,7 +376,7 @@ func (m *Media) ensure(ctx context.Context, s domain.Session) (sfuapi.Assignment
 		if ok && sfuapi.Live(w, now, m.interval) {
 			return sfuapi.Assignment{Session: s, Worker: w, Previous: s.Live.Media}, nil
 		}
-	} else if _, ok := sfuapi.Pick(workers, now, m.interval); !ok {
+	} else if _, ok := sfuapi.PickFor(string(s.ID), workers, now, m.interval); !ok {
 		if workers, err = m.list(ctx, true); err != nil {
 			return sfuapi.Assignment{Session: s}, err
 		}
@@ -367,6 +386,7 @@ func (m *Media) ensure(ctx context.Context, s domain.Session) (sfuapi.Assignment
 		return a, fmt.Errorf("media: %w", err)
 	}
 	if a.Changed {
+		m.claim(a.Session, a.Worker.ID)
 		m.log.InfoContext(ctx, "media assigned", "sessionId", s.ID, "workerId", a.Worker.ID,
 			"epoch", a.Session.Live.Media.Epoch, "previous", a.Previous.WorkerID)
 	}
@@ -388,12 +408,15 @@ func (m *Media) Reassign(ctx context.Context) ([]domain.Session, error) {
 	now := m.clock.Now()
 	var moved []domain.Session
 	var errs []error
-	for _, dead := range workers {
+	for _, dead := range slices.Clone(workers) {
 		if sfuapi.Live(dead, now, m.interval) {
 			continue
 		}
 		ok := true
-		for _, room := range dead.Rooms {
+		// In order, each move claiming its worker before the next pick.
+		rooms := slices.Clone(dead.Rooms)
+		slices.Sort(rooms)
+		for _, room := range rooms {
 			a, err := sfuapi.Move(ctx, m.store, domain.SessionID(room), dead.ID, workers, now, m.interval)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -412,6 +435,8 @@ func (m *Media) Reassign(ctx context.Context) ([]domain.Session, error) {
 			m.log.InfoContext(ctx, "media reassigned", "sessionId", room, "from", dead.ID, "to", a.Worker.ID, "epoch", a.Session.Live.Media.Epoch)
 			full, err := m.full(ctx, a.Session)
 			if err == nil {
+				m.claim(full, a.Worker.ID)
+				workers = sfuapi.Claim(workers, a.Worker.ID, room, claimed(full))
 				err = m.apply(ctx, a.Worker, RoomState(full))
 			}
 			if err != nil {
@@ -469,12 +494,12 @@ func (m *Media) apply(ctx context.Context, w store.Worker, st sfuapi.RoomState) 
 }
 
 // list returns the workers, read again when force is set or the cache is
-// older than CacheFor.
+// older than CacheFor, with this process's claims counted.
 func (m *Media) list(ctx context.Context, force bool) ([]store.Worker, error) {
 	now := m.clock.Now()
 	m.mu.Lock()
 	if !force && !m.fetched.IsZero() && now.Sub(m.fetched) < m.cacheFor {
-		ws := m.workers
+		ws := m.claimedLocked(m.workers, now)
 		m.mu.Unlock()
 		return ws, nil
 	}
@@ -484,9 +509,46 @@ func (m *Media) list(ctx context.Context, force bool) ([]store.Worker, error) {
 		return nil, fmt.Errorf("media: list workers: %w", err)
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.workers, m.fetched = ws, now
-	m.mu.Unlock()
-	return ws, nil
+	return m.claimedLocked(ws, now), nil
+}
+
+// claim counts session s's room against worker id until its heartbeat
+// reports it.
+func (m *Media) claim(s domain.Session, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.claims[s.ID] = claim{worker: id, members: claimed(s), at: m.clock.Now()}
+}
+
+// claimed is the load a room of s is counted for: its members, at least
+// one.
+func claimed(s domain.Session) int {
+	return max(1, len(RoomState(s).Members))
+}
+
+// claimedLocked returns ws with the claims not yet reported counted. A
+// claim ends when a heartbeat after it lists the room, or when it is as
+// old as a lapse (the worker reported, or died).
+func (m *Media) claimedLocked(ws []store.Worker, now time.Time) []store.Worker {
+	if len(m.claims) == 0 {
+		return ws
+	}
+	out := slices.Clone(ws)
+	for id, c := range m.claims {
+		i := slices.IndexFunc(out, func(w store.Worker) bool { return w.ID == c.worker })
+		reported := i >= 0 && !out[i].HeartbeatAt.Before(c.at) && slices.Contains(out[i].Rooms, string(id))
+		if reported || now.Sub(c.at) >= sfuapi.LapseAfter*m.interval {
+			delete(m.claims, id)
+			continue
+		}
+		if i >= 0 && !slices.Contains(out[i].Rooms, string(id)) {
+			out[i].Load += c.members
+			out[i].Rooms = append(slices.Clip(out[i].Rooms), string(id))
+		}
+	}
+	return out
 }
 
 // invalidate makes the next list read the store.

@@ -466,3 +466,67 @@ func TestReassign(t *testing.T) {
 		t.Errorf("second Reassign = %v, %v; want nothing", moved, err)
 	}
 }
+
+// roomsPerWorker counts the stored assignments of sessions by worker.
+func (e *env) roomsPerWorker(ids []domain.SessionID) map[string]int {
+	e.t.Helper()
+	got := map[string]int{}
+	for _, id := range ids {
+		got[e.stored(id).Live.Media.WorkerID]++
+	}
+	return got
+}
+
+// A rush between two heartbeats: every assignment sees the workers as
+// the last heartbeats left them (all empty). Each assignment claims its
+// worker at once, so the rush spreads instead of piling onto the worker
+// that looked least loaded.
+func TestSyncSpreadsARush(t *testing.T) {
+	e := newEnv(t, "w1", "w2", "w3", "w4")
+	m := e.media(nil)
+	var ids []domain.SessionID
+	for range 8 {
+		s := e.session(domain.MediaAssignment{})
+		if err := m.Sync(t.Context(), s); err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		ids = append(ids, s.ID)
+	}
+	// A worker takes a room only when its other candidate carries at
+	// least as much: with claims, none of four takes more than half of
+	// eight equal rooms.
+	got := e.roomsPerWorker(ids)
+	for id, n := range got {
+		if n > 4 {
+			t.Errorf("%s took %d of 8 rooms between two heartbeats (all: %v)", id, n, got)
+		}
+	}
+}
+
+// A dead worker's rooms are spread over the live ones, in the order of
+// their ids, each move claiming its worker.
+func TestReassignSpreads(t *testing.T) {
+	e := newEnv(t, "dead", "w1", "w2", "w3")
+	var ids []domain.SessionID
+	var rooms []string
+	for range 6 {
+		s := e.session(domain.MediaAssignment{WorkerID: "dead", Epoch: 1})
+		ids = append(ids, s.ID)
+		rooms = append(rooms, string(s.ID))
+	}
+	e.beat("dead", 12, start, rooms...)
+	e.clock.Advance(time.Minute)
+	for _, id := range []string{"w1", "w2", "w3"} {
+		e.beat(id, 0, e.clock.Now())
+	}
+	moved, err := e.media(nil).Reassign(t.Context())
+	if err != nil || len(moved) != 6 {
+		t.Fatalf("Reassign = %d moved, %v; want 6", len(moved), err)
+	}
+	got := e.roomsPerWorker(ids)
+	for id, n := range got {
+		if n > 3 || id == "dead" {
+			t.Errorf("%s took %d of the dead worker's 6 rooms (all: %v)", id, n, got)
+		}
+	}
+}

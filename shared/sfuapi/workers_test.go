@@ -2,7 +2,9 @@ package sfuapi_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -133,5 +135,76 @@ func TestAssignKeepsLiveAndReplacesLapsed(t *testing.T) {
 	}
 	if _, err := sfuapi.Assign(t.Context(), db, s.ID, workers[:1], later, 0); !errors.Is(err, sfuapi.ErrNoWorker) {
 		t.Fatalf("Assign without a live worker = %v, want ErrNoWorker", err)
+	}
+}
+
+// A rush assigned from one list of workers, as every handler sees between
+// two heartbeats, spreads over the workers: Pick would send it all to
+// the one that looked least loaded.
+func TestPickForSpreadsARush(t *testing.T) {
+	now := start
+	// Ids alike but for their last characters, as a fleet's are.
+	var workers []store.Worker
+	for i := range 50 {
+		id := fmt.Sprintf("c0-w%04d", i)
+		workers = append(workers, store.Worker{ID: id, ControlURL: "http://" + id, Capacity: 100, HeartbeatAt: now})
+	}
+	got := map[string]int{}
+	for i := range 5000 {
+		w, ok := sfuapi.PickFor(fmt.Sprintf("scheduled-%06d", i), workers, now, sfuapi.DefaultInterval)
+		if !ok {
+			t.Fatal("PickFor found no worker")
+		}
+		got[w.ID]++
+	}
+	// About 100 each; a hash that ranked by the ids' common prefix would
+	// pile hundreds on a few.
+	for _, w := range workers {
+		if n := got[w.ID]; n < 40 || n > 200 {
+			t.Errorf("PickFor gave %s %d of 5000 sessions, want about 100", w.ID, n)
+		}
+	}
+	// The same session always has the same candidates, whatever the
+	// order of the records.
+	a, _ := sfuapi.PickFor("s7", workers, now, sfuapi.DefaultInterval)
+	rev := slices.Clone(workers)
+	slices.Reverse(rev)
+	b, _ := sfuapi.PickFor("s7", rev, now, sfuapi.DefaultInterval)
+	if a.ID != b.ID {
+		t.Errorf("PickFor depends on the order of the records: %s, %s", a.ID, b.ID)
+	}
+}
+
+func TestPickForTakesTheLessLoaded(t *testing.T) {
+	now := start
+	w := func(id string, load int, age time.Duration) store.Worker {
+		return store.Worker{ID: id, ControlURL: "http://" + id, Capacity: 10, Load: load, HeartbeatAt: now.Add(-age)}
+	}
+	if _, ok := sfuapi.PickFor("s", nil, now, sfuapi.DefaultInterval); ok {
+		t.Error("PickFor with no workers found one")
+	}
+	if got, _ := sfuapi.PickFor("s", []store.Worker{w("a", 9, 0), w("b", 0, time.Minute), w("c", 10, 0)}, now, sfuapi.DefaultInterval); got.ID != "a" {
+		t.Errorf("PickFor = %s, want the only eligible worker a", got.ID)
+	}
+	// With two workers both are candidates: the less loaded wins.
+	for i := range 20 {
+		id := fmt.Sprintf("s%d", i)
+		if got, _ := sfuapi.PickFor(id, []store.Worker{w("a", 5, 0), w("b", 2, 0)}, now, sfuapi.DefaultInterval); got.ID != "b" {
+			t.Errorf("PickFor(%s) = %s, want the less loaded b", id, got.ID)
+		}
+	}
+}
+
+func TestClaim(t *testing.T) {
+	ws := []store.Worker{{ID: "a", Load: 2, Rooms: []string{"r1"}}, {ID: "b"}}
+	got := sfuapi.Claim(ws, "a", "r2", 3)
+	if got[0].Load != 5 || len(got[0].Rooms) != 2 || got[1].Load != 0 {
+		t.Errorf("Claim = %+v, want a with 5 members in 2 rooms", got)
+	}
+	if ws[0].Load != 2 || len(ws[0].Rooms) != 1 {
+		t.Errorf("Claim changed its input: %+v", ws)
+	}
+	if again := sfuapi.Claim(got, "a", "r2", 3); again[0].Load != 5 {
+		t.Errorf("Claim of a listed room counted it again: %+v", again[0])
 	}
 }

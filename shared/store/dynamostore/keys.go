@@ -300,3 +300,58 @@ func groupChatKey(group domain.GroupID, at time.Time, id string) key {
 func userSessionKey(user domain.UserID, session domain.SessionID) key {
 	return key{prefixUser + string(user), prefixSession + string(session)}
 }
+
+// Partition names a kind of partition of the table or of GSI1, for tools
+// that account for the load on each partition (infra/sim) by the names
+// the store really writes.
+type Partition int
+
+// The partitions PartitionKey names.
+const (
+	// PartSession is a session's partition (its item, members, questions,
+	// votes, registrations and chat): id is the session.
+	PartSession Partition = iota
+	// PartConnection is a connection's item: id is the connection.
+	PartConnection
+	// PartWorker is an SFU worker's record: id is the worker.
+	PartWorker
+	// PartEvent is an event's partition (bookings, slots): id is the event.
+	PartEvent
+	// PartUser is a user's item: id is the user.
+	PartUser
+	// IndexDue is the GSI1 shard of the items due of session id.
+	IndexDue
+	// IndexConn is the GSI1 shard of connection id in the list by stale
+	// time.
+	IndexConn
+	// IndexWorker is the GSI1 partition of every worker (id is ignored).
+	IndexWorker
+)
+
+// PartitionKey returns the partition key (PK, or GSI1PK for the Index
+// kinds) that the store writes for an item of kind about id.
+func PartitionKey(kind Partition, id string) string {
+	switch kind {
+	case PartSession:
+		return sessionPK(domain.SessionID(id))
+	case PartConnection:
+		return connectionKey(domain.ConnectionID(id)).PK
+	case PartWorker:
+		return workerKey(id).PK
+	case PartEvent:
+		return eventPK(domain.EventID(id))
+	case PartUser:
+		return userKey(domain.UserID(id)).PK
+	case IndexDue:
+		return gsiDue + shard(id, dueShards)
+	case IndexConn:
+		return gsiConn + shard(id, connShards)
+	case IndexWorker:
+		return gsiWorker
+	}
+	return ""
+}
+
+// IsIndex reports whether kind is a partition of GSI1 rather than of the
+// table.
+func (kind Partition) IsIndex() bool { return kind >= IndexDue }

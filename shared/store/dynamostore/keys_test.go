@@ -124,3 +124,25 @@ func TestVoteKeysGroupAUsersVotes(t *testing.T) {
 		t.Fatalf("voteParts(%q) = %q, %q, %v", k, u, q, ok)
 	}
 }
+
+// PartitionKey names the partitions the store writes.
+func TestPartitionKey(t *testing.T) {
+	for _, tc := range []struct {
+		kind Partition
+		id   string
+		want string
+	}{
+		{PartSession, "s1", sessionKey("s1").PK},
+		{PartConnection, "c1", connectionKey("c1").PK},
+		{PartWorker, "w1", workerKey("w1").PK},
+		{PartEvent, "e1", eventKey("e1").PK},
+		{PartUser, "u1", userKey("u1").PK},
+		{IndexDue, "s1", dueIndexKey(time.Time{}, "s1", "META").PK},
+		{IndexConn, "c1", staleIndexKey(time.Time{}, "c1").PK},
+		{IndexWorker, "w1", workerIndexKey("w1").PK},
+	} {
+		if got := PartitionKey(tc.kind, tc.id); got != tc.want {
+			t.Errorf("PartitionKey(%d, %q) = %q, want %q", tc.kind, tc.id, got, tc.want)
+		}
+	}
+}
