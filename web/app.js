@@ -383,6 +383,9 @@ const UNSET = 10000;
 // slotLeft says how many sessions a slot still takes, only when the
 // organizer set a limit that bounds it; a full slot always says so.
 function slotLeft(ev, s) {
+  // No limit applies to this slot: the server leaves sessionsLeft out and
+  // nothing is shown.
+  if (s.sessionsLeft == null) return '';
   if (s.sessionsLeft <= 0) return h('span.full', 'Fully booked');
   const bounded = (ev.maxSessions > 0 && ev.maxSessions < UNSET) || (ev.sessionsPerSlot > 0 && ev.sessionsPerSlot < UNSET);
   if (!bounded) return h('span.muted', 'Open');
@@ -462,7 +465,7 @@ async function employerScreen(eventId) {
         h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
           h('td', fmtTime(s.start)), h('td', slotLeft(ev, s, emp)),
           h('td', h('button.primary.book', {
-            disabled: s.sessionsLeft <= 0, dataset: { start: s.start },
+            disabled: s.sessionsLeft != null && s.sessionsLeft <= 0, dataset: { start: s.start },
             onclick: (e) => busy(e.currentTarget, async () => {
               const r = await api.book(emp.token, eventId, s.start, title.value.trim());
               toast(`Booked ${r.title}`);
