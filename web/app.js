@@ -116,6 +116,40 @@ function home() {
     h('section.card', h('h2', 'Events'), h('p', 'Organizers create events with time slots; employers book them; participants register with one click.'),
       h('div.row', link('/organizer', 'Organizer page'))),
   );
+  app.children[0].after(activeSessionsCard(u));
+}
+
+// ---- the Active Session page: the sessions the user hosts, speaks in or
+// joined, each with Rejoin while it can be rejoined.
+
+const ROLE_WORDS = { host: 'You host', speaker: 'You speak', participant: 'You joined' };
+
+function activeSessionsCard(u) {
+  const list = h('div.active-list', h('p.muted', 'Loading your sessions…'));
+  const card = h('section.card#active-sessions', { 'aria-labelledby': 'active-title' }, h('h2#active-title', 'Active sessions'), list);
+  api.activeSessions(u.token).then((r) => {
+    const items = r.sessions || [];
+    if (!items.length) { replace(list, h('p.muted', 'No active sessions. Sessions you host or join show here, so you can get back to them.')); return; }
+    replace(list, h('ul.active-sessions', items.map((a) => {
+      const s = a.session;
+      const id = s.id;
+      let action;
+      if (a.state === 'expired' || !a.canRejoin) {
+        action = h('p.expired', a.state === 'expired'
+          ? 'This session expired: it was not started in time and cannot be rejoined.'
+          : 'You cannot rejoin this session.');
+      } else {
+        action = h('button.primary.rejoin', {
+          type: 'button', 'aria-label': `Rejoin ${s.title}`,
+          onclick: () => { sessionStorage.setItem('greenroom.rejoin', id); go(`/s/${encodeURIComponent(id)}`); },
+        }, 'Rejoin');
+      }
+      const by = a.rejoinBy && a.state === 'active' ? h('span.muted', ` · rejoin by ${new Date(a.rejoinBy).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`) : null;
+      return h('li.active-session', { dataset: { session: id, state: a.state, role: a.role } },
+        h('div', h('strong', s.title), ' ', sessionFacts(s), h('span.role', ROLE_WORDS[a.role] || a.role), by), action);
+    })));
+  }).catch((err) => replace(list, h('p.error', explain(err))));
+  return card;
 }
 
 // ---- a session: join screen, then the room
@@ -146,8 +180,8 @@ async function sessionScreen(id) {
     leaveScreen = room.leave;
     box.remove();
   };
-  const created = sessionStorage.getItem('greenroom.created') === id;
-  if (created) sessionStorage.removeItem('greenroom.created');
+  const created = sessionStorage.getItem('greenroom.created') === id || sessionStorage.getItem('greenroom.rejoin') === id;
+  if (created) { sessionStorage.removeItem('greenroom.created'); sessionStorage.removeItem('greenroom.rejoin'); }
   const isHost = session.hostId && session.hostId === selfId;
   const isSpeaker = (session.speakers || []).includes(selfId) || !!asEmployer;
   if (['ended', 'expired'].includes(session.status)) {
