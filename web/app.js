@@ -114,7 +114,8 @@ function home() {
         if (!id) { toast('Enter a session ID or link', 'error'); return; }
         go(`/s/${encodeURIComponent(id)}`);
       },
-    }, h('h2', 'Join a session'), field('Session ID or share link', joinInput), h('button.primary', { type: 'submit' }, 'Join')),
+    }, h('h2', 'Join a session'), field('Session ID or share link', joinInput), h('button.primary', { type: 'submit' }, 'Join'),
+    h('p.hint', 'Your user id, for an employer who names you co-speaker: ', h('code#my-user-id', u.id))),
     h('section.card', h('h2', 'Groups'), h('p', 'A group has its own chat; any member starts a PrimeTime session in it, and every member joins from the chat.'),
       h('div.row', link('/groups', 'Your groups'))),
     h('section.card', h('h2', 'Events'), h('p', 'Organizers create events with time slots; employers book them; participants register with one click.'),
@@ -175,6 +176,18 @@ async function sessionScreen(id) {
     replace(box, h('h1', session.title), sessionFacts(session));
     app.append(signInForm(render, 'Sign in with a display name to join.'));
     return;
+  }
+  const speakerInvite = new URLSearchParams(location.search).get('speakerInvite');
+  if (speakerInvite && user && !asEmployer) {
+    try {
+      session = (await api.redeemSpeakerInvite(user.token, id, speakerInvite)).session;
+      history.replaceState(null, '', `/s/${encodeURIComponent(id)}`);
+      toast('You are a co-speaker of this session');
+    } catch (err) {
+      const text = err.code === 'invalid' ? 'This co-speaker link is not valid or has expired. Ask the employer for a new one.' : explain(err);
+      replace(box, h('h1', session.title), sessionFacts(session), h('p.error#speaker-invite-error', text), link('/', 'Back to the dashboard'));
+      return;
+    }
   }
   const token = asEmployer ? asEmployer.token : user.token;
   const selfId = asEmployer ? asEmployer.id : user.id;
@@ -662,7 +675,8 @@ async function employerScreen(eventId) {
       h('section.card', h('h1', `${emp.name} at ${ev.name}`), h('p.muted', `Sessions are ${ev.slotMinutes} minutes, up to ${ev.capacity} participants each.`)),
       h('section.card', h('h2', 'Your sessions'), mine.length ? h('ul.mine', mine.map((s) => h('li', { dataset: { session: s.id } },
         h('strong', s.title), ` · ${fmtTime(s.start)} · ${s.registered} registered, ${s.spotsLeft} spots left `,
-        link(`/s/${encodeURIComponent(s.id)}`, 'Open session')))) : h('p.muted', 'None booked yet.')),
+        link(`/s/${encodeURIComponent(s.id)}`, 'Open session'),
+        ['ended', 'expired'].includes(s.status) ? null : coSpeakers(emp, ev, s, load)))) : h('p.muted', 'None booked yet.')),
       h('section.card', h('h2', 'Book a slot'), field('Session title', title),
         h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
           h('td', fmtTime(s.start)), h('td', slotLeft(ev, s, emp)),
@@ -676,6 +690,50 @@ async function employerScreen(eventId) {
           }, 'Book')))))))));
   }
   await load();
+}
+
+// coSpeakers lists a booked session's speakers against the stage's seats
+// and adds one, by an invite link to send or by a user id.
+function coSpeakers(emp, ev, s, reload) {
+  const max = s.stage?.maxSpeakers || ev.stage?.maxSpeakers || 4;
+  const speakers = s.speakers || [];
+  const others = speakers.filter((id) => id !== emp.id);
+  const full = speakers.length >= max;
+  const sid = `spk-${s.id}`;
+  const out = h('div.invite');
+  const userIdIn = h('input.speaker-user-id', { name: 'speakerUserId', maxLength: 64, placeholder: 'User id' });
+  const panel = h('div.add-speaker', { hidden: true, id: `${sid}-add` },
+    h('p.muted', 'Send an invite link: whoever opens it, signed in, becomes a co-speaker. Or name someone by the user id on their dashboard.'),
+    h('button.secondary.speaker-invite', {
+      type: 'button',
+      onclick: (e) => busy(e.currentTarget, async () => {
+        const r = await api.speakerInvite(emp.token, s.id);
+        const url = `${location.origin}/s/${encodeURIComponent(s.id)}?speakerInvite=${encodeURIComponent(r.invite)}`;
+        replace(out, field('Co-speaker invite link (works for 7 days)', h('input.speaker-invite-link', { readOnly: true, value: url })),
+          h('button.secondary', { type: 'button', onclick: () => copy(url, 'Invite link') }, 'Copy invite link'));
+        copy(url, 'Invite link');
+      }),
+    }, 'Create invite link'), out,
+    h('form.row', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        const btn = e.currentTarget.querySelector('button');
+        busy(btn, async () => {
+          await api.addSpeaker(emp.token, s.id, userIdIn.value.trim());
+          toast('Co-speaker added');
+          await reload();
+        });
+      },
+    }, field('Or add by user id', userIdIn), h('button.secondary', { type: 'submit' }, 'Add')));
+  return h('div.co-speakers', { dataset: { speakers: String(speakers.length), max: String(max) } },
+    h('p.speaker-count', `Speakers: ${speakers.length} of ${max} seats named (you and ${others.length} co-speaker${others.length === 1 ? '' : 's'})`),
+    others.length ? h('ul.speaker-list', others.map((id) => h('li', { dataset: { userId: id } }, 'Co-speaker ', h('code', id)))) : null,
+    full ? h('p.muted', 'Every speaker seat is named.')
+      : h('button.secondary.add-co-speaker', {
+        type: 'button', 'aria-expanded': 'false', 'aria-controls': `${sid}-add`,
+        onclick: (e) => { panel.hidden = !panel.hidden; e.currentTarget.setAttribute('aria-expanded', String(!panel.hidden)); },
+      }, 'Add co-speaker'),
+    full ? null : panel);
 }
 
 // Errors nobody caught are still shown.
