@@ -48,6 +48,13 @@ test("a group's PrimeTime from creating the group to the second approved speaker
     assert.equal(new URL(p.page.url()).search, '', 'the invite stays in the address bar');
   }
   await paula.page.locator('.group-members li', { hasText: 'Olivia Owner' }).waitFor();
+  // Her groups, on a phone.
+  await paula.page.goto(`${BASE}/groups`);
+  await paula.page.locator('ul.groups li', { hasText: 'Design team' }).waitFor();
+  await shot(paula.page, '51-groups-phone');
+  bad.push(...await axe(paula.page, 'groups phone'));
+  await paula.page.locator('ul.groups li a', { hasText: 'Design team' }).click();
+  await paula.page.locator('#group-chat').waitFor();
 
   // The group's chat: what one sends, the others see (the page polls).
   await frida.page.getByLabel('Message').fill('Hello team');
