@@ -48,6 +48,8 @@ function render() {
   if (path === '/organizer') return organizerScreen();
   if ((m = /^\/events\/([^/]+)$/.exec(path))) return eventScreen(decodeURIComponent(m[1]));
   if ((m = /^\/employer\/([^/]+)$/.exec(path))) return employerScreen(decodeURIComponent(m[1]));
+  if (path === '/groups') return groupsScreen();
+  if ((m = /^\/g\/([^/]+)$/.exec(path))) return groupScreen(decodeURIComponent(m[1]));
   app.append(h('section.card', h('h1', 'Page not found'), h('p', 'There is nothing at this address. '), link('/', 'Go to the dashboard')));
 }
 
@@ -112,10 +114,47 @@ function home() {
         if (!id) { toast('Enter a session ID or link', 'error'); return; }
         go(`/s/${encodeURIComponent(id)}`);
       },
-    }, h('h2', 'Join a session'), field('Session ID or share link', joinInput), h('button.primary', { type: 'submit' }, 'Join')),
+    }, h('h2', 'Join a session'), field('Session ID or share link', joinInput), h('button.primary', { type: 'submit' }, 'Join'),
+    h('p.hint', 'Your user id, for an employer who names you co-speaker: ', h('code#my-user-id', u.id))),
+    h('section.card', h('h2', 'Groups'), h('p', 'A group has its own chat; any member starts a PrimeTime session in it, and every member joins from the chat.'),
+      h('div.row', link('/groups', 'Your groups'))),
     h('section.card', h('h2', 'Events'), h('p', 'Organizers create events with time slots; employers book them; participants register with one click.'),
       h('div.row', link('/organizer', 'Organizer page'))),
   );
+  app.children[0].after(activeSessionsCard(u));
+}
+
+// ---- the Active Session page: the sessions the user hosts, speaks in or
+// joined, each with Rejoin while it can be rejoined.
+
+const ROLE_WORDS = { host: 'You host', speaker: 'You speak', participant: 'You joined' };
+
+function activeSessionsCard(u) {
+  const list = h('div.active-list', h('p.muted', 'Loading your sessions…'));
+  const card = h('section.card#active-sessions', { 'aria-labelledby': 'active-title' }, h('h2#active-title', 'Active sessions'), list);
+  api.activeSessions(u.token).then((r) => {
+    const items = r.sessions || [];
+    if (!items.length) { replace(list, h('p.muted', 'No active sessions. Sessions you host or join show here, so you can get back to them.')); return; }
+    replace(list, h('ul.active-sessions', items.map((a) => {
+      const s = a.session;
+      const id = s.id;
+      let action;
+      if (a.state === 'expired' || !a.canRejoin) {
+        action = h('p.expired', a.state === 'expired'
+          ? 'This session expired: it was not started in time and cannot be rejoined.'
+          : 'You cannot rejoin this session.');
+      } else {
+        action = h('button.primary.rejoin', {
+          type: 'button', 'aria-label': `Rejoin ${s.title}`,
+          onclick: () => { sessionStorage.setItem('greenroom.rejoin', id); go(`/s/${encodeURIComponent(id)}`); },
+        }, 'Rejoin');
+      }
+      const by = a.rejoinBy && a.state === 'active' ? h('span.muted', ` · rejoin by ${new Date(a.rejoinBy).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`) : null;
+      return h('li.active-session', { dataset: { session: id, state: a.state, role: a.role } },
+        h('div', h('strong', s.title), ' ', sessionFacts(s), h('span.role', ROLE_WORDS[a.role] || a.role), by), action);
+    })));
+  }).catch((err) => replace(list, h('p.error', explain(err))));
+  return card;
 }
 
 // ---- a session: join screen, then the room
@@ -138,16 +177,41 @@ async function sessionScreen(id) {
     app.append(signInForm(render, 'Sign in with a display name to join.'));
     return;
   }
+  const speakerInvite = new URLSearchParams(location.search).get('speakerInvite');
+  if (speakerInvite && user && !asEmployer) {
+    try {
+      session = (await api.redeemSpeakerInvite(user.token, id, speakerInvite)).session;
+      history.replaceState(null, '', `/s/${encodeURIComponent(id)}`);
+      toast('You are a co-speaker of this session');
+    } catch (err) {
+      const text = err.code === 'invalid' ? 'This co-speaker link is not valid or has expired. Ask the employer for a new one.' : explain(err);
+      replace(box, h('h1', session.title), sessionFacts(session), h('p.error#speaker-invite-error', text), link('/', 'Back to the dashboard'));
+      return;
+    }
+  }
   const token = asEmployer ? asEmployer.token : user.token;
   const selfId = asEmployer ? asEmployer.id : user.id;
   const device = deviceKind();
   const enter = async () => {
-    const room = await enterRoom(app, { sessionId: id, token, device, session, selfId });
+    let room;
+    try {
+      room = await enterRoom(app, { sessionId: id, token, device, session, selfId });
+    } catch (err) {
+      // A group's PrimeTime session takes its members only: say so, in words.
+      if (session.groupId && err.code === 'forbidden') {
+        console.warn('greenroom: join refused', err);
+        replace(box, h('h1', session.title), sessionFacts(session),
+          h('p.error#not-member', 'Only members of this group can join this PrimeTime session. Ask a member of the group for its invite link, join the group, then join the session from the group\'s chat.'),
+          link('/groups', 'Your groups'));
+        return;
+      }
+      throw err;
+    }
     leaveScreen = room.leave;
     box.remove();
   };
-  const created = sessionStorage.getItem('greenroom.created') === id;
-  if (created) sessionStorage.removeItem('greenroom.created');
+  const created = sessionStorage.getItem('greenroom.created') === id || sessionStorage.getItem('greenroom.rejoin') === id;
+  if (created) { sessionStorage.removeItem('greenroom.created'); sessionStorage.removeItem('greenroom.rejoin'); }
   const isHost = session.hostId && session.hostId === selfId;
   const isSpeaker = (session.speakers || []).includes(selfId) || !!asEmployer;
   if (['ended', 'expired'].includes(session.status)) {
@@ -198,7 +262,158 @@ async function sessionScreen(id) {
   };
   draw();
   replace(box, h('h1', session.title), sessionFacts(session),
-    h('p.muted', `You join as ${user.name} on ${device === 'mobile' ? 'a phone' : 'the web'}.`), regBox, joinBox);
+    h('p.muted', `You join as ${user.name} on ${device === 'mobile' ? 'a phone' : 'the web'}.`),
+    session.groupId ? h('p.muted', 'This PrimeTime session belongs to a group: its members may join.') : null, regBox, joinBox);
+}
+
+// ---- groups (seed 002): a group chat where PrimeTime sessions live
+
+function needUser(note) {
+  const u = identity.user();
+  if (!u) app.append(signInForm(render, note));
+  return u;
+}
+
+async function groupsScreen() {
+  const u = needUser('Sign in with a display name to see your groups.');
+  if (!u) return;
+  const list = h('div', h('p.muted', 'Loading your groups…'));
+  const name = h('input', { name: 'groupName', required: true, maxLength: 120, placeholder: 'e.g. Design team' });
+  const submit = h('button.primary', { type: 'submit' }, 'Create group');
+  app.append(
+    h('form.card#create-group', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        busy(submit, async () => {
+          const r = await api.createGroup(u.token, name.value.trim());
+          go(`/g/${encodeURIComponent(r.group.id)}`);
+        });
+      },
+    }, h('h1', 'Groups'), h('p.muted', 'Create a group, send its invite link to people, chat, and start a PrimeTime session that every member can join.'),
+    field('Group name', name), submit),
+    h('section.card', { 'aria-labelledby': 'my-groups-title' }, h('h2#my-groups-title', 'Your groups'), list));
+  try {
+    const r = await api.myGroups(u.token);
+    replace(list, r.groups.length
+      ? h('ul.groups', r.groups.map((g) => h('li', { dataset: { group: g.id } }, link(`/g/${encodeURIComponent(g.id)}`, g.name),
+        h('span.muted', ` · ${g.members} member${g.members === 1 ? '' : 's'}`))))
+      : h('p.muted', 'You are in no group yet. Create one, or open an invite link a member sent you.'));
+  } catch (err) {
+    replace(list, h('p.error', explain(err)));
+  }
+}
+
+const SESSION_STATUS = { scheduled: 'Not started yet', open: 'Starting soon', live: 'Live now', ended: 'Ended', expired: 'Expired' };
+
+async function groupScreen(gid) {
+  const u = needUser('Sign in with a display name to open this group.');
+  if (!u) return;
+  const box = h('section.card.group', h('p.muted', 'Loading the group…'));
+  app.append(box);
+  const invite = new URLSearchParams(location.search).get('invite');
+  if (invite) {
+    try {
+      await api.joinGroup(u.token, gid, invite);
+      history.replaceState(null, '', `/g/${encodeURIComponent(gid)}`);
+      toast('You joined the group');
+    } catch (err) {
+      const text = err.code === 'invalid' ? 'This invite link is not valid or has expired. Ask a member of the group for a new one.' : explain(err);
+      replace(box, h('h1', 'Cannot join this group'), h('p.error#group-error', text), link('/groups', 'Your groups'));
+      return;
+    }
+  }
+  let g;
+  try {
+    g = await api.getGroup(u.token, gid);
+  } catch (err) {
+    const text = err.code === 'forbidden'
+      ? 'You are not a member of this group. Ask a member for its invite link, then open it.'
+      : explain(err);
+    replace(box, h('h1', 'Cannot open this group'), h('p.error#group-error', text), link('/groups', 'Your groups'));
+    return;
+  }
+  const inviteBox = h('div.invite');
+  const inviteBtn = h('button.secondary#group-invite', {
+    type: 'button',
+    onclick: (e) => busy(e.currentTarget, async () => {
+      const r = await api.groupInvite(u.token, gid);
+      const url = `${location.origin}/g/${encodeURIComponent(gid)}?invite=${encodeURIComponent(r.invite)}`;
+      replace(inviteBox, field('Invite link (works for 7 days)', h('input#group-invite-link', { readOnly: true, value: url })),
+        h('button.secondary', { type: 'button', onclick: () => copy(url, 'Invite link') }, 'Copy invite link'));
+      copy(url, 'Invite link');
+    }),
+  }, 'Invite people');
+  const title = h('input', { name: 'ptTitle', maxLength: 120, value: `${g.group.name} PrimeTime`, required: true });
+  const startBtn = h('button.primary#start-primetime', {
+    type: 'button',
+    onclick: (e) => busy(e.currentTarget, async () => {
+      const r = await api.createSession(u.token, 'primetime', title.value.trim() || `${g.group.name} PrimeTime`, gid);
+      sessionStorage.setItem('greenroom.created', r.session.id);
+      go(`/s/${encodeURIComponent(r.session.id)}`);
+    }),
+  }, 'Start PrimeTime');
+  const members = h('ul.group-members');
+  const showMembers = () => replace(members, g.members.map((m) => h('li', { dataset: { userId: m.userId } }, m.name,
+    m.role === 'owner' ? h('span.tag', ' owner') : null, m.userId === u.id ? h('span.muted', ' (you)') : null)));
+  showMembers();
+  const membersHead = h('h2#members-title', `Members (${g.members.length})`);
+  const chat = h('ol.group-chat#group-chat', { 'aria-live': 'polite', 'aria-label': 'Group chat' });
+  const text = h('input', { name: 'groupMessage', maxLength: 1000, required: true, autocomplete: 'off' });
+  const send = h('button.primary', { type: 'submit' }, 'Send');
+  const form = h('form.row.chat-form#group-chat-form', {
+    onsubmit: (e) => {
+      e.preventDefault();
+      const t = text.value.trim();
+      if (!t) return;
+      busy(send, async () => {
+        await api.sendGroupMessage(u.token, gid, t);
+        text.value = '';
+        await poll();
+      });
+    },
+  }, field('Message', text), send);
+  replace(box, h('h1', g.group.name),
+    h('p.muted', 'Everyone here can start a PrimeTime session; it shows in the chat with a Join button for every member.'),
+    h('div.row', inviteBtn), inviteBox,
+    h('div.start-pt', field('Session title', title), startBtn));
+  app.append(
+    h('section.card', { 'aria-labelledby': 'chat-title' }, h('h2#chat-title', 'Chat'), chat, form),
+    h('section.card', { 'aria-labelledby': 'members-title' }, membersHead, members));
+
+  let last = '';
+  let lastCount = 0;
+  function card(m) {
+    const s = m.session;
+    const status = s ? s.status : 'ended';
+    const open = s && !['ended', 'expired'].includes(status);
+    return h('li.session-card', { dataset: { session: m.sessionId, status } },
+      h('div', h('span.badge', 'PrimeTime'), ' ', h(`span.badge.status-${status}`, SESSION_STATUS[status] || status)),
+      h('strong.card-title', s?.title || 'PrimeTime session'),
+      h('span.muted', ` started by ${m.name} · ${new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`),
+      open ? h('a.button.primary.join-card', { href: `/s/${encodeURIComponent(m.sessionId)}`, 'data-link': '', 'aria-label': `${status === 'live' ? 'Join live session' : 'Join'}: ${s.title}` }, status === 'live' ? 'Join live session' : 'Join')
+        : h('p.muted', 'This session has ended.'));
+  }
+  async function poll() {
+    let r;
+    try { r = await api.groupMessages(u.token, gid); } catch (err) { console.warn('greenroom: group chat', err); return; }
+    const key = JSON.stringify(r.messages);
+    if (key === last) return;
+    last = key;
+    replace(chat, r.messages.length ? r.messages.map((m) => (m.kind === 'session' ? card(m)
+      : h('li.chat-line.group-msg', { dataset: { id: m.id } }, h('strong', m.name), ' ', m.text)))
+      : h('li.muted', 'No messages yet. Say hello.'));
+    if (r.messages.length !== lastCount) { chat.scrollTop = chat.scrollHeight; lastCount = r.messages.length; }
+    // New members show on the next look at the group.
+    if (r.messages.some((m) => !g.members.find((x) => x.userId === m.userId))) {
+      try { g = await api.getGroup(u.token, gid); showMembers(); membersHead.textContent = `Members (${g.members.length})`; } catch { /* next time */ }
+    }
+  }
+  await poll();
+  const timer = setInterval(poll, 2000);
+  const membersTimer = setInterval(async () => {
+    try { g = await api.getGroup(u.token, gid); showMembers(); membersHead.textContent = `Members (${g.members.length})`; } catch { /* next time */ }
+  }, 10000);
+  leaveScreen = () => { clearInterval(timer); clearInterval(membersTimer); };
 }
 
 // The sessions this browser registered for, as "userId:sessionId".
@@ -383,6 +598,9 @@ const UNSET = 10000;
 // slotLeft says how many sessions a slot still takes, only when the
 // organizer set a limit that bounds it; a full slot always says so.
 function slotLeft(ev, s) {
+  // No limit applies to this slot: the server leaves sessionsLeft out and
+  // nothing is shown.
+  if (s.sessionsLeft == null) return '';
   if (s.sessionsLeft <= 0) return h('span.full', 'Fully booked');
   const bounded = (ev.maxSessions > 0 && ev.maxSessions < UNSET) || (ev.sessionsPerSlot > 0 && ev.sessionsPerSlot < UNSET);
   if (!bounded) return h('span.muted', 'Open');
@@ -457,12 +675,13 @@ async function employerScreen(eventId) {
       h('section.card', h('h1', `${emp.name} at ${ev.name}`), h('p.muted', `Sessions are ${ev.slotMinutes} minutes, up to ${ev.capacity} participants each.`)),
       h('section.card', h('h2', 'Your sessions'), mine.length ? h('ul.mine', mine.map((s) => h('li', { dataset: { session: s.id } },
         h('strong', s.title), ` · ${fmtTime(s.start)} · ${s.registered} registered, ${s.spotsLeft} spots left `,
-        link(`/s/${encodeURIComponent(s.id)}`, 'Open session')))) : h('p.muted', 'None booked yet.')),
+        link(`/s/${encodeURIComponent(s.id)}`, 'Open session'),
+        ['ended', 'expired'].includes(s.status) ? null : coSpeakers(emp, ev, s, load)))) : h('p.muted', 'None booked yet.')),
       h('section.card', h('h2', 'Book a slot'), field('Session title', title),
         h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
           h('td', fmtTime(s.start)), h('td', slotLeft(ev, s, emp)),
           h('td', h('button.primary.book', {
-            disabled: s.sessionsLeft <= 0, dataset: { start: s.start },
+            disabled: s.sessionsLeft != null && s.sessionsLeft <= 0, dataset: { start: s.start },
             onclick: (e) => busy(e.currentTarget, async () => {
               const r = await api.book(emp.token, eventId, s.start, title.value.trim());
               toast(`Booked ${r.title}`);
@@ -471,6 +690,50 @@ async function employerScreen(eventId) {
           }, 'Book')))))))));
   }
   await load();
+}
+
+// coSpeakers lists a booked session's speakers against the stage's seats
+// and adds one, by an invite link to send or by a user id.
+function coSpeakers(emp, ev, s, reload) {
+  const max = s.stage?.maxSpeakers || ev.stage?.maxSpeakers || 4;
+  const speakers = s.speakers || [];
+  const others = speakers.filter((id) => id !== emp.id);
+  const full = speakers.length >= max;
+  const sid = `spk-${s.id}`;
+  const out = h('div.invite');
+  const userIdIn = h('input.speaker-user-id', { name: 'speakerUserId', maxLength: 64, placeholder: 'User id' });
+  const panel = h('div.add-speaker', { hidden: true, id: `${sid}-add` },
+    h('p.muted', 'Send an invite link: whoever opens it, signed in, becomes a co-speaker. Or name someone by the user id on their dashboard.'),
+    h('button.secondary.speaker-invite', {
+      type: 'button',
+      onclick: (e) => busy(e.currentTarget, async () => {
+        const r = await api.speakerInvite(emp.token, s.id);
+        const url = `${location.origin}/s/${encodeURIComponent(s.id)}?speakerInvite=${encodeURIComponent(r.invite)}`;
+        replace(out, field('Co-speaker invite link (works for 7 days)', h('input.speaker-invite-link', { readOnly: true, value: url })),
+          h('button.secondary', { type: 'button', onclick: () => copy(url, 'Invite link') }, 'Copy invite link'));
+        copy(url, 'Invite link');
+      }),
+    }, 'Create invite link'), out,
+    h('form.row', {
+      onsubmit: (e) => {
+        e.preventDefault();
+        const btn = e.currentTarget.querySelector('button');
+        busy(btn, async () => {
+          await api.addSpeaker(emp.token, s.id, userIdIn.value.trim());
+          toast('Co-speaker added');
+          await reload();
+        });
+      },
+    }, field('Or add by user id', userIdIn), h('button.secondary', { type: 'submit' }, 'Add')));
+  return h('div.co-speakers', { dataset: { speakers: String(speakers.length), max: String(max) } },
+    h('p.speaker-count', `Speakers: ${speakers.length} of ${max} seats named (you and ${others.length} co-speaker${others.length === 1 ? '' : 's'})`),
+    others.length ? h('ul.speaker-list', others.map((id) => h('li', { dataset: { userId: id } }, 'Co-speaker ', h('code', id)))) : null,
+    full ? h('p.muted', 'Every speaker seat is named.')
+      : h('button.secondary.add-co-speaker', {
+        type: 'button', 'aria-expanded': 'false', 'aria-controls': `${sid}-add`,
+        onclick: (e) => { panel.hidden = !panel.hidden; e.currentTarget.setAttribute('aria-expanded', String(!panel.hidden)); },
+      }, 'Add co-speaker'),
+    full ? null : panel);
 }
 
 // Errors nobody caught are still shown.

@@ -51,6 +51,11 @@ test('seed 001: event, booking, one-click registration, scheduled start, stage, 
 
   // The employer books the first slot.
   await emp.page.goto(empLink);
+  // No limit bounds a slot (no sessions in all, none per slot): the slots
+  // say nothing of sessions left, and every Book button is enabled.
+  await emp.page.locator('button.book').first().waitFor();
+  assert.doesNotMatch(await emp.page.locator('main').textContent(), /undefined|sessions? left/, 'an absent sessionsLeft is shown');
+  assert.equal(await emp.page.locator('button.book[disabled]').count(), 0, 'Book is disabled without a limit');
   await emp.page.getByLabel('Session title').fill('Meet Acme');
   await emp.page.locator('button.book').first().click();
   await emp.page.locator('ul.mine li').waitFor();
