@@ -3,6 +3,7 @@ package forward
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,8 +39,7 @@ func nominalRate(i int) int64 {
 
 // RTCPSource is where a DownTrack reads its subscriber's RTCP;
 // *webrtc.RTPSender satisfies it. Reading it also drives pion's
-// interceptors (the NACK responder answers retransmission requests from
-// its send buffer as the RTCP passes through).
+// interceptors (receiver reports, TWCC).
 type RTCPSource interface {
 	ReadRTCP() ([]rtcp.Packet, interceptor.Attributes, error)
 }
@@ -89,7 +89,14 @@ type DownTrack struct {
 	bytes   atomic.Uint64
 	dropped atomic.Uint64
 	nacks   atomic.Uint64
+	resent  atomic.Uint64
 	plis    atomic.Uint64
+
+	// sent maps the sequence numbers sent back to the source packets in
+	// the Receiver's retransmission cache (video only).
+	sent *sentMap
+	// rtxHdr is the header of retransmissions, owned by the RTCP reader.
+	rtxHdr rtp.Header
 
 	// Owned by the writer goroutine.
 	hdr      rtp.Header
@@ -121,6 +128,9 @@ func NewDownTrack(r *Receiver, id, streamID string) *DownTrack {
 	}
 	if d.clock == 0 {
 		d.clock = 90000
+	}
+	if d.video {
+		d.sent = &sentMap{}
 	}
 	d.hdr.Extensions = make([]rtp.Extension, 0, 4)
 	d.cur.Store(-1)
@@ -230,14 +240,16 @@ func (d *DownTrack) ForceEstimate(bps int64) {
 	}
 }
 
-// DownTrackStats are counters of one DownTrack.
+// DownTrackStats are counters of one DownTrack. NACKs counts the
+// sequence numbers the subscriber asked again for, Resent those answered
+// from the Receiver's retransmission cache.
 type DownTrackStats struct {
-	Packets, Bytes, Dropped, NACKs, PLIs uint64
+	Packets, Bytes, Dropped, NACKs, Resent, PLIs uint64
 }
 
 // Stats returns the counters.
 func (d *DownTrack) Stats() DownTrackStats {
-	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.plis.Load()}
+	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.resent.Load(), d.plis.Load()}
 }
 
 // offer is called by the Receiver's layer readers on the packet path: no
@@ -330,7 +342,12 @@ func (d *DownTrack) write(it item) {
 	}
 	now := time.Now().UnixNano()
 	if it.resync || !d.started {
-		if d.started {
+		if !d.started {
+			// RFC 3550 section 5.1: random initial sequence number and
+			// timestamp, so each subscriber has its own numbering.
+			d.seqOff = uint16(rand.Uint32()) - p.hdr.SequenceNumber
+			d.tsOff = rand.Uint32()
+		} else {
 			el := (now - d.lastWall) * d.clock / int64(time.Second)
 			if el < 1 {
 				el = 1
@@ -372,6 +389,9 @@ func (d *DownTrack) write(it item) {
 	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
 		d.packets.Add(1)
 		d.bytes.Add(uint64(len(p.payload)) + 12)
+		if d.sent != nil {
+			d.sent.record(seq, p.hdr.SequenceNumber, d.tsOff, p.layer)
+		}
 		if it.resync {
 			d.skipToKey = false
 		}
@@ -428,7 +448,7 @@ func (d *DownTrack) chooseLayer() int {
 // ReadRTCP starts the goroutine that drains the subscriber's RTCP from
 // src: PLI and FIR become keyframe requests toward the publisher
 // (rate-limited), receiver reports and REMB feed the bandwidth estimate,
-// NACKs are counted (pion's NACK responder answers them). It ends when
+// NACKs are answered from the Receiver's retransmission cache. It ends when
 // src fails, that is when the sender is stopped.
 func (d *DownTrack) ReadRTCP(src RTCPSource) {
 	d.wg.Add(1)
@@ -457,8 +477,8 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			d.plis.Add(1)
 			d.recv.RequestKeyframe(int(d.cur.Load()))
 		case *rtcp.TransportLayerNack:
-			for _, n := range p.Nacks {
-				d.nacks.Add(uint64(len(n.PacketList())))
+			for i := range p.Nacks {
+				p.Nacks[i].Range(d.retransmit)
 			}
 		case *rtcp.ReceiverReport:
 			for _, rep := range p.Reports {
@@ -470,6 +490,39 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			}
 		}
 	}
+}
+
+// retransmit answers a NACK (RFC 4585 section 6.2.1) for one sequence
+// number sent to the subscriber: the source packet, still in the
+// Receiver's shared cache, goes again with the subscriber's SSRC, payload
+// type, sequence number and timestamp. It always returns true, to go on
+// with the next sequence number of the NACK.
+func (d *DownTrack) retransmit(seq uint16) bool {
+	d.nacks.Add(1)
+	b := d.bound.Load()
+	if d.sent == nil || b == nil {
+		return true
+	}
+	src, tsOff, layer, ok := d.sent.lookup(seq)
+	if !ok {
+		return true
+	}
+	p := d.recv.cached(layer, src)
+	if p == nil {
+		return true
+	}
+	defer p.release()
+	h := &d.rtxHdr
+	h.Version = 2
+	h.Marker = p.hdr.Marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = p.hdr.Timestamp + tsOff
+	h.SSRC = b.ssrc
+	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+		d.resent.Add(1)
+	}
+	return true
 }
 
 // onLoss is a loss-based estimator in the manner of GCC's loss controller

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -247,5 +250,99 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/fwd, "ns/fwd-pkt")
 			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/fwd, "allocs/fwd-pkt")
 		})
+	}
+}
+
+// recordWriter remembers the headers a DownTrack writes.
+type recordWriter struct {
+	mu   sync.Mutex
+	hdrs []rtp.Header
+}
+
+func (w *recordWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hdrs = append(w.hdrs, *h)
+	return h.MarshalSize() + len(payload), nil
+}
+func (w *recordWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *recordWriter) written() []rtp.Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.hdrs)
+}
+
+// TestNACKServedFromSharedCache: a NACK in one subscriber's numbering is
+// answered from the Receiver's cache with that subscriber's sequence
+// number, timestamp and SSRC, and to that subscriber only.
+func TestNACKServedFromSharedCache(t *testing.T) {
+	f := newFixture(t, []string{""}, 0)
+	var ws [2]*recordWriter
+	var dts [2]*DownTrack
+	for i := range dts {
+		ws[i] = &recordWriter{}
+		dts[i] = NewDownTrack(f.r, "v", "s")
+		if _, err := dts[i].Bind(stubContext{ws[i]}); err != nil {
+			t.Fatal(err)
+		}
+		f.r.Subscribe(dts[i])
+		t.Cleanup(dts[i].Close)
+	}
+	const n = 20
+	for i := range n {
+		f.r.HandlePacket(0, vp8Packet(uint16(1000+i), uint32(3000*i), i == 0, 0))
+	}
+	for i := range ws {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(ws[i].written()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("subscriber %d: %d of %d packets", i, len(ws[i].written()), n)
+			}
+			runtime.Gosched()
+		}
+	}
+	orig := ws[0].written()[7]
+	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: orig.SSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber})}})
+	got := ws[0].written()
+	if len(got) != n+1 {
+		t.Fatalf("%d packets written after the NACK, want %d", len(got), n+1)
+	}
+	rtx := got[n]
+	if rtx.SequenceNumber != orig.SequenceNumber || rtx.Timestamp != orig.Timestamp || rtx.SSRC != orig.SSRC || rtx.PayloadType != orig.PayloadType {
+		t.Fatalf("retransmission %+v, want the header of %+v", rtx, orig)
+	}
+	if len(ws[1].written()) != n {
+		t.Fatal("the other subscriber got the retransmission too")
+	}
+	if st := dts[0].Stats(); st.NACKs != 1 || st.Resent != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A sequence number never sent, or gone from the cache, is not
+	// answered.
+	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber + 100})}})
+	if st := dts[0].Stats(); st.NACKs != 2 || st.Resent != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := range cacheSize {
+		f.r.HandlePacket(0, vp8Packet(uint16(2000+i), uint32(3000*(n+i)), false, 0))
+		// Within the subscriber's queue.
+		for len(ws[0].written()) < n+1+i-QueueSize/2 {
+			if time.Now().After(deadline) {
+				t.Fatal("packets not written")
+			}
+			runtime.Gosched()
+		}
+	}
+	for len(ws[0].written()) < n+1+cacheSize {
+		if time.Now().After(deadline) {
+			t.Fatal("packets not written")
+		}
+		runtime.Gosched()
+	}
+	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber})}})
+	if st := dts[0].Stats(); st.Resent != 1 {
+		t.Fatalf("a packet evicted from the cache was resent: %+v", st)
 	}
 }

@@ -32,6 +32,20 @@ func (p *packet) release() {
 	}
 }
 
+// acquire takes a reference on a packet found through the retransmission
+// cache, unless it has already gone back to its pool.
+func (p *packet) acquire() bool {
+	for {
+		n := p.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if p.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // ParseRTP parses one RTP packet from b into hdr without allocating
 // (hdr's extension slice is reused) and returns its payload without the
 // padding. It is the one decoder of untrusted RTP bytes in this package.

@@ -83,6 +83,9 @@ type layer struct {
 	rate     atomic.Int64
 	winStart int64
 	winBytes int64
+	// cache keeps the layer's last packets for retransmission to any
+	// subscriber (video only; nil for audio, which negotiates no NACK).
+	cache *rtxCache
 }
 
 // NewReceiver makes a Receiver for one incoming track.
@@ -140,6 +143,9 @@ func (r *Receiver) AddLayer(t TrackReader) error {
 		return ErrTooManyLayers
 	}
 	l := &layer{index: int32(idx), track: t, ssrc: uint32(t.SSRC())}
+	if r.kind == webrtc.RTPCodecTypeVideo {
+		l.cache = &rtxCache{}
+	}
 	if !r.layers[idx].CompareAndSwap(nil, l) {
 		return ErrTooManyLayers
 	}
@@ -243,6 +249,11 @@ func (r *Receiver) Stats() ReceiverStats {
 func (r *Receiver) Close() {
 	r.closed.Store(true)
 	r.wg.Wait()
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && l.cache != nil {
+			l.cache.clear()
+		}
+	}
 	r.subsMu.Lock()
 	empty := []*DownTrack{}
 	r.subs.Store(&empty)
@@ -300,7 +311,24 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	for _, d := range *r.subs.Load() {
 		d.offer(p)
 	}
+	if l.cache != nil && !r.closed.Load() {
+		l.cache.put(p)
+	}
 	p.release()
+}
+
+// cached returns the packet of a layer with source sequence number seq
+// from the retransmission cache, with a reference the caller releases, or
+// nil.
+func (r *Receiver) cached(layerIdx int32, seq uint16) *packet {
+	if layerIdx < 0 || layerIdx >= MaxLayers {
+		return nil
+	}
+	l := r.layers[layerIdx].Load()
+	if l == nil || l.cache == nil {
+		return nil
+	}
+	return l.cache.get(seq, layerIdx)
 }
 
 // measure keeps the layer's bitrate over one-second windows.

@@ -276,6 +276,7 @@ func (m *member) detach(s *subscription) {
 	m.w.gonePackets.Add(ds.Packets)
 	m.w.goneBytes.Add(ds.Bytes)
 	m.w.goneNACKs.Add(ds.NACKs)
+	m.w.goneResent.Add(ds.Resent)
 }
 
 // attach gives each subscription the member should receive and does not

@@ -45,7 +45,7 @@ type Worker struct {
 	offerBackoff  time.Duration
 
 	// Counters of tracks already gone, so Stats keeps growing.
-	gonePackets, goneBytes, goneNACKs, gonePLIs atomic.Uint64
+	gonePackets, goneBytes, goneNACKs, goneResent, gonePLIs atomic.Uint64
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -281,7 +281,7 @@ func (w *Worker) Rooms() []RoomID {
 func (w *Worker) Stats() Stats {
 	st := Stats{
 		PacketsForwarded: w.gonePackets.Load(), BytesForwarded: w.goneBytes.Load(),
-		NACKs: w.goneNACKs.Load(), PLIs: w.gonePLIs.Load(),
+		NACKs: w.goneNACKs.Load(), Resent: w.goneResent.Load(), PLIs: w.gonePLIs.Load(),
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -298,6 +298,7 @@ func (w *Worker) Stats() Stats {
 				st.PacketsForwarded += ds.Packets
 				st.BytesForwarded += ds.Bytes
 				st.NACKs += ds.NACKs
+				st.Resent += ds.Resent
 				if e := s.dt.Estimate(); e > 0 {
 					st.Estimates = append(st.Estimates, e)
 				}
@@ -421,6 +422,7 @@ func (w *Worker) closeMember(m *member) {
 		w.gonePackets.Add(ds.Packets)
 		w.goneBytes.Add(ds.Bytes)
 		w.goneNACKs.Add(ds.NACKs)
+		w.goneResent.Add(ds.Resent)
 	}
 }
 
