@@ -346,3 +346,30 @@ func TestNACKServedFromSharedCache(t *testing.T) {
 		t.Fatalf("a packet evicted from the cache was resent: %+v", st)
 	}
 }
+
+// TestPacketPathAllocatesNothing: receiving, caching, fanning out and
+// rewriting a packet for every subscriber allocate nothing once the
+// packet pool is warm.
+func TestPacketPathAllocatesNothing(t *testing.T) {
+	const subs = 8
+	f := newFixture(t, []string{""}, subs)
+	pkt := vp8Packet(0, 0, true, 0)
+	f.r.HandlePacket(0, pkt)
+	f.waitAll(t, 1)
+	pkt = vp8Packet(0, 0, false, 0)
+	sent := int64(1)
+	run := func() {
+		sent++
+		pkt[2], pkt[3] = byte(sent>>8), byte(sent)
+		f.r.HandlePacket(0, pkt)
+		f.waitAll(t, sent)
+	}
+	// Warm up past the retransmission cache, whose packets leave the
+	// pool.
+	for range 2 * cacheSize {
+		run()
+	}
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Fatalf("%.2f allocations per packet fanned out to %d subscribers", n, subs)
+	}
+}

@@ -61,6 +61,8 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 		return nil, fmt.Errorf("sfu: register simulcast extensions: %w", err)
 	}
 	ir := &interceptor.Registry{}
+	// First, so that it is the innermost: see headerCache.
+	ir.Add(headerCacheFactory{})
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: nack: %w", err)
