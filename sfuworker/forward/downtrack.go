@@ -283,10 +283,12 @@ func (d *DownTrack) enqueue(p *packet, resync bool) {
 		return
 	}
 	p.refs.Add(1)
+	p.pending.Add(1)
 	select {
 	case d.queue <- item{p, resync}:
 	default:
 		p.refs.Add(-1) // The reader still holds its own reference.
+		p.pending.Add(-1)
 		d.dropped.Add(1)
 		d.waitKey.Store(true)
 		d.recv.RequestKeyframe(int(p.layer))
@@ -306,6 +308,7 @@ func (d *DownTrack) writeLoop() {
 		select {
 		case it := <-d.queue:
 			d.write(it)
+			d.recv.written(it.p)
 			it.p.release()
 		case <-tick:
 			d.evaluate()
@@ -324,6 +327,7 @@ func (d *DownTrack) writeLoop() {
 			for {
 				select {
 				case it := <-d.queue:
+					d.recv.written(it.p)
 					it.p.release()
 				default:
 					return
@@ -479,6 +483,9 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		case *rtcp.TransportLayerNack:
 			for i := range p.Nacks {
 				p.Nacks[i].Range(d.retransmit)
+			}
+			if f := d.recv.cfg.Flush; f != nil {
+				f()
 			}
 		case *rtcp.ReceiverReport:
 			for _, rep := range p.Reports {

@@ -16,7 +16,10 @@ const maxPacket = 1500
 // it fans the packet out, each queue entry one more, and the last release
 // returns it to its pool. A packet is read-only once fanned out.
 type packet struct {
-	refs     atomic.Int32
+	refs atomic.Int32
+	// pending counts the writes of the packet still to come in its
+	// fan-out, plus one for the reader while it offers the packet.
+	pending  atomic.Int32
 	buf      [maxPacket]byte
 	hdr      rtp.Header
 	payload  []byte

@@ -40,7 +40,11 @@ type ReceiverConfig struct {
 	AudioLevelExt uint8
 	// WriteRTCP sends RTCP toward the publisher (keyframe requests).
 	WriteRTCP func([]rtcp.Packet) error
-	Logger    *slog.Logger
+	// Flush, if set, is called at the end of the fan-out of each packet,
+	// once every subscriber it was queued to has written it, and after a
+	// retransmission: the moment to send what writers may have batched.
+	Flush  func()
+	Logger *slog.Logger
 }
 
 // Receiver is one incoming track, with up to three simulcast layers. Each
@@ -295,6 +299,7 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	p.layer = l.index
 	p.keyframe = isKeyframe(r.family, payload)
 	p.refs.Store(1)
+	p.pending.Store(1)
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(b)))
 	r.measure(l, len(b))
@@ -314,7 +319,16 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	if l.cache != nil && !r.closed.Load() {
 		l.cache.put(p)
 	}
+	r.written(p)
 	p.release()
+}
+
+// written counts one write of p's fan-out done, and flushes after the
+// last one.
+func (r *Receiver) written(p *packet) {
+	if p.pending.Add(-1) == 0 && r.cfg.Flush != nil {
+		r.cfg.Flush()
+	}
 }
 
 // cached returns the packet of a layer with source sequence number seq

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
 )
 
 // loadGenEnv makes the test binary a load generator (TestLoadGenerator)
@@ -218,6 +220,10 @@ func benchWorker(b *testing.B, exe string, n int) {
 	// freed by the previous size's run, so its delta is noise.)
 
 	b.ResetTimer()
+	var bs0, bs1 udpbatch.Stats
+	if w.batch != nil {
+		bs0 = w.batch.Stats()
+	}
 	st0, cpu0 := w.Stats(), cpuTime()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -225,6 +231,12 @@ func benchWorker(b *testing.B, exe string, n int) {
 	runtime.ReadMemStats(&m1)
 	st1, cpu1 := w.Stats(), cpuTime()
 	b.StopTimer()
+	if w.batch != nil {
+		bs1 = w.batch.Stats()
+	}
+	if sends := bs1.Batches - bs0.Batches; sends > 0 {
+		b.ReportMetric(float64(bs1.Packets-bs0.Packets)/float64(sends), "pkts/sendmmsg")
+	}
 
 	pk := float64(st1.PacketsForwarded - st0.PacketsForwarded)
 	if pk == 0 {
