@@ -732,6 +732,17 @@ func (c *client) firstKey(from MemberID) (time.Time, bool) {
 	return r.firstKey, r.startedOnKey
 }
 
+// firstPacket is when the first packet of a publisher's track kind
+// arrived (zero if none has).
+func (c *client) firstPacket(from MemberID, kind string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.recv[string(from)+"/"+kind]; r != nil {
+		return r.first
+	}
+	return time.Time{}
+}
+
 // got returns what the client received from a publisher's track kind.
 func (c *client) got(from MemberID, kind string) (packets int, seqs map[uint16]int, payload []byte) {
 	c.mu.Lock()
