@@ -56,10 +56,16 @@ type binding struct {
 }
 
 // DownTrack is one subscriber's copy of a Receiver's track. It implements
-// webrtc.TrackLocal. The Receiver's readers offer it packets; it queues
-// them (bounded) to its own writer goroutine, which rewrites SSRC, payload
-// type, sequence numbers and timestamps so the subscriber sees one
-// continuous stream across pauses, drops and simulcast layer switches.
+// webrtc.TrackLocal. The Receiver's readers offer it packets; it rewrites
+// SSRC, payload type, sequence numbers and timestamps so the subscriber
+// sees one continuous stream across pauses, drops and simulcast layer
+// switches, and writes them. A direct DownTrack (SetDirect: its
+// connection runs over UDP, where a write only queues the packet for the
+// worker's batched send and never blocks) is written by the reader that
+// offers the packet, which saves a goroutine hand-off per packet and
+// subscriber; any other one queues packets (bounded) to its own writer
+// goroutine, so a slow subscriber (ICE over TCP) never holds the fan-out
+// up.
 // Life cycle: NewDownTrack, AddTrack to a PeerConnection (pion calls
 // Bind), ReadRTCP(sender), Receiver.Subscribe; then Receiver.Unsubscribe,
 // stop the sender (RemoveTrack or PeerConnection.Close), Close.
@@ -98,7 +104,13 @@ type DownTrack struct {
 	// rtxHdr is the header of retransmissions, owned by the RTCP reader.
 	rtxHdr rtp.Header
 
-	// Owned by the writer goroutine.
+	direct atomic.Bool
+
+	// wmu guards the rewriting state below: the writer goroutine and, for
+	// a direct DownTrack, the readers of the Receiver's layers take it.
+	// It is uncontended but for the moment of a simulcast switch, when
+	// two layers' readers offer.
+	wmu      sync.Mutex
 	hdr      rtp.Header
 	started  bool
 	curLayer int32
@@ -212,6 +224,15 @@ func (d *DownTrack) SetPaused(paused bool) {
 	d.recv.RequestKeyframe(int(d.cur.Load()))
 }
 
+// SetDirect makes the Receiver's readers write the DownTrack's packets
+// themselves (true), for a connection whose writes cannot block, or hand
+// them to its writer goroutine (false).
+func (d *DownTrack) SetDirect(direct bool) { d.direct.Store(direct) }
+
+// Direct reports whether the Receiver's readers write the DownTrack's
+// packets themselves.
+func (d *DownTrack) Direct() bool { return d.direct.Load() }
+
 // Paused reports whether forwarding is paused.
 func (d *DownTrack) Paused() bool { return d.paused.Load() }
 
@@ -282,6 +303,12 @@ func (d *DownTrack) enqueue(p *packet, resync bool) {
 	if d.closed.Load() {
 		return
 	}
+	if d.direct.Load() {
+		d.wmu.Lock()
+		d.write(item{p, resync})
+		d.wmu.Unlock()
+		return
+	}
 	p.refs.Add(1)
 	p.pending.Add(1)
 	select {
@@ -307,7 +334,9 @@ func (d *DownTrack) writeLoop() {
 	for {
 		select {
 		case it := <-d.queue:
+			d.wmu.Lock()
 			d.write(it)
+			d.wmu.Unlock()
 			d.recv.written(it.p)
 			it.p.release()
 		case <-tick:

@@ -372,4 +372,47 @@ func TestPacketPathAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, run); n != 0 {
 		t.Fatalf("%.2f allocations per packet fanned out to %d subscribers", n, subs)
 	}
+	// The same, written by the reader itself.
+	for _, d := range f.dts {
+		d.SetDirect(true)
+	}
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Fatalf("direct: %.2f allocations per packet fanned out to %d subscribers", n, subs)
+	}
+}
+
+// TestDirectWritesInTheReader: a direct DownTrack's packet is written
+// before the reader's offer returns, and the fan-out's end is flushed
+// once per packet.
+func TestDirectWritesInTheReader(t *testing.T) {
+	var flushes atomic.Int64
+	f := newFixture(t, []string{""}, 0)
+	f.r.cfg.Flush = func() { flushes.Add(1) }
+	for range 3 {
+		d := NewDownTrack(f.r, "v", "s")
+		w := &countWriter{}
+		if _, err := d.Bind(stubContext{w}); err != nil {
+			t.Fatal(err)
+		}
+		d.SetDirect(true)
+		f.r.Subscribe(d)
+		f.dts = append(f.dts, d)
+		f.ws = append(f.ws, w)
+	}
+	for i := range 10 {
+		f.r.HandlePacket(0, vp8Packet(uint16(i), uint32(i*3000), i == 0, 0))
+		for j, w := range f.ws {
+			if w.n.Load() != int64(i+1) {
+				t.Fatalf("packet %d: subscriber %d wrote %d", i, j, w.n.Load())
+			}
+		}
+		if flushes.Load() != int64(i+1) {
+			t.Fatalf("packet %d: %d flushes", i, flushes.Load())
+		}
+	}
+	for _, w := range f.ws {
+		if w.gaps.Load() != 0 {
+			t.Fatal("gaps in a direct DownTrack's sequence numbers")
+		}
+	}
 }

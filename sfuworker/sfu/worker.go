@@ -410,6 +410,7 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 					continue
 				}
 				dt := forward.NewDownTrack(pt.recv, pt.trackID, string(p.state.ID))
+				dt.SetDirect(s.udp.Load())
 				s.subs[pt] = &subscription{pt: pt, dt: dt}
 			}
 		}

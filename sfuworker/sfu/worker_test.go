@@ -324,3 +324,43 @@ func TestMemberLeavingStopsItsTracks(t *testing.T) {
 	n := s.count("p", "video")
 	never(t, 500*time.Millisecond, "a departed member's media forwarded", func() bool { return s.count("p", "video") > n })
 }
+
+// TestDirectWritesOnlyOverUDP: a subscriber over UDP has its packets
+// written by the publisher's readers (a write only queues them for the
+// batched send); one over ICE-TCP, whose writes may block, keeps its own
+// writer goroutine. Both get the video.
+func TestDirectWritesOnlyOverUDP(t *testing.T) {
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tcp.Close() })
+	h := newHarnessWith(t, func(c *Config) { c.TCP = tcp })
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	overUDP := newClient(h, on("u", false, MainGroup), clientOpts{})
+	overTCP := newClient(h, on("t", false, MainGroup), clientOpts{tcpOnly: true})
+	for _, c := range []*client{overUDP, overTCP} {
+		eventually(t, wait, string(c.id)+" gets video", func() bool { return c.count("p", "video") > 20 })
+	}
+	direct := func(id MemberID) (direct, all int) {
+		h.w.mu.Lock()
+		defer h.w.mu.Unlock()
+		for _, r := range h.w.rooms {
+			if m := r.members[id]; m != nil {
+				for _, s := range m.subs {
+					all++
+					if s.dt.Direct() {
+						direct++
+					}
+				}
+			}
+		}
+		return direct, all
+	}
+	if d, n := direct("u"); n == 0 || d != n {
+		t.Fatalf("over UDP: %d of %d tracks direct", d, n)
+	}
+	if d, n := direct("t"); n == 0 || d != 0 {
+		t.Fatalf("over TCP: %d of %d tracks direct", d, n)
+	}
+}
