@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -105,6 +106,9 @@ type DownTrack struct {
 	rtxHdr rtp.Header
 
 	direct atomic.Bool
+	// levelExt is the subscriber's id of the RFC 6464 audio level header
+	// extension, 0 while it has not negotiated it.
+	levelExt atomic.Uint32
 
 	// wmu guards the rewriting state below: the writer goroutine and, for
 	// a direct DownTrack, the readers of the Receiver's layers take it.
@@ -169,6 +173,8 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if match == nil {
 		return webrtc.RTPCodecParameters{}, ErrNoCodec
 	}
+	// The header extension ids come with SetHeaderExtensions: those of
+	// the context may not be the ones negotiated.
 	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
 	if d.video {
 		// Packets offered before the binding were dropped, keyframe
@@ -178,6 +184,21 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.recv.RequestKeyframe(int(d.target.Load()))
 	}
 	return *match, nil
+}
+
+// SetHeaderExtensions takes the header extensions negotiated with the
+// subscriber, which the connection's owner reads from the description
+// after each negotiation (pion may bind a track, before its kind is
+// negotiated, with ids the negotiation then changes). Until then no
+// header extension is forwarded.
+func (d *DownTrack) SetHeaderExtensions(exts []webrtc.RTPHeaderExtensionParameter) {
+	var id uint32
+	for _, e := range exts {
+		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
+			id = uint32(e.ID)
+		}
+	}
+	d.levelExt.Store(id)
 }
 
 // Bound reports whether a connection has bound the track (pion calls Bind
@@ -415,6 +436,13 @@ func (d *DownTrack) write(it item) {
 	h.Extension = false
 	h.ExtensionProfile = 0
 	h.Extensions = h.Extensions[:0]
+	if id := uint8(d.levelExt.Load()); id != 0 && d.recv.cfg.AudioLevelExt != 0 {
+		// The audio level goes on (RFC 6464), under the subscriber's id,
+		// so that it can show who speaks; no other extension does.
+		if lv := p.hdr.GetExtension(d.recv.cfg.AudioLevelExt); len(lv) == 1 {
+			_ = h.SetExtension(id, lv)
+		}
+	}
 	// pion's writer returns 0 and no error for a packet it drops because
 	// SRTP is not ready yet (DTLS still running after Bind): for video
 	// that is a lost keyframe, and without another one the subscriber
