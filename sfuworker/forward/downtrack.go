@@ -16,6 +16,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// probeInterval is how often a DownTrack waiting for a keyframe tries to
+// start from the Receiver's cache.
+const probeInterval = 40 * time.Millisecond
+
 // QueueSize bounds a subscriber's queue: past it, video is dropped up to
 // the next keyframe and a keyframe is requested.
 const QueueSize = 256
@@ -97,6 +101,7 @@ type DownTrack struct {
 	dropped atomic.Uint64
 	nacks   atomic.Uint64
 	resent  atomic.Uint64
+	replays atomic.Uint64
 	plis    atomic.Uint64
 
 	// sent maps the sequence numbers sent back to the source packets in
@@ -176,6 +181,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	// The header extension ids come with SetHeaderExtensions: those of
 	// the context may not be the ones negotiated.
 	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
+	d.kick()
 	if d.video {
 		// Packets offered before the binding were dropped, keyframe
 		// included: start again at the next keyframe, and ask for one now
@@ -284,14 +290,15 @@ func (d *DownTrack) ForceEstimate(bps int64) {
 
 // DownTrackStats are counters of one DownTrack. NACKs counts the
 // sequence numbers the subscriber asked again for, Resent those answered
-// from the Receiver's retransmission cache.
+// from the Receiver's retransmission cache; Replays the times it started
+// on a keyframe from that cache.
 type DownTrackStats struct {
-	Packets, Bytes, Dropped, NACKs, Resent, PLIs uint64
+	Packets, Bytes, Dropped, NACKs, Resent, Replays, PLIs uint64
 }
 
 // Stats returns the counters.
 func (d *DownTrack) Stats() DownTrackStats {
-	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.resent.Load(), d.plis.Load()}
+	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.resent.Load(), d.replays.Load(), d.plis.Load()}
 }
 
 // offer is called by the Receiver's layer readers on the packet path: no
@@ -347,13 +354,30 @@ func (d *DownTrack) enqueue(p *packet, resync bool) {
 func (d *DownTrack) writeLoop() {
 	defer d.wg.Done()
 	var tick <-chan time.Time
+	// probe, armed while the DownTrack waits for a keyframe, tries to
+	// start it from the cache.
+	probe := time.NewTimer(time.Hour)
+	probe.Stop()
+	armed := false
 	if d.video {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		tick = t.C
 	}
+	defer probe.Stop()
 	for {
+		if d.video && !armed && d.WaitingKeyframe() {
+			probe.Reset(probeInterval)
+			armed = true
+		}
 		select {
+		case <-probe.C:
+			armed = false
+			if d.WaitingKeyframe() {
+				d.wmu.Lock()
+				d.startFromCache()
+				d.wmu.Unlock()
+			}
 		case it := <-d.queue:
 			d.wmu.Lock()
 			d.write(it)
@@ -387,12 +411,13 @@ func (d *DownTrack) writeLoop() {
 	}
 }
 
-// write rewrites and sends one packet.
-func (d *DownTrack) write(it item) {
+// write rewrites and sends one packet; it reports whether the packet
+// went out.
+func (d *DownTrack) write(it item) bool {
 	p := it.p
 	b := d.bound.Load()
 	if b == nil {
-		return
+		return false
 	}
 	now := time.Now().UnixNano()
 	if it.resync || !d.started {
@@ -412,13 +437,13 @@ func (d *DownTrack) write(it item) {
 		d.started = true
 		d.curLayer = p.layer
 	} else if p.layer != d.curLayer || d.skipToKey {
-		return // A packet of the layer switched away from, or past a loss.
+		return false // A packet of the layer switched away from, or past a loss.
 	}
 	seq := p.hdr.SequenceNumber + d.seqOff
 	if len(p.payload) == 0 {
 		// Padding-only probes are not forwarded; close their gap.
 		d.seqOff--
-		return
+		return true
 	}
 	ts := p.hdr.Timestamp + d.tsOff
 	if int16(seq-d.lastSeq) > 0 || it.resync {
@@ -456,10 +481,85 @@ func (d *DownTrack) write(it item) {
 		if it.resync {
 			d.skipToKey = false
 		}
+		return true
 	} else if d.video {
 		d.skipToKey = true
 		d.waitKey.Store(true)
+		d.kick()
 	}
+	return false
+}
+
+// kick wakes the writer goroutine to look at the DownTrack's state.
+func (d *DownTrack) kick() {
+	select {
+	case d.eval <- struct{}{}:
+	default:
+	}
+}
+
+// replayMax bounds how far back in the shared cache a subscriber may
+// start: about 1.7 s of video at 175 packets/s.
+const replayMax = 300
+
+// startFromCache starts a video DownTrack waiting for a keyframe on the
+// last keyframe still in its Receiver's cache, and the packets since,
+// rather than on the next one, which the publisher sends only when asked
+// and at most every keyframeInterval: a subscriber whose connection has
+// just come up starts at once. It gives up (the DownTrack keeps waiting)
+// if the cache has no keyframe within replayMax packets, or has a gap
+// since, or a write does not go out (SRTP is not up yet). The caller
+// holds wmu. Packets the layer's reader offers meanwhile are dropped,
+// as the DownTrack still waits; the subscriber NACKs them, and they come
+// from the same cache.
+func (d *DownTrack) startFromCache() bool {
+	layer := d.target.Load()
+	if d.cur.Load() >= 0 && d.cur.Load() != layer {
+		return false
+	}
+	l := d.recv.layers[layer].Load()
+	if l == nil || l.cache == nil {
+		return false
+	}
+	last := l.last.Load()
+	if last&(1<<16) == 0 {
+		return false
+	}
+	end := uint16(last)
+	start, found := end, false
+	for i := range uint16(replayMax) {
+		p := l.cache.get(end-i, layer)
+		if p == nil {
+			return false
+		}
+		key := p.keyframe
+		p.release()
+		if key {
+			start, found = end-i, true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	for seq := start; ; seq++ {
+		p := l.cache.get(seq, layer)
+		if p == nil {
+			return false
+		}
+		ok := d.write(item{p, seq == start})
+		p.release()
+		if !ok {
+			return false
+		}
+		if seq == end {
+			break
+		}
+	}
+	d.cur.Store(layer)
+	d.waitKey.Store(false)
+	d.replays.Add(1)
+	return true
 }
 
 // evaluate picks the simulcast layer the estimate carries; a change is

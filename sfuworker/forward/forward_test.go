@@ -416,3 +416,41 @@ func TestDirectWritesInTheReader(t *testing.T) {
 		}
 	}
 }
+
+// TestNewSubscriberStartsFromCachedKeyframe: a subscriber bound after
+// the last keyframe went by starts on it from the shared cache, with the
+// packets since and then the live ones, without a new keyframe.
+func TestNewSubscriberStartsFromCachedKeyframe(t *testing.T) {
+	f := newFixture(t, []string{""}, 0)
+	for i := range 12 {
+		f.r.HandlePacket(0, vp8Packet(uint16(100+i), uint32(i*3000), i == 2, 0))
+	}
+	d := NewDownTrack(f.r, "v", "s")
+	w := &recordWriter{}
+	if _, err := d.Bind(stubContext{w}); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Subscribe(d)
+	t.Cleanup(d.Close)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.written()) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d packets from the cache, want 10", len(w.written()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.SetDirect(true)
+	f.r.HandlePacket(0, vp8Packet(112, 12*3000, false, 0))
+	got := w.written()
+	if len(got) != 11 {
+		t.Fatalf("%d packets, want 10 from the cache and 1 live", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].SequenceNumber != got[i-1].SequenceNumber+1 || got[i].Timestamp != got[i-1].Timestamp+3000 {
+			t.Fatalf("packet %d: seq %d ts %d after seq %d ts %d", i, got[i].SequenceNumber, got[i].Timestamp, got[i-1].SequenceNumber, got[i-1].Timestamp)
+		}
+	}
+	if st := d.Stats(); st.Replays != 1 || st.Packets != 11 {
+		t.Fatalf("stats %+v", st)
+	}
+}

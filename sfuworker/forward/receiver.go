@@ -90,6 +90,9 @@ type layer struct {
 	// cache keeps the layer's last packets for retransmission to any
 	// subscriber (video only; nil for audio, which negotiates no NACK).
 	cache *rtxCache
+	// last is the sequence number of the packet cached last, with bit 16
+	// set once there is one.
+	last atomic.Uint32
 }
 
 // NewReceiver makes a Receiver for one incoming track.
@@ -318,6 +321,7 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	}
 	if l.cache != nil && !r.closed.Load() {
 		l.cache.put(p)
+		l.last.Store(1<<16 | uint32(p.hdr.SequenceNumber))
 	}
 	r.written(p)
 	p.release()
