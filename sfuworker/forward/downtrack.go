@@ -377,6 +377,9 @@ func (d *DownTrack) writeLoop() {
 				d.wmu.Lock()
 				d.startFromCache()
 				d.wmu.Unlock()
+				if f := d.recv.cfg.Flush; f != nil {
+					f()
+				}
 			}
 		case it := <-d.queue:
 			d.wmu.Lock()

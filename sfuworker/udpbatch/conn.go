@@ -17,8 +17,10 @@ import (
 const Size = 64
 
 // DefaultDelay bounds how long a queued packet waits for the batch to be
-// flushed when nothing flushes it sooner.
-const DefaultDelay = 500 * time.Microsecond
+// flushed when nothing flushes it sooner. The worker flushes at the end
+// of each fan-out, so this is a safety net, and long: a timer armed per
+// batch cost more CPU in goroutine wake-ups than the batching saved.
+const DefaultDelay = 10 * time.Millisecond
 
 // maxPacket is the largest packet a batch slot holds; larger ones are
 // sent at once.
@@ -38,8 +40,8 @@ type Config struct {
 // Conn wraps a UDP socket: RTP packets written to it (RFC 3550 version 2
 // and not an RTCP packet type, RFC 5761 section 4) are copied into a
 // batch, which goes out in one system call when it is full, when Flush
-// is called (at the end of the fan-out of one incoming packet), or
-// Delay after its first packet. Everything else (STUN, DTLS, RTCP) is
+// is called (at the end of the fan-out of one incoming packet), or at
+// the latest Delay later. Everything else (STUN, DTLS, RTCP) is
 // sent at once, as before. Reads go straight to the socket. It
 // implements net.PacketConn and the netip.AddrPort reads and writes that
 // pion's ICE UDP mux uses when a connection has them.
@@ -59,7 +61,6 @@ type Conn struct {
 	sendMu sync.Mutex
 	spare  *batch
 
-	kick   chan struct{}
 	done   chan struct{}
 	closed atomic.Bool
 	wg     sync.WaitGroup
@@ -97,7 +98,7 @@ func New(udp net.PacketConn, cfg Config) (*Conn, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Conn{udp: u, send: s, delay: cfg.Delay, log: cfg.Logger, cur: &batch{}, spare: &batch{},
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
+		done: make(chan struct{})}
 	c.wg.Add(1)
 	go c.flushLoop()
 	return c, nil
@@ -130,11 +131,6 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	c.mu.Unlock()
 	if full {
 		c.Flush()
-	} else if i == 0 {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
 	}
 	return len(b), nil
 }
@@ -191,26 +187,23 @@ func (q *batch) shift(off int) *batch {
 	return q
 }
 
-// flushLoop flushes a batch Delay after its first packet, if nothing has
-// flushed it sooner.
+// flushLoop flushes every Delay what nothing else has flushed.
 func (c *Conn) flushLoop() {
 	defer c.wg.Done()
-	t := time.NewTimer(time.Hour)
-	t.Stop()
+	t := time.NewTicker(c.delay)
+	defer t.Stop()
 	for {
 		select {
 		case <-c.done:
 			return
-		case <-c.kick:
-		}
-		t.Reset(c.delay)
-		select {
-		case <-c.done:
-			t.Stop()
-			return
 		case <-t.C:
 		}
-		c.Flush()
+		c.mu.Lock()
+		n := c.cur.n
+		c.mu.Unlock()
+		if n > 0 {
+			c.Flush()
+		}
 	}
 }
 
