@@ -4,7 +4,6 @@
 package udpbatch
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -25,10 +24,6 @@ const DefaultDelay = 10 * time.Millisecond
 // maxPacket is the largest packet a batch slot holds; larger ones are
 // sent at once.
 const maxPacket = 1500
-
-// ErrUnsupported is returned by New when the connection cannot send in
-// batches (not a *net.UDPConn, or not on Linux).
-var ErrUnsupported = errors.New("udpbatch: connection cannot send in batches")
 
 // Config configures a Conn.
 type Config struct {

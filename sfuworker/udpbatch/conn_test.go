@@ -3,6 +3,7 @@ package udpbatch
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -33,6 +34,9 @@ func listen(t *testing.T, network, addr string) *net.UDPConn {
 func newConn(t *testing.T, network, addr string, delay time.Duration) *Conn {
 	t.Helper()
 	c, err := New(listen(t, network, addr), Config{Delay: delay})
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package udpbatch
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -50,7 +51,7 @@ func newSender(u *net.UDPConn) (sender, error) {
 	if err := rc.Control(func(fd uintptr) {
 		s.family, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
 	}); err != nil || serr != nil {
-		return nil, fmt.Errorf("%w: socket family: %w", ErrUnsupported, errorsJoin(err, serr))
+		return nil, fmt.Errorf("%w: socket family: %w", ErrUnsupported, errors.Join(err, serr))
 	}
 	if s.family != unix.AF_INET && s.family != unix.AF_INET6 {
 		return nil, ErrUnsupported
@@ -64,13 +65,6 @@ func newSender(u *net.UDPConn) (sender, error) {
 		return true
 	}
 	return s, nil
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // sendBatch sends b's packets; it returns how many went, at least one
