@@ -3,6 +3,7 @@ package forward
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,8 +12,13 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
+
+// probeInterval is how often a DownTrack waiting for a keyframe tries to
+// start from the Receiver's cache.
+const probeInterval = 40 * time.Millisecond
 
 // QueueSize bounds a subscriber's queue: past it, video is dropped up to
 // the next keyframe and a keyframe is requested.
@@ -38,8 +44,7 @@ func nominalRate(i int) int64 {
 
 // RTCPSource is where a DownTrack reads its subscriber's RTCP;
 // *webrtc.RTPSender satisfies it. Reading it also drives pion's
-// interceptors (the NACK responder answers retransmission requests from
-// its send buffer as the RTCP passes through).
+// interceptors (receiver reports, TWCC).
 type RTCPSource interface {
 	ReadRTCP() ([]rtcp.Packet, interceptor.Attributes, error)
 }
@@ -56,10 +61,16 @@ type binding struct {
 }
 
 // DownTrack is one subscriber's copy of a Receiver's track. It implements
-// webrtc.TrackLocal. The Receiver's readers offer it packets; it queues
-// them (bounded) to its own writer goroutine, which rewrites SSRC, payload
-// type, sequence numbers and timestamps so the subscriber sees one
-// continuous stream across pauses, drops and simulcast layer switches.
+// webrtc.TrackLocal. The Receiver's readers offer it packets; it rewrites
+// SSRC, payload type, sequence numbers and timestamps so the subscriber
+// sees one continuous stream across pauses, drops and simulcast layer
+// switches, and writes them. A direct DownTrack (SetDirect: its
+// connection runs over UDP, where a write only queues the packet for the
+// worker's batched send and never blocks) is written by the reader that
+// offers the packet, which saves a goroutine hand-off per packet and
+// subscriber; any other one queues packets (bounded) to its own writer
+// goroutine, so a slow subscriber (ICE over TCP) never holds the fan-out
+// up.
 // Life cycle: NewDownTrack, AddTrack to a PeerConnection (pion calls
 // Bind), ReadRTCP(sender), Receiver.Subscribe; then Receiver.Unsubscribe,
 // stop the sender (RemoveTrack or PeerConnection.Close), Close.
@@ -89,9 +100,26 @@ type DownTrack struct {
 	bytes   atomic.Uint64
 	dropped atomic.Uint64
 	nacks   atomic.Uint64
+	resent  atomic.Uint64
+	replays atomic.Uint64
 	plis    atomic.Uint64
 
-	// Owned by the writer goroutine.
+	// sent maps the sequence numbers sent back to the source packets in
+	// the Receiver's retransmission cache (video only).
+	sent *sentMap
+	// rtxHdr is the header of retransmissions, owned by the RTCP reader.
+	rtxHdr rtp.Header
+
+	direct atomic.Bool
+	// levelExt is the subscriber's id of the RFC 6464 audio level header
+	// extension, 0 while it has not negotiated it.
+	levelExt atomic.Uint32
+
+	// wmu guards the rewriting state below: the writer goroutine and, for
+	// a direct DownTrack, the readers of the Receiver's layers take it.
+	// It is uncontended but for the moment of a simulcast switch, when
+	// two layers' readers offer.
+	wmu      sync.Mutex
 	hdr      rtp.Header
 	started  bool
 	curLayer int32
@@ -122,6 +150,9 @@ func NewDownTrack(r *Receiver, id, streamID string) *DownTrack {
 	if d.clock == 0 {
 		d.clock = 90000
 	}
+	if d.video {
+		d.sent = &sentMap{}
+	}
 	d.hdr.Extensions = make([]rtp.Extension, 0, 4)
 	d.cur.Store(-1)
 	d.estimate.Store(initialEstimate)
@@ -147,7 +178,10 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if match == nil {
 		return webrtc.RTPCodecParameters{}, ErrNoCodec
 	}
+	// The header extension ids come with SetHeaderExtensions: those of
+	// the context may not be the ones negotiated.
 	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
+	d.kick()
 	if d.video {
 		// Packets offered before the binding were dropped, keyframe
 		// included: start again at the next keyframe, and ask for one now
@@ -156,6 +190,21 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.recv.RequestKeyframe(int(d.target.Load()))
 	}
 	return *match, nil
+}
+
+// SetHeaderExtensions takes the header extensions negotiated with the
+// subscriber, which the connection's owner reads from the description
+// after each negotiation (pion may bind a track, before its kind is
+// negotiated, with ids the negotiation then changes). Until then no
+// header extension is forwarded.
+func (d *DownTrack) SetHeaderExtensions(exts []webrtc.RTPHeaderExtensionParameter) {
+	var id uint32
+	for _, e := range exts {
+		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
+			id = uint32(e.ID)
+		}
+	}
+	d.levelExt.Store(id)
 }
 
 // Bound reports whether a connection has bound the track (pion calls Bind
@@ -202,6 +251,15 @@ func (d *DownTrack) SetPaused(paused bool) {
 	d.recv.RequestKeyframe(int(d.cur.Load()))
 }
 
+// SetDirect makes the Receiver's readers write the DownTrack's packets
+// themselves (true), for a connection whose writes cannot block, or hand
+// them to its writer goroutine (false).
+func (d *DownTrack) SetDirect(direct bool) { d.direct.Store(direct) }
+
+// Direct reports whether the Receiver's readers write the DownTrack's
+// packets themselves.
+func (d *DownTrack) Direct() bool { return d.direct.Load() }
+
 // Paused reports whether forwarding is paused.
 func (d *DownTrack) Paused() bool { return d.paused.Load() }
 
@@ -230,14 +288,17 @@ func (d *DownTrack) ForceEstimate(bps int64) {
 	}
 }
 
-// DownTrackStats are counters of one DownTrack.
+// DownTrackStats are counters of one DownTrack. NACKs counts the
+// sequence numbers the subscriber asked again for, Resent those answered
+// from the Receiver's retransmission cache; Replays the times it started
+// on a keyframe from that cache.
 type DownTrackStats struct {
-	Packets, Bytes, Dropped, NACKs, PLIs uint64
+	Packets, Bytes, Dropped, NACKs, Resent, Replays, PLIs uint64
 }
 
 // Stats returns the counters.
 func (d *DownTrack) Stats() DownTrackStats {
-	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.plis.Load()}
+	return DownTrackStats{d.packets.Load(), d.bytes.Load(), d.dropped.Load(), d.nacks.Load(), d.resent.Load(), d.replays.Load(), d.plis.Load()}
 }
 
 // offer is called by the Receiver's layer readers on the packet path: no
@@ -270,11 +331,19 @@ func (d *DownTrack) enqueue(p *packet, resync bool) {
 	if d.closed.Load() {
 		return
 	}
+	if d.direct.Load() {
+		d.wmu.Lock()
+		d.write(item{p, resync})
+		d.wmu.Unlock()
+		return
+	}
 	p.refs.Add(1)
+	p.pending.Add(1)
 	select {
 	case d.queue <- item{p, resync}:
 	default:
 		p.refs.Add(-1) // The reader still holds its own reference.
+		p.pending.Add(-1)
 		d.dropped.Add(1)
 		d.waitKey.Store(true)
 		d.recv.RequestKeyframe(int(p.layer))
@@ -285,15 +354,38 @@ func (d *DownTrack) enqueue(p *packet, resync bool) {
 func (d *DownTrack) writeLoop() {
 	defer d.wg.Done()
 	var tick <-chan time.Time
+	// probe, armed while the DownTrack waits for a keyframe, tries to
+	// start it from the cache.
+	probe := time.NewTimer(time.Hour)
+	probe.Stop()
+	armed := false
 	if d.video {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		tick = t.C
 	}
+	defer probe.Stop()
 	for {
+		if d.video && !armed && d.WaitingKeyframe() {
+			probe.Reset(probeInterval)
+			armed = true
+		}
 		select {
+		case <-probe.C:
+			armed = false
+			if d.WaitingKeyframe() {
+				d.wmu.Lock()
+				d.startFromCache()
+				d.wmu.Unlock()
+				if f := d.recv.cfg.Flush; f != nil {
+					f()
+				}
+			}
 		case it := <-d.queue:
+			d.wmu.Lock()
 			d.write(it)
+			d.wmu.Unlock()
+			d.recv.written(it.p)
 			it.p.release()
 		case <-tick:
 			d.evaluate()
@@ -312,6 +404,7 @@ func (d *DownTrack) writeLoop() {
 			for {
 				select {
 				case it := <-d.queue:
+					d.recv.written(it.p)
 					it.p.release()
 				default:
 					return
@@ -321,16 +414,22 @@ func (d *DownTrack) writeLoop() {
 	}
 }
 
-// write rewrites and sends one packet.
-func (d *DownTrack) write(it item) {
+// write rewrites and sends one packet; it reports whether the packet
+// went out.
+func (d *DownTrack) write(it item) bool {
 	p := it.p
 	b := d.bound.Load()
 	if b == nil {
-		return
+		return false
 	}
 	now := time.Now().UnixNano()
 	if it.resync || !d.started {
-		if d.started {
+		if !d.started {
+			// RFC 3550 section 5.1: random initial sequence number and
+			// timestamp, so each subscriber has its own numbering.
+			d.seqOff = uint16(rand.Uint32()) - p.hdr.SequenceNumber
+			d.tsOff = rand.Uint32()
+		} else {
 			el := (now - d.lastWall) * d.clock / int64(time.Second)
 			if el < 1 {
 				el = 1
@@ -341,13 +440,13 @@ func (d *DownTrack) write(it item) {
 		d.started = true
 		d.curLayer = p.layer
 	} else if p.layer != d.curLayer || d.skipToKey {
-		return // A packet of the layer switched away from, or past a loss.
+		return false // A packet of the layer switched away from, or past a loss.
 	}
 	seq := p.hdr.SequenceNumber + d.seqOff
 	if len(p.payload) == 0 {
 		// Padding-only probes are not forwarded; close their gap.
 		d.seqOff--
-		return
+		return true
 	}
 	ts := p.hdr.Timestamp + d.tsOff
 	if int16(seq-d.lastSeq) > 0 || it.resync {
@@ -365,6 +464,13 @@ func (d *DownTrack) write(it item) {
 	h.Extension = false
 	h.ExtensionProfile = 0
 	h.Extensions = h.Extensions[:0]
+	if id := uint8(d.levelExt.Load()); id != 0 && d.recv.cfg.AudioLevelExt != 0 {
+		// The audio level goes on (RFC 6464), under the subscriber's id,
+		// so that it can show who speaks; no other extension does.
+		if lv := p.hdr.GetExtension(d.recv.cfg.AudioLevelExt); len(lv) == 1 {
+			_ = h.SetExtension(id, lv)
+		}
+	}
 	// pion's writer returns 0 and no error for a packet it drops because
 	// SRTP is not ready yet (DTLS still running after Bind): for video
 	// that is a lost keyframe, and without another one the subscriber
@@ -372,13 +478,91 @@ func (d *DownTrack) write(it item) {
 	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
 		d.packets.Add(1)
 		d.bytes.Add(uint64(len(p.payload)) + 12)
+		if d.sent != nil {
+			d.sent.record(seq, p.hdr.SequenceNumber, d.tsOff, p.layer)
+		}
 		if it.resync {
 			d.skipToKey = false
 		}
+		return true
 	} else if d.video {
 		d.skipToKey = true
 		d.waitKey.Store(true)
+		d.kick()
 	}
+	return false
+}
+
+// kick wakes the writer goroutine to look at the DownTrack's state.
+func (d *DownTrack) kick() {
+	select {
+	case d.eval <- struct{}{}:
+	default:
+	}
+}
+
+// replayMax bounds how far back in the shared cache a subscriber may
+// start: about 1.7 s of video at 175 packets/s.
+const replayMax = 300
+
+// startFromCache starts a video DownTrack waiting for a keyframe on the
+// last keyframe still in its Receiver's cache, and the packets since,
+// rather than on the next one, which the publisher sends only when asked
+// and at most every keyframeInterval: a subscriber whose connection has
+// just come up starts at once. It gives up (the DownTrack keeps waiting)
+// if the cache has no keyframe within replayMax packets, or has a gap
+// since, or a write does not go out (SRTP is not up yet). The caller
+// holds wmu. Packets the layer's reader offers meanwhile are dropped,
+// as the DownTrack still waits; the subscriber NACKs them, and they come
+// from the same cache.
+func (d *DownTrack) startFromCache() bool {
+	layer := d.target.Load()
+	if d.cur.Load() >= 0 && d.cur.Load() != layer {
+		return false
+	}
+	l := d.recv.layers[layer].Load()
+	if l == nil || l.cache == nil {
+		return false
+	}
+	last := l.last.Load()
+	if last&(1<<16) == 0 {
+		return false
+	}
+	end := uint16(last)
+	start, found := end, false
+	for i := range uint16(replayMax) {
+		p := l.cache.get(end-i, layer)
+		if p == nil {
+			return false
+		}
+		key := p.keyframe
+		p.release()
+		if key {
+			start, found = end-i, true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	for seq := start; ; seq++ {
+		p := l.cache.get(seq, layer)
+		if p == nil {
+			return false
+		}
+		ok := d.write(item{p, seq == start})
+		p.release()
+		if !ok {
+			return false
+		}
+		if seq == end {
+			break
+		}
+	}
+	d.cur.Store(layer)
+	d.waitKey.Store(false)
+	d.replays.Add(1)
+	return true
 }
 
 // evaluate picks the simulcast layer the estimate carries; a change is
@@ -428,7 +612,7 @@ func (d *DownTrack) chooseLayer() int {
 // ReadRTCP starts the goroutine that drains the subscriber's RTCP from
 // src: PLI and FIR become keyframe requests toward the publisher
 // (rate-limited), receiver reports and REMB feed the bandwidth estimate,
-// NACKs are counted (pion's NACK responder answers them). It ends when
+// NACKs are answered from the Receiver's retransmission cache. It ends when
 // src fails, that is when the sender is stopped.
 func (d *DownTrack) ReadRTCP(src RTCPSource) {
 	d.wg.Add(1)
@@ -457,8 +641,11 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			d.plis.Add(1)
 			d.recv.RequestKeyframe(int(d.cur.Load()))
 		case *rtcp.TransportLayerNack:
-			for _, n := range p.Nacks {
-				d.nacks.Add(uint64(len(n.PacketList())))
+			for i := range p.Nacks {
+				p.Nacks[i].Range(d.retransmit)
+			}
+			if f := d.recv.cfg.Flush; f != nil {
+				f()
 			}
 		case *rtcp.ReceiverReport:
 			for _, rep := range p.Reports {
@@ -470,6 +657,39 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			}
 		}
 	}
+}
+
+// retransmit answers a NACK (RFC 4585 section 6.2.1) for one sequence
+// number sent to the subscriber: the source packet, still in the
+// Receiver's shared cache, goes again with the subscriber's SSRC, payload
+// type, sequence number and timestamp. It always returns true, to go on
+// with the next sequence number of the NACK.
+func (d *DownTrack) retransmit(seq uint16) bool {
+	d.nacks.Add(1)
+	b := d.bound.Load()
+	if d.sent == nil || b == nil {
+		return true
+	}
+	src, tsOff, layer, ok := d.sent.lookup(seq)
+	if !ok {
+		return true
+	}
+	p := d.recv.cached(layer, src)
+	if p == nil {
+		return true
+	}
+	defer p.release()
+	h := &d.rtxHdr
+	h.Version = 2
+	h.Marker = p.hdr.Marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = p.hdr.Timestamp + tsOff
+	h.SSRC = b.ssrc
+	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+		d.resent.Add(1)
+	}
+	return true
 }
 
 // onLoss is a loss-based estimator in the manner of GCC's loss controller

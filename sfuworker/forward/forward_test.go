@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -247,5 +250,207 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/fwd, "ns/fwd-pkt")
 			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/fwd, "allocs/fwd-pkt")
 		})
+	}
+}
+
+// recordWriter remembers the headers a DownTrack writes.
+type recordWriter struct {
+	mu   sync.Mutex
+	hdrs []rtp.Header
+}
+
+func (w *recordWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hdrs = append(w.hdrs, *h)
+	return h.MarshalSize() + len(payload), nil
+}
+func (w *recordWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *recordWriter) written() []rtp.Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.hdrs)
+}
+
+// TestNACKServedFromSharedCache: a NACK in one subscriber's numbering is
+// answered from the Receiver's cache with that subscriber's sequence
+// number, timestamp and SSRC, and to that subscriber only.
+func TestNACKServedFromSharedCache(t *testing.T) {
+	f := newFixture(t, []string{""}, 0)
+	var ws [2]*recordWriter
+	var dts [2]*DownTrack
+	for i := range dts {
+		ws[i] = &recordWriter{}
+		dts[i] = NewDownTrack(f.r, "v", "s")
+		if _, err := dts[i].Bind(stubContext{ws[i]}); err != nil {
+			t.Fatal(err)
+		}
+		f.r.Subscribe(dts[i])
+		t.Cleanup(dts[i].Close)
+	}
+	const n = 20
+	for i := range n {
+		f.r.HandlePacket(0, vp8Packet(uint16(1000+i), uint32(3000*i), i == 0, 0))
+	}
+	for i := range ws {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(ws[i].written()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("subscriber %d: %d of %d packets", i, len(ws[i].written()), n)
+			}
+			runtime.Gosched()
+		}
+	}
+	orig := ws[0].written()[7]
+	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: orig.SSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber})}})
+	got := ws[0].written()
+	if len(got) != n+1 {
+		t.Fatalf("%d packets written after the NACK, want %d", len(got), n+1)
+	}
+	rtx := got[n]
+	if rtx.SequenceNumber != orig.SequenceNumber || rtx.Timestamp != orig.Timestamp || rtx.SSRC != orig.SSRC || rtx.PayloadType != orig.PayloadType {
+		t.Fatalf("retransmission %+v, want the header of %+v", rtx, orig)
+	}
+	if len(ws[1].written()) != n {
+		t.Fatal("the other subscriber got the retransmission too")
+	}
+	if st := dts[0].Stats(); st.NACKs != 1 || st.Resent != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A sequence number never sent, or gone from the cache, is not
+	// answered.
+	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber + 100})}})
+	if st := dts[0].Stats(); st.NACKs != 2 || st.Resent != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := range cacheSize {
+		f.r.HandlePacket(0, vp8Packet(uint16(2000+i), uint32(3000*(n+i)), false, 0))
+		// Within the subscriber's queue.
+		for len(ws[0].written()) < n+1+i-QueueSize/2 {
+			if time.Now().After(deadline) {
+				t.Fatal("packets not written")
+			}
+			runtime.Gosched()
+		}
+	}
+	for len(ws[0].written()) < n+1+cacheSize {
+		if time.Now().After(deadline) {
+			t.Fatal("packets not written")
+		}
+		runtime.Gosched()
+	}
+	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber})}})
+	if st := dts[0].Stats(); st.Resent != 1 {
+		t.Fatalf("a packet evicted from the cache was resent: %+v", st)
+	}
+}
+
+// TestPacketPathAllocatesNothing: receiving, caching, fanning out and
+// rewriting a packet for every subscriber allocate nothing once the
+// packet pool is warm.
+func TestPacketPathAllocatesNothing(t *testing.T) {
+	const subs = 8
+	f := newFixture(t, []string{""}, subs)
+	pkt := vp8Packet(0, 0, true, 0)
+	f.r.HandlePacket(0, pkt)
+	f.waitAll(t, 1)
+	pkt = vp8Packet(0, 0, false, 0)
+	sent := int64(1)
+	run := func() {
+		sent++
+		pkt[2], pkt[3] = byte(sent>>8), byte(sent)
+		f.r.HandlePacket(0, pkt)
+		f.waitAll(t, sent)
+	}
+	// Warm up past the retransmission cache, whose packets leave the
+	// pool.
+	for range 2 * cacheSize {
+		run()
+	}
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Fatalf("%.2f allocations per packet fanned out to %d subscribers", n, subs)
+	}
+	// The same, written by the reader itself.
+	for _, d := range f.dts {
+		d.SetDirect(true)
+	}
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Fatalf("direct: %.2f allocations per packet fanned out to %d subscribers", n, subs)
+	}
+}
+
+// TestDirectWritesInTheReader: a direct DownTrack's packet is written
+// before the reader's offer returns, and the fan-out's end is flushed
+// once per packet.
+func TestDirectWritesInTheReader(t *testing.T) {
+	var flushes atomic.Int64
+	f := newFixture(t, []string{""}, 0)
+	f.r.cfg.Flush = func() { flushes.Add(1) }
+	for range 3 {
+		d := NewDownTrack(f.r, "v", "s")
+		w := &countWriter{}
+		if _, err := d.Bind(stubContext{w}); err != nil {
+			t.Fatal(err)
+		}
+		d.SetDirect(true)
+		f.r.Subscribe(d)
+		f.dts = append(f.dts, d)
+		f.ws = append(f.ws, w)
+	}
+	for i := range 10 {
+		f.r.HandlePacket(0, vp8Packet(uint16(i), uint32(i*3000), i == 0, 0))
+		for j, w := range f.ws {
+			if w.n.Load() != int64(i+1) {
+				t.Fatalf("packet %d: subscriber %d wrote %d", i, j, w.n.Load())
+			}
+		}
+		if flushes.Load() != int64(i+1) {
+			t.Fatalf("packet %d: %d flushes", i, flushes.Load())
+		}
+	}
+	for _, w := range f.ws {
+		if w.gaps.Load() != 0 {
+			t.Fatal("gaps in a direct DownTrack's sequence numbers")
+		}
+	}
+}
+
+// TestNewSubscriberStartsFromCachedKeyframe: a subscriber bound after
+// the last keyframe went by starts on it from the shared cache, with the
+// packets since and then the live ones, without a new keyframe.
+func TestNewSubscriberStartsFromCachedKeyframe(t *testing.T) {
+	f := newFixture(t, []string{""}, 0)
+	for i := range 12 {
+		f.r.HandlePacket(0, vp8Packet(uint16(100+i), uint32(i*3000), i == 2, 0))
+	}
+	d := NewDownTrack(f.r, "v", "s")
+	w := &recordWriter{}
+	if _, err := d.Bind(stubContext{w}); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Subscribe(d)
+	t.Cleanup(d.Close)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.written()) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d packets from the cache, want 10", len(w.written()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.SetDirect(true)
+	f.r.HandlePacket(0, vp8Packet(112, 12*3000, false, 0))
+	got := w.written()
+	if len(got) != 11 {
+		t.Fatalf("%d packets, want 10 from the cache and 1 live", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].SequenceNumber != got[i-1].SequenceNumber+1 || got[i].Timestamp != got[i-1].Timestamp+3000 {
+			t.Fatalf("packet %d: seq %d ts %d after seq %d ts %d", i, got[i].SequenceNumber, got[i].Timestamp, got[i-1].SequenceNumber, got[i-1].Timestamp)
+		}
+	}
+	if st := d.Stats(); st.Replays != 1 || st.Packets != 11 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -16,7 +16,10 @@ const maxPacket = 1500
 // it fans the packet out, each queue entry one more, and the last release
 // returns it to its pool. A packet is read-only once fanned out.
 type packet struct {
-	refs     atomic.Int32
+	refs atomic.Int32
+	// pending counts the writes of the packet still to come in its
+	// fan-out, plus one for the reader while it offers the packet.
+	pending  atomic.Int32
 	buf      [maxPacket]byte
 	hdr      rtp.Header
 	payload  []byte
@@ -29,6 +32,20 @@ type packet struct {
 func (p *packet) release() {
 	if p.refs.Add(-1) == 0 {
 		p.pool.Put(p)
+	}
+}
+
+// acquire takes a reference on a packet found through the retransmission
+// cache, unless it has already gone back to its pool.
+func (p *packet) acquire() bool {
+	for {
+		n := p.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if p.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
 }
 

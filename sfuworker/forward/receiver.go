@@ -40,7 +40,11 @@ type ReceiverConfig struct {
 	AudioLevelExt uint8
 	// WriteRTCP sends RTCP toward the publisher (keyframe requests).
 	WriteRTCP func([]rtcp.Packet) error
-	Logger    *slog.Logger
+	// Flush, if set, is called at the end of the fan-out of each packet,
+	// once every subscriber it was queued to has written it, and after a
+	// retransmission: the moment to send what writers may have batched.
+	Flush  func()
+	Logger *slog.Logger
 }
 
 // Receiver is one incoming track, with up to three simulcast layers. Each
@@ -83,6 +87,12 @@ type layer struct {
 	rate     atomic.Int64
 	winStart int64
 	winBytes int64
+	// cache keeps the layer's last packets for retransmission to any
+	// subscriber (video only; nil for audio, which negotiates no NACK).
+	cache *rtxCache
+	// last is the sequence number of the packet cached last, with bit 16
+	// set once there is one.
+	last atomic.Uint32
 }
 
 // NewReceiver makes a Receiver for one incoming track.
@@ -140,6 +150,9 @@ func (r *Receiver) AddLayer(t TrackReader) error {
 		return ErrTooManyLayers
 	}
 	l := &layer{index: int32(idx), track: t, ssrc: uint32(t.SSRC())}
+	if r.kind == webrtc.RTPCodecTypeVideo {
+		l.cache = &rtxCache{}
+	}
 	if !r.layers[idx].CompareAndSwap(nil, l) {
 		return ErrTooManyLayers
 	}
@@ -243,6 +256,11 @@ func (r *Receiver) Stats() ReceiverStats {
 func (r *Receiver) Close() {
 	r.closed.Store(true)
 	r.wg.Wait()
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && l.cache != nil {
+			l.cache.clear()
+		}
+	}
 	r.subsMu.Lock()
 	empty := []*DownTrack{}
 	r.subs.Store(&empty)
@@ -284,6 +302,7 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	p.layer = l.index
 	p.keyframe = isKeyframe(r.family, payload)
 	p.refs.Store(1)
+	p.pending.Store(1)
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(b)))
 	r.measure(l, len(b))
@@ -300,7 +319,34 @@ func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	for _, d := range *r.subs.Load() {
 		d.offer(p)
 	}
+	if l.cache != nil && !r.closed.Load() {
+		l.cache.put(p)
+		l.last.Store(1<<16 | uint32(p.hdr.SequenceNumber))
+	}
+	r.written(p)
 	p.release()
+}
+
+// written counts one write of p's fan-out done, and flushes after the
+// last one.
+func (r *Receiver) written(p *packet) {
+	if p.pending.Add(-1) == 0 && r.cfg.Flush != nil {
+		r.cfg.Flush()
+	}
+}
+
+// cached returns the packet of a layer with source sequence number seq
+// from the retransmission cache, with a reference the caller releases, or
+// nil.
+func (r *Receiver) cached(layerIdx int32, seq uint16) *packet {
+	if layerIdx < 0 || layerIdx >= MaxLayers {
+		return nil
+	}
+	l := r.layers[layerIdx].Load()
+	if l == nil || l.cache == nil {
+		return nil
+	}
+	return l.cache.get(seq, layerIdx)
 }
 
 // measure keeps the layer's bitrate over one-second windows.

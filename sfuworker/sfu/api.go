@@ -119,8 +119,11 @@ type Stats struct {
 	Tracks           int
 	PacketsForwarded uint64
 	BytesForwarded   uint64
-	NACKs            uint64
-	PLIs             uint64
+	// NACKs counts the sequence numbers subscribers asked again for;
+	// Resent those answered from the publishers' retransmission caches.
+	NACKs  uint64
+	Resent uint64
+	PLIs   uint64
 	// Estimates are the bandwidth estimates (bit/s) of the subscribers'
 	// tracks that have one.
 	Estimates []int64

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
 )
 
 // loadGenEnv makes the test binary a load generator (TestLoadGenerator)
@@ -53,8 +55,9 @@ type wireMsg struct {
 	M       MemberID        `json:"m,omitempty"`
 	P       json.RawMessage `json:"p,omitempty"`
 	IDs     []MemberID      `json:"ids,omitempty"`
-	Lat     []float64       `json:"lat,omitempty"` // Join to first keyframe, ms.
+	Lat     []float64       `json:"lat,omitempty"` // Join to first keyframe (audio only: packet), ms.
 	Missing int             `json:"missing,omitempty"`
+	Audio   bool            `json:"audio,omitempty"` // pub: audio only; join: wait for audio.
 }
 
 type wire struct {
@@ -74,19 +77,25 @@ func (w *wire) send(m wireMsg) error {
 // re-executed as TestLoadGenerator), so the CPU (getrusage over a steady
 // window), allocations and memory reported are the worker's process
 // alone. One publisher (VP8 ≈1.5 Mbit/s, 175 pkt/s, keyframes on request;
-// Opus 50 pkt/s with audio levels) to 10, 25 and 50 subscribers who join
-// at once. Run with -benchtime 1x; each size takes about 10 s.
+// Opus 50 pkt/s with audio levels) to 20 and 50 subscribers who join at
+// once: the loads of LiveKit's figures in issue 15; then 5 audio-only
+// publishers (Opus, 50 pkt/s each) to 50 subscribers, a panel's sound.
+// heap-KiB/sub-track is the heap per subscribed track. Run with
+// -benchtime 1x; each load takes about 10 s.
 func BenchmarkWorker(b *testing.B) {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{10, 25, 50} {
-		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) { benchWorker(b, exe, n) })
+	for _, n := range []int{20, 50} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) { benchWorker(b, exe, n, 1, false) })
 	}
+	b.Run("audio-pubs=5/subs=50", func(b *testing.B) { benchWorker(b, exe, 50, 5, true) })
 }
 
-func benchWorker(b *testing.B, exe string, n int) {
+// benchWorker measures pubs publishers (video and audio, or audio only)
+// to n subscribers.
+func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -169,14 +178,23 @@ func benchWorker(b *testing.B, exe string, n int) {
 		qmu.Unlock()
 	}()
 
-	members := []MemberState{on("pub", true, MainGroup)}
+	var members []MemberState
+	for i := range pubs {
+		members = append(members, on(pubID(i), true, MainGroup))
+	}
 	if err := w.Apply(ctx, RoomState{Room: room, Version: 1, Members: members}); err != nil {
 		b.Fatal(err)
 	}
-	if err := out.send(wireMsg{T: "pub", M: "pub"}); err != nil {
-		b.Fatal(err)
+	tracks := 2 * pubs
+	if audioOnly {
+		tracks = pubs
 	}
-	for w.Stats().Tracks < 2 {
+	for i := range pubs {
+		if err := out.send(wireMsg{T: "pub", M: pubID(i), Audio: audioOnly}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for w.Stats().Tracks < tracks {
 		if ctx.Err() != nil {
 			b.Fatal("the publisher's tracks never arrived")
 		}
@@ -195,7 +213,7 @@ func benchWorker(b *testing.B, exe string, n int) {
 	if err := w.Apply(ctx, RoomState{Room: room, Version: 2, Members: members}); err != nil {
 		b.Fatal(err)
 	}
-	if err := out.send(wireMsg{T: "join", IDs: ids}); err != nil {
+	if err := out.send(wireMsg{T: "join", IDs: ids, Audio: audioOnly}); err != nil {
 		b.Fatal(err)
 	}
 	var res wireMsg
@@ -205,7 +223,7 @@ func benchWorker(b *testing.B, exe string, n int) {
 		b.Fatal("the load generator never reported the joins")
 	}
 	if len(res.Lat) == 0 {
-		b.Fatal("no member got video")
+		b.Fatal("no member got media")
 	}
 	slices.Sort(res.Lat)
 	time.Sleep(time.Second) // Let the joins' negotiation settle before measuring.
@@ -217,6 +235,10 @@ func benchWorker(b *testing.B, exe string, n int) {
 	// freed by the previous size's run, so its delta is noise.)
 
 	b.ResetTimer()
+	var bs0, bs1 udpbatch.Stats
+	if w.batch != nil {
+		bs0 = w.batch.Stats()
+	}
 	st0, cpu0 := w.Stats(), cpuTime()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -224,6 +246,12 @@ func benchWorker(b *testing.B, exe string, n int) {
 	runtime.ReadMemStats(&m1)
 	st1, cpu1 := w.Stats(), cpuTime()
 	b.StopTimer()
+	if w.batch != nil {
+		bs1 = w.batch.Stats()
+	}
+	if sends := bs1.Batches - bs0.Batches; sends > 0 {
+		b.ReportMetric(float64(bs1.Packets-bs0.Packets)/float64(sends), "pkts/sendmmsg")
+	}
 
 	pk := float64(st1.PacketsForwarded - st0.PacketsForwarded)
 	if pk == 0 {
@@ -234,6 +262,7 @@ func benchWorker(b *testing.B, exe string, n int) {
 	b.ReportMetric(pk/benchWindow.Seconds(), "fwd-pkt/s")
 	b.ReportMetric(100*(cpu1-cpu0).Seconds()/benchWindow.Seconds(), "cpu-%")
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(n)/1024, "heap-KiB/sub")
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(n*tracks)/1024, "heap-KiB/sub-track")
 	b.ReportMetric(float64(rss1)/(1<<20), "rss-MiB")
 	b.ReportMetric(res.Lat[len(res.Lat)/2], "join-p50-ms")
 	b.ReportMetric(res.Lat[(len(res.Lat)*99)/100], "join-p99-ms")
@@ -278,9 +307,9 @@ func TestLoadGenerator(t *testing.T) {
 		}
 		switch m.T {
 		case "pub":
-			add(m.M, clientOpts{video: true, audio: true, bench: true, keyOnRequest: true, level: func() uint8 { return 30 }})
+			add(m.M, clientOpts{video: !m.Audio, audio: true, bench: true, keyOnRequest: true, level: func() uint8 { return 30 }})
 		case "join":
-			go join(m.IDs, add, out)
+			go join(m.IDs, m.Audio, add, out)
 		default:
 			mu.Lock()
 			c := peers[m.M]
@@ -292,9 +321,18 @@ func TestLoadGenerator(t *testing.T) {
 	}
 }
 
+// pubID names the benchmark's i-th publisher.
+func pubID(i int) MemberID {
+	if i == 0 {
+		return "pub"
+	}
+	return MemberID(fmt.Sprintf("pub%d", i))
+}
+
 // join starts the members at once and reports, for each, the time from
-// its start to its first video keyframe.
-func join(ids []MemberID, add func(MemberID, clientOpts) *client, out *wire) {
+// its start to its first video keyframe (audio only: its first audio
+// packet) of the first publisher.
+func join(ids []MemberID, audio bool, add func(MemberID, clientOpts) *client, out *wire) {
 	start := time.Now()
 	cs := make([]*client, len(ids))
 	var wg sync.WaitGroup
@@ -308,14 +346,21 @@ func join(ids []MemberID, add func(MemberID, clientOpts) *client, out *wire) {
 	wg.Wait()
 	res := wireMsg{T: "joined"}
 	deadline := start.Add(15 * time.Second)
+	first := func(c *client) time.Time {
+		if audio {
+			return c.firstPacket("pub", "audio")
+		}
+		at, _ := c.firstKey("pub")
+		return at
+	}
 	for _, c := range cs {
 		for {
-			if at, _ := c.firstKey("pub"); !at.IsZero() || time.Now().After(deadline) {
+			if at := first(c); !at.IsZero() || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if at, _ := c.firstKey("pub"); !at.IsZero() {
+		if at := first(c); !at.IsZero() {
 			res.Lat = append(res.Lat, float64(at.Sub(start).Microseconds())/1e3)
 		} else {
 			res.Missing++

@@ -238,6 +238,8 @@ type received struct {
 	first        time.Time
 	ssrc         uint32
 	payload      []byte
+	// level is the last RFC 6464 audio level received, -1 for none.
+	level int
 }
 
 type inbox struct {
@@ -406,6 +408,12 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 			c.byRR[rr] = n
 		}
 		c.mu.Unlock()
+		var levelExt uint8
+		for _, e := range rr.GetParameters().HeaderExtensions {
+			if e.URI == sdp.AudioLevelURI {
+				levelExt = uint8(e.ID)
+			}
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -419,8 +427,11 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 				c.mu.Lock()
 				r := c.recv[key]
 				if r == nil {
-					r = &received{seqs: map[uint16]int{}, first: time.Now(), startedOnKey: key0}
+					r = &received{seqs: map[uint16]int{}, first: time.Now(), startedOnKey: key0, level: -1}
 					c.recv[key] = r
+				}
+				if lv := p.GetExtension(levelExt); levelExt != 0 && len(lv) == 1 {
+					r.level = int(lv[0] & 0x7f)
 				}
 				if key0 && r.firstKey.IsZero() {
 					r.firstKey = time.Now()
@@ -745,6 +756,28 @@ func (c *client) firstKey(from MemberID) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return r.firstKey, r.startedOnKey
+}
+
+// firstPacket is when the first packet of a publisher's track kind
+// arrived (zero if none has).
+func (c *client) firstPacket(from MemberID, kind string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.recv[string(from)+"/"+kind]; r != nil {
+		return r.first
+	}
+	return time.Time{}
+}
+
+// level is the last audio level (RFC 6464, -dBov) received from a
+// publisher, -1 if none.
+func (c *client) level(from MemberID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.recv[string(from)+"/audio"]; r != nil {
+		return r.level
+	}
+	return -1
 }
 
 // got returns what the client received from a publisher's track kind.

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -17,8 +18,11 @@ import (
 // newAPI builds the webrtc.API all of a worker's PeerConnections share:
 // one UDP socket through the ICE UDP mux, ICE-TCP on one listener, NAT
 // 1:1 addresses, host candidates only, and the interceptors: NACK
-// generator and responder, RTCP sender and receiver reports, TWCC
-// feedback, with the audio level and simulcast header extensions.
+// generator (toward publishers), RTCP sender and receiver reports, TWCC
+// feedback, with the audio level and simulcast header extensions. There
+// is no NACK responder: it would copy every packet sent into a ring per
+// subscriber; subscribers' NACKs are answered by the forwarding layer
+// from one retransmission cache per published track.
 func newAPI(cfg Config) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
@@ -57,9 +61,13 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 		return nil, fmt.Errorf("sfu: register simulcast extensions: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(m, ir); err != nil {
+	// First, so that it is the innermost: see headerCache.
+	ir.Add(headerCacheFactory{})
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, fmt.Errorf("sfu: nack: %w", err)
 	}
+	ir.Add(gen)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("sfu: rtcp reports: %w", err)
 	}

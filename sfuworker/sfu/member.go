@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/greenroom-live/greenroom/sfuworker/forward"
@@ -68,6 +69,9 @@ type member struct {
 	queued  bool // An update is on the queue.
 	closed  bool
 	wg      sync.WaitGroup // Publisher RTCP readers.
+	// udp is set while the connection's selected ICE candidate pair runs
+	// over UDP: its DownTracks are then direct (forward.DownTrack).
+	udp atomic.Bool
 
 	ops      *opQueue
 	pc       *webrtc.PeerConnection
@@ -121,6 +125,15 @@ func (m *member) open() {
 		m.ops.push(func() { m.send("media.candidate", candidatePayload{Candidate: init}) })
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) { m.onTrack(pc, t, rr) })
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+		udp := p != nil && p.Local != nil && p.Local.Protocol == webrtc.ICEProtocolUDP
+		m.w.mu.Lock()
+		defer m.w.mu.Unlock()
+		m.udp.Store(udp)
+		for _, s := range m.subs {
+			s.dt.SetDirect(udp)
+		}
+	})
 }
 
 type sdpPayload struct {

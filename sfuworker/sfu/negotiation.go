@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/greenroom-live/greenroom/sfuworker/forward"
 	"github.com/greenroom-live/greenroom/sfuworker/sfu/sdpcheck"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -69,6 +72,7 @@ func (m *member) onOffer(_ context.Context, payload json.RawMessage) error {
 	}
 	m.started = true
 	m.failures, m.retryAt = 0, time.Time{}
+	m.syncExtensions()
 	id := m.negID
 	m.send("media.answer", sdpPayload{SDP: ans.SDP, Type: "answer", NegotiationID: &id})
 	m.sendNotice()
@@ -111,11 +115,51 @@ func (m *member) onAnswer(_ context.Context, payload json.RawMessage) error {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	m.failures, m.retryAt = 0, time.Time{}
+	m.syncExtensions()
 	m.flushCandidates()
 	m.prunePubs()
 	m.sendNotice()
 	m.negotiate()
 	return nil
+}
+
+// syncExtensions gives each attached subscription the header extension
+// ids of its media section, once a negotiation completes. They are read
+// from the description itself: pion binds a track, and reports its
+// sender's parameters, with ids of its own when the kind was not yet
+// negotiated at bind time, which the answer may then change.
+func (m *member) syncExtensions() {
+	ld := m.pc.CurrentLocalDescription()
+	if ld == nil {
+		return
+	}
+	sd := &sdp.SessionDescription{}
+	if err := sd.UnmarshalString(ld.SDP); err != nil {
+		return
+	}
+	exts := map[string][]webrtc.RTPHeaderExtensionParameter{}
+	for _, md := range sd.MediaDescriptions {
+		for _, a := range md.Attributes {
+			if a.Key != "extmap" {
+				continue
+			}
+			// RFC 8285 section 8: "extmap:<id>[/<direction>] <uri>".
+			f := strings.Fields(a.Value)
+			if len(f) < 2 {
+				continue
+			}
+			id, err := strconv.Atoi(strings.SplitN(f[0], "/", 2)[0])
+			if err != nil {
+				continue
+			}
+			exts[mid(md)] = append(exts[mid(md)], webrtc.RTPHeaderExtensionParameter{URI: f[1], ID: id})
+		}
+	}
+	for s := range m.attached {
+		if s.tr != nil {
+			s.dt.SetHeaderExtensions(exts[s.tr.Mid()])
+		}
+	}
 }
 
 // negotiate sends an offer when the tracks the member should receive
@@ -276,6 +320,7 @@ func (m *member) detach(s *subscription) {
 	m.w.gonePackets.Add(ds.Packets)
 	m.w.goneBytes.Add(ds.Bytes)
 	m.w.goneNACKs.Add(ds.NACKs)
+	m.w.goneResent.Add(ds.Resent)
 }
 
 // attach gives each subscription the member should receive and does not

@@ -33,7 +33,7 @@ func (m *member) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *w
 		pt = &pubTrack{owner: m, rr: rr, trackID: id, kind: t.Kind(), seq: w.seq, active: true}
 		pt.recv = forward.NewReceiver(forward.ReceiverConfig{
 			Codec: t.Codec(), TrackID: id, StreamID: pt.streamID(),
-			AudioLevelExt: levelExt, WriteRTCP: pc.WriteRTCP, Logger: w.log,
+			AudioLevelExt: levelExt, WriteRTCP: pc.WriteRTCP, Flush: w.flush, Logger: w.log,
 		})
 		m.pubs[rr] = pt
 		w.log.Debug("sfu: published track", "member", m.id, "track", id, "kind", pt.kind, "rid", t.RID(), "ssrc", t.SSRC())

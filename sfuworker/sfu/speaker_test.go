@@ -56,3 +56,17 @@ func TestActiveSpeakerFromAudioLevels(t *testing.T) {
 		t.Fatalf("%d events in %v, more than one per 500 ms", n, elapsed)
 	}
 }
+
+// TestAudioLevelsReachSubscribers: the RFC 6464 audio level a publisher
+// sends is forwarded, under the subscriber's extension id, so that
+// subscribers can show who speaks; a change of level follows.
+func TestAudioLevelsReachSubscribers(t *testing.T) {
+	h := newHarness(t)
+	var level atomic.Uint32
+	level.Store(20)
+	newClient(h, on("a", true, MainGroup), clientOpts{audio: true, level: func() uint8 { return uint8(level.Load()) }})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	eventually(t, wait, "level 20 at the subscriber", func() bool { return s.level("a") == 20 })
+	level.Store(90)
+	eventually(t, wait, "level 90 at the subscriber", func() bool { return s.level("a") == 90 })
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/greenroom-live/greenroom/sfuworker/forward"
+	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -45,7 +46,13 @@ type Worker struct {
 	offerBackoff  time.Duration
 
 	// Counters of tracks already gone, so Stats keeps growing.
-	gonePackets, goneBytes, goneNACKs, gonePLIs atomic.Uint64
+	gonePackets, goneBytes, goneNACKs, goneResent, gonePLIs atomic.Uint64
+
+	// batch sends forwarded RTP in batches (nil where it cannot); flush
+	// is its Flush, which the forwarding layer calls at the end of each
+	// packet's fan-out.
+	batch *udpbatch.Conn
+	flush func()
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -70,12 +77,29 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	api, err := newAPI(cfg)
+	// Forwarded RTP leaves in batches, one sendmmsg for many packets
+	// (udpbatch); where the socket cannot, one sendto per packet.
+	batch, err := udpbatch.New(cfg.UDP, udpbatch.Config{Logger: cfg.Logger})
 	if err != nil {
+		cfg.Logger.Info("sfu: forwarding without batched sends", "err", err)
+		batch = nil
+	}
+	apiCfg := cfg
+	if batch != nil {
+		apiCfg.UDP = batch
+	}
+	api, err := newAPI(apiCfg)
+	if err != nil {
+		if batch != nil {
+			batch.Stop()
+		}
 		return nil, err
 	}
 	cert, err := newCertificate()
 	if err != nil {
+		if batch != nil {
+			batch.Stop()
+		}
 		return nil, err
 	}
 	if cfg.AnswerTimeout <= 0 {
@@ -85,7 +109,10 @@ func New(cfg Config) (*Worker, error) {
 		cfg.OfferBackoff = DefaultOfferBackoff
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}),
-		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff}
+		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch}
+	if batch != nil {
+		w.flush = batch.Flush
+	}
 	w.wg.Add(1)
 	go w.speakerLoop()
 	return w, nil
@@ -281,7 +308,7 @@ func (w *Worker) Rooms() []RoomID {
 func (w *Worker) Stats() Stats {
 	st := Stats{
 		PacketsForwarded: w.gonePackets.Load(), BytesForwarded: w.goneBytes.Load(),
-		NACKs: w.goneNACKs.Load(), PLIs: w.gonePLIs.Load(),
+		NACKs: w.goneNACKs.Load(), Resent: w.goneResent.Load(), PLIs: w.gonePLIs.Load(),
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -298,6 +325,7 @@ func (w *Worker) Stats() Stats {
 				st.PacketsForwarded += ds.Packets
 				st.BytesForwarded += ds.Bytes
 				st.NACKs += ds.NACKs
+				st.Resent += ds.Resent
 				if e := s.dt.Estimate(); e > 0 {
 					st.Estimates = append(st.Estimates, e)
 				}
@@ -350,6 +378,9 @@ func (w *Worker) Close() error {
 		w.closeMember(m)
 	}
 	w.wg.Wait()
+	if w.batch != nil {
+		w.batch.Stop()
+	}
 	return nil
 }
 
@@ -379,6 +410,7 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 					continue
 				}
 				dt := forward.NewDownTrack(pt.recv, pt.trackID, pt.streamID())
+				dt.SetDirect(s.udp.Load())
 				s.subs[pt] = &subscription{pt: pt, dt: dt}
 			}
 		}
@@ -423,6 +455,7 @@ func (w *Worker) closeMember(m *member) {
 		w.gonePackets.Add(ds.Packets)
 		w.goneBytes.Add(ds.Bytes)
 		w.goneNACKs.Add(ds.NACKs)
+		w.goneResent.Add(ds.Resent)
 	}
 }
 

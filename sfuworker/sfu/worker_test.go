@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 const wait = 10 * time.Second
@@ -98,22 +100,72 @@ func TestGroupsIsolateMedia(t *testing.T) {
 	never(t, 500*time.Millisecond, "old group still flows", func() bool { return sa.count("a", "audio") > n+2 })
 }
 
-func TestNACKRecoversDroppedPackets(t *testing.T) {
+// TestNACKAnsweredFromSharedCache: the worker has no NACK responder per
+// subscriber; a subscriber's NACKs, in its own numbering, are answered
+// from the publisher track's one retransmission cache, rewritten to that
+// subscriber's sequence numbers and SSRC, and only to it.
+func TestNACKAnsweredFromSharedCache(t *testing.T) {
 	h := newHarness(t)
 	newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	clean := newClient(h, on("clean", false, MainGroup), clientOpts{})
 	dropped := func(seq uint16) bool { return seq%13 == 5 }
-	s := newClient(h, on("s", false, MainGroup), clientOpts{dropSeqs: dropped})
-	eventually(t, wait, "video with retransmissions", func() bool {
-		_, seqs, _ := s.got("p", "video")
+	lossy := newClient(h, on("lossy", false, MainGroup), clientOpts{dropSeqs: dropped})
+	eventually(t, wait, "dropped packets recovered", func() bool {
+		_, seqs, _ := lossy.got("p", "video")
 		recovered := 0
-		for q := range seqs {
-			if dropped(q) {
+		for q, n := range seqs {
+			if dropped(q) && n > 0 {
 				recovered++
 			}
 		}
 		return recovered >= 3
 	})
-	eventually(t, wait, "nacks counted", func() bool { return h.w.Stats().NACKs > 0 })
+	resent := func(id MemberID) (nacks, resent uint64) {
+		h.w.mu.Lock()
+		defer h.w.mu.Unlock()
+		for _, r := range h.w.rooms {
+			if m := r.members[id]; m != nil {
+				for pt, s := range m.subs {
+					if pt.kind == webrtc.RTPCodecTypeVideo {
+						st := s.dt.Stats()
+						nacks, resent = nacks+st.NACKs, resent+st.Resent
+					}
+				}
+			}
+		}
+		return nacks, resent
+	}
+	if n, r := resent("lossy"); n == 0 || r == 0 {
+		t.Fatalf("lossy subscriber: %d NACKed, %d resent from the cache", n, r)
+	}
+	if n, r := resent("clean"); n != 0 || r != 0 {
+		t.Fatalf("clean subscriber: %d NACKed, %d resent; want none", n, r)
+	}
+	if st := h.w.Stats(); st.Resent == 0 || st.NACKs == 0 {
+		t.Fatalf("worker stats: %d NACKs, %d resent", st.NACKs, st.Resent)
+	}
+	// Each subscriber has its own SSRC and numbering, so the recovered
+	// packets were rewritten for the lossy one.
+	lossy.mu.Lock()
+	ls := lossy.recv["p/video"].ssrc
+	lossy.mu.Unlock()
+	clean.mu.Lock()
+	cs := clean.recv["p/video"].ssrc
+	clean.mu.Unlock()
+	if ls == cs {
+		t.Fatalf("both subscribers on SSRC %d", ls)
+	}
+	_, lseqs, _ := lossy.got("p", "video")
+	_, cseqs, _ := clean.got("p", "video")
+	common := 0
+	for q := range lseqs {
+		if cseqs[q] > 0 {
+			common++
+		}
+	}
+	if common == len(lseqs) {
+		t.Fatal("both subscribers share one numbering")
+	}
 }
 
 func TestNewSubscriberTriggersKeyframeRequest(t *testing.T) {
@@ -271,4 +323,44 @@ func TestMemberLeavingStopsItsTracks(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // Let in-flight packets land.
 	n := s.count("p", "video")
 	never(t, 500*time.Millisecond, "a departed member's media forwarded", func() bool { return s.count("p", "video") > n })
+}
+
+// TestDirectWritesOnlyOverUDP: a subscriber over UDP has its packets
+// written by the publisher's readers (a write only queues them for the
+// batched send); one over ICE-TCP, whose writes may block, keeps its own
+// writer goroutine. Both get the video.
+func TestDirectWritesOnlyOverUDP(t *testing.T) {
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tcp.Close() })
+	h := newHarnessWith(t, func(c *Config) { c.TCP = tcp })
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	overUDP := newClient(h, on("u", false, MainGroup), clientOpts{})
+	overTCP := newClient(h, on("t", false, MainGroup), clientOpts{tcpOnly: true})
+	for _, c := range []*client{overUDP, overTCP} {
+		eventually(t, wait, string(c.id)+" gets video", func() bool { return c.count("p", "video") > 20 })
+	}
+	direct := func(id MemberID) (direct, all int) {
+		h.w.mu.Lock()
+		defer h.w.mu.Unlock()
+		for _, r := range h.w.rooms {
+			if m := r.members[id]; m != nil {
+				for _, s := range m.subs {
+					all++
+					if s.dt.Direct() {
+						direct++
+					}
+				}
+			}
+		}
+		return direct, all
+	}
+	if d, n := direct("u"); n == 0 || d != n {
+		t.Fatalf("over UDP: %d of %d tracks direct", d, n)
+	}
+	if d, n := direct("t"); n == 0 || d != 0 {
+		t.Fatalf("over TCP: %d of %d tracks direct", d, n)
+	}
 }

@@ -1,0 +1,55 @@
+package sfu
+
+import (
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+)
+
+// headerCache is the innermost interceptor of every incoming RTP stream.
+// pion's interceptors that read incoming packets (receiver reports, NACK
+// generator, TWCC feedback) each take the packet's header from its
+// Attributes, which otherwise costs a new map and a new rtp.Header per
+// packet. This one hands them, for each stream, one Attributes map whose
+// header it parses again in place for every packet, so receiving
+// allocates nothing. The interceptors after it use the header only while
+// they handle the packet, and the stream is read by one goroutine at a
+// time (pion's, then the track's reader), so reusing it is safe.
+type headerCache struct{ interceptor.NoOp }
+
+type headerCacheFactory struct{}
+
+func (headerCacheFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &headerCache{}, nil
+}
+
+// BindRemoteStream implements interceptor.Interceptor.
+func (*headerCache) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	var (
+		attrs interceptor.Attributes
+		hdr   *rtp.Header
+	)
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err != nil || len(a) != 0 {
+			return n, a, err
+		}
+		if hdr == nil {
+			attrs = interceptor.Attributes{}
+			// The first parse stores the header in the map, under
+			// pion's own key; later ones overwrite it in place.
+			if hdr, err = attrs.GetRTPHeader(b[:n]); err != nil {
+				hdr = nil
+				return n, nil, nil
+			}
+			return n, attrs, nil
+		}
+		if _, err := hdr.Unmarshal(b[:n]); err != nil {
+			// A malformed packet: the interceptors after this one
+			// parse it themselves and drop it.
+			return n, nil, nil
+		}
+		return n, attrs, nil
+	})
+}
+
+var _ interceptor.Factory = headerCacheFactory{}

@@ -1,0 +1,254 @@
+// Package udpbatch sends the RTP a worker forwards in batches: one
+// sendmmsg(2) for many packets to many destinations on the worker's one
+// UDP socket, instead of one sendto(2) per packet per subscriber.
+package udpbatch
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Size is the most packets one batch holds, and one sendmmsg sends.
+const Size = 64
+
+// DefaultDelay bounds how long a queued packet waits for the batch to be
+// flushed when nothing flushes it sooner. The worker flushes at the end
+// of each fan-out, so this is a safety net, and long: a timer armed per
+// batch cost more CPU in goroutine wake-ups than the batching saved.
+const DefaultDelay = 10 * time.Millisecond
+
+// maxPacket is the largest packet a batch slot holds; larger ones are
+// sent at once.
+const maxPacket = 1500
+
+// Config configures a Conn.
+type Config struct {
+	// Delay is the longest a packet waits in a batch (DefaultDelay if 0).
+	Delay  time.Duration
+	Logger *slog.Logger
+}
+
+// Conn wraps a UDP socket: RTP packets written to it (RFC 3550 version 2
+// and not an RTCP packet type, RFC 5761 section 4) are copied into a
+// batch, which goes out in one system call when it is full, when Flush
+// is called (at the end of the fan-out of one incoming packet), or at
+// the latest Delay later. Everything else (STUN, DTLS, RTCP) is
+// sent at once, as before. Reads go straight to the socket. It
+// implements net.PacketConn and the netip.AddrPort reads and writes that
+// pion's ICE UDP mux uses when a connection has them.
+//
+// Life cycle: New, then any number of concurrent writes and Flush calls;
+// Stop flushes and stops the flushing goroutine, Close also closes the
+// socket.
+type Conn struct {
+	udp   *net.UDPConn
+	send  sender
+	delay time.Duration
+	log   *slog.Logger
+
+	mu  sync.Mutex // Guards cur.
+	cur *batch
+	// sendMu serializes sends; its holder owns spare.
+	sendMu sync.Mutex
+	spare  *batch
+
+	done   chan struct{}
+	closed atomic.Bool
+	wg     sync.WaitGroup
+
+	batches, packets, errs atomic.Uint64
+}
+
+type batch struct {
+	n     int
+	lens  [Size]int
+	addrs [Size]netip.AddrPort
+	bufs  [Size][maxPacket]byte
+}
+
+// sender sends the first n packets of a batch; it is the platform's
+// batched send.
+type sender interface {
+	sendBatch(b *batch) (sent int, err error)
+}
+
+// New wraps udp; it returns ErrUnsupported where batches cannot be sent.
+func New(udp net.PacketConn, cfg Config) (*Conn, error) {
+	u, ok := udp.(*net.UDPConn)
+	if !ok {
+		return nil, ErrUnsupported
+	}
+	s, err := newSender(u)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Delay <= 0 {
+		cfg.Delay = DefaultDelay
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Conn{udp: u, send: s, delay: cfg.Delay, log: cfg.Logger, cur: &batch{}, spare: &batch{},
+		done: make(chan struct{})}
+	c.wg.Add(1)
+	go c.flushLoop()
+	return c, nil
+}
+
+// isRTP reports whether b is an RTP packet: version 2, and a second
+// octet outside RTCP's packet types 192–223 (RFC 5761 section 4).
+func isRTP(b []byte) bool {
+	return len(b) >= 12 && b[0]>>6 == 2 && (b[1] < 192 || b[1] > 223)
+}
+
+// WriteToAddrPort queues an RTP packet, or sends anything else at once.
+func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if !isRTP(b) || len(b) > maxPacket || c.closed.Load() {
+		return c.udp.WriteToUDPAddrPort(b, addr)
+	}
+	c.mu.Lock()
+	for c.cur.n == Size {
+		// Full, and its writer's flush has not swapped it out yet.
+		c.mu.Unlock()
+		c.Flush()
+		c.mu.Lock()
+	}
+	q := c.cur
+	i := q.n
+	q.lens[i] = copy(q.bufs[i][:], b)
+	q.addrs[i] = addr
+	q.n++
+	full := q.n == Size
+	c.mu.Unlock()
+	if full {
+		c.Flush()
+	}
+	return len(b), nil
+}
+
+// WriteTo implements net.PacketConn.
+func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if a, ok := addr.(*net.UDPAddr); ok {
+		return c.WriteToAddrPort(b, a.AddrPort())
+	}
+	return c.udp.WriteTo(b, addr)
+}
+
+// Flush sends what is queued.
+func (c *Conn) Flush() {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	c.mu.Lock()
+	if c.cur.n == 0 {
+		c.mu.Unlock()
+		return
+	}
+	q := c.cur
+	c.cur, c.spare = c.spare, q
+	c.mu.Unlock()
+	c.batches.Add(1)
+	c.packets.Add(uint64(q.n))
+	for off := 0; off < q.n; {
+		sent, err := c.send.sendBatch(q.shift(off))
+		if err != nil {
+			// The packet at off could not go (an unreachable
+			// destination, say): drop it, as a lost datagram, and go on.
+			if c.errs.Add(1) <= 10 {
+				c.log.Debug("udpbatch: send", "to", q.addrs[off], "err", err)
+			}
+			sent = 1
+		}
+		off += sent
+	}
+	q.n = 0
+}
+
+// shift makes the batch's packets from off on its first ones, in place,
+// and returns it; for the rare partial send.
+func (q *batch) shift(off int) *batch {
+	if off == 0 {
+		return q
+	}
+	n := copy(q.lens[:], q.lens[off:q.n])
+	copy(q.addrs[:], q.addrs[off:q.n])
+	for i := range n {
+		q.bufs[i] = q.bufs[off+i]
+	}
+	q.n = n
+	return q
+}
+
+// flushLoop flushes every Delay what nothing else has flushed.
+func (c *Conn) flushLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		n := c.cur.n
+		c.mu.Unlock()
+		if n > 0 {
+			c.Flush()
+		}
+	}
+}
+
+// Stats are counters of a Conn: batches sent, RTP packets they carried,
+// and packets dropped on a send error.
+type Stats struct {
+	Batches, Packets, Errors uint64
+}
+
+// Stats returns the counters.
+func (c *Conn) Stats() Stats {
+	return Stats{c.batches.Load(), c.packets.Load(), c.errs.Load()}
+}
+
+// ReadFromAddrPort reads from the socket.
+func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return c.udp.ReadFromUDPAddrPort(b)
+}
+
+// ReadFrom implements net.PacketConn.
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) { return c.udp.ReadFrom(b) }
+
+// LocalAddr implements net.PacketConn.
+func (c *Conn) LocalAddr() net.Addr { return c.udp.LocalAddr() }
+
+// SetDeadline implements net.PacketConn.
+func (c *Conn) SetDeadline(t time.Time) error { return c.udp.SetDeadline(t) }
+
+// SetReadDeadline implements net.PacketConn.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.udp.SetReadDeadline(t) }
+
+// SetWriteDeadline implements net.PacketConn.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.udp.SetWriteDeadline(t) }
+
+// Stop flushes what is queued and stops the flushing goroutine; later
+// writes go out one by one. It leaves the socket open and is idempotent.
+func (c *Conn) Stop() {
+	if c.closed.Swap(true) {
+		c.wg.Wait()
+		return
+	}
+	close(c.done)
+	c.wg.Wait()
+	c.Flush()
+}
+
+// Close stops the Conn and closes the socket.
+func (c *Conn) Close() error {
+	c.Stop()
+	return c.udp.Close()
+}
+
+var _ net.PacketConn = (*Conn)(nil)

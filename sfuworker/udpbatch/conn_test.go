@@ -1,0 +1,192 @@
+package udpbatch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+func rtpPacket(seq uint16, size int) []byte {
+	b := make([]byte, size)
+	b[0], b[1] = 0x80, 96
+	binary.BigEndian.PutUint16(b[2:], seq)
+	for i := 12; i < size; i++ {
+		b[i] = byte(seq) + byte(i)
+	}
+	return b
+}
+
+func listen(t *testing.T, network, addr string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenPacket(network, addr)
+	if err != nil {
+		t.Skipf("no %s socket: %v", network, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.UDPConn)
+}
+
+func newConn(t *testing.T, network, addr string, delay time.Duration) *Conn {
+	t.Helper()
+	c, err := New(listen(t, network, addr), Config{Delay: delay})
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// read receives n packets within a deadline.
+func read(t *testing.T, r *net.UDPConn, n int) [][]byte {
+	t.Helper()
+	var got [][]byte
+	buf := make([]byte, 2000)
+	_ = r.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(got) < n {
+		k, _, err := r.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d packets: %v", len(got), n, err)
+		}
+		got = append(got, bytes.Clone(buf[:k]))
+	}
+	return got
+}
+
+// TestBatchesReachEveryDestination: RTP to several destinations, more
+// than one batch of it, arrives whole and in order at each, in fewer
+// system calls than packets; the dual-stack socket sends to IPv4.
+func TestBatchesReachEveryDestination(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp", ":0"}} {
+		t.Run(tc.network, func(t *testing.T) {
+			c := newConn(t, tc.network, tc.addr, time.Hour)
+			var rs []*net.UDPConn
+			var addrs []netip.AddrPort
+			for range 3 {
+				r := listen(t, "udp4", "127.0.0.1:0")
+				rs = append(rs, r)
+				addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
+			}
+			const per = 50
+			for i := range per {
+				for j, a := range addrs {
+					if _, err := c.WriteToAddrPort(rtpPacket(uint16(i*10+j), 200+i), a); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			c.Flush()
+			for j, r := range rs {
+				for i, p := range read(t, r, per) {
+					if want := rtpPacket(uint16(i*10+j), 200+i); !bytes.Equal(p, want) {
+						t.Fatalf("destination %d packet %d: got %x… want %x…", j, i, p[:4], want[:4])
+					}
+				}
+			}
+			if st := c.Stats(); st.Packets != 3*per || st.Batches >= st.Packets || st.Errors != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// TestOnlyRTPWaits: RTCP and STUN go at once; RTP waits for a flush,
+// which the delay brings when nothing else does.
+func TestOnlyRTPWaits(t *testing.T) {
+	c := newConn(t, "udp4", "127.0.0.1:0", time.Hour)
+	r := listen(t, "udp4", "127.0.0.1:0")
+	to := r.LocalAddr().(*net.UDPAddr)
+	rtcp := []byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	stun := []byte{0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	if _, err := c.WriteToAddrPort(rtpPacket(1, 100), to.AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][]byte{rtcp, stun} {
+		if _, err := c.WriteTo(p, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := read(t, r, 2)
+	if !bytes.Equal(got[0], rtcp) || !bytes.Equal(got[1], stun) {
+		t.Fatalf("got %x, %x first", got[0], got[1])
+	}
+	c.Flush()
+	if got := read(t, r, 1); !bytes.Equal(got[0], rtpPacket(1, 100)) {
+		t.Fatalf("got %x", got[0])
+	}
+
+	d := newConn(t, "udp4", "127.0.0.1:0", time.Millisecond)
+	if _, err := d.WriteToAddrPort(rtpPacket(2, 100), to.AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, r, 1); !bytes.Equal(got[0], rtpPacket(2, 100)) {
+		t.Fatalf("got %x", got[0])
+	}
+}
+
+// TestWriteAllocatesNothing: queueing and sending a batch allocate
+// nothing.
+func TestWriteAllocatesNothing(t *testing.T) {
+	c := newConn(t, "udp", ":0", time.Hour)
+	r := listen(t, "udp4", "127.0.0.1:0")
+	to := r.LocalAddr().(*net.UDPAddr).AddrPort()
+	p := rtpPacket(1, 1100)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		buf := make([]byte, 2000)
+		for {
+			if _, _, err := r.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		r.Close()
+		<-drained
+	}()
+	n := testing.AllocsPerRun(200, func() {
+		for range 20 {
+			_, _ = c.WriteToAddrPort(p, to)
+		}
+		c.Flush()
+	})
+	if n != 0 {
+		t.Fatalf("%.1f allocations per batch of 20", n)
+	}
+}
+
+// TestConcurrentWriters: writers racing past full batches lose nothing.
+func TestConcurrentWriters(t *testing.T) {
+	c := newConn(t, "udp4", "127.0.0.1:0", time.Millisecond)
+	r := listen(t, "udp4", "127.0.0.1:0")
+	_ = r.SetReadBuffer(4 << 20)
+	to := r.LocalAddr().(*net.UDPAddr).AddrPort()
+	const writers, per = 8, 100
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				_, _ = c.WriteToAddrPort(rtpPacket(uint16(w*per+i), 100), to)
+			}
+		}()
+	}
+	wg.Wait()
+	c.Flush()
+	seen := map[uint16]bool{}
+	for _, p := range read(t, r, writers*per) {
+		seen[binary.BigEndian.Uint16(p[2:])] = true
+	}
+	if len(seen) != writers*per {
+		t.Fatalf("%d distinct packets of %d", len(seen), writers*per)
+	}
+}
