@@ -19,8 +19,12 @@ const maxChatPrune = 100
 
 // chatExpired reports whether m has outlived store.ChatTTL at now, in
 // whole seconds as DynamoDB's TTL attribute counts.
-func chatExpired(m store.ChatMessage, now time.Time) bool {
-	return m.At.Add(store.ChatTTL).Unix() <= now.Unix()
+func chatExpired(m store.ChatMessage, now time.Time) bool { return chatExpiredAt(m.At, now) }
+
+// chatExpiredAt reports whether a chat message (of a session or a group)
+// sent at at has expired at now.
+func chatExpiredAt(at, now time.Time) bool {
+	return at.Add(store.ChatTTL).Unix() <= now.Unix()
 }
 
 // AddChat keeps a chat message in its room, ordered by At then ID. It
@@ -29,7 +33,7 @@ func chatExpired(m store.ChatMessage, now time.Time) bool {
 func (db *DB) AddChat(ctx context.Context, m store.ChatMessage) error {
 	m.At = m.At.UTC()
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
-		if err := pruneChat(tx, chatRoomPrefix(m.SessionID, m.Room), db.clock.Now()); err != nil {
+		if err := pruneChat(tx, bucketChat, chatRoomPrefix(m.SessionID, m.Room), db.clock.Now()); err != nil {
 			return err
 		}
 		return put(tx, bucketChat, chatKey(m.SessionID, m.Room, m.At, m.ID), m)
@@ -41,17 +45,18 @@ func (db *DB) AddChat(ctx context.Context, m store.ChatMessage) error {
 }
 
 // pruneChat deletes up to maxChatPrune of the oldest messages under
-// prefix that have expired at now.
-func pruneChat(tx *bolt.Tx, prefix []byte, now time.Time) error {
-	b := tx.Bucket(bucketChat)
+// prefix of a chat bucket (session or group chat) that have expired at
+// now, by their time.
+func pruneChat(tx *bolt.Tx, bucket, prefix []byte, now time.Time) error {
+	b := tx.Bucket(bucket)
 	var gone [][]byte
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(gone) < maxChatPrune; k, v = c.Next() {
-		var m store.ChatMessage
-		if err := decode(bucketChat, v, &m); err != nil {
+		var m struct{ At time.Time }
+		if err := decode(bucket, v, &m); err != nil {
 			return err
 		}
-		if !chatExpired(m, now) {
+		if !chatExpiredAt(m.At, now) {
 			break
 		}
 		gone = append(gone, bytes.Clone(k))
@@ -64,41 +69,48 @@ func pruneChat(tx *bolt.Tx, prefix []byte, now time.Time) error {
 	return nil
 }
 
+// newestChat reads the newest limit messages under prefix of a chat
+// bucket that have not expired at now, oldest first.
+func newestChat[T any](tx *bolt.Tx, bucket, prefix []byte, limit int, now time.Time, at func(*T) time.Time) ([]T, error) {
+	out := []T{}
+	c := tx.Bucket(bucket).Cursor()
+	var k, v []byte
+	if end := prefixEnd(prefix); end == nil {
+		k, v = c.Last()
+	} else if k, _ = c.Seek(end); k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+		var m T
+		if err := decode(bucket, v, &m); err != nil {
+			return nil, err
+		}
+		// Older messages expire first: past this one, all have.
+		if chatExpiredAt(at(&m), now) {
+			break
+		}
+		out = append(out, m)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
 // RecentChat returns the newest limit messages of a session's room (nil:
 // the main room) that have not expired, oldest first.
 func (db *DB) RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]store.ChatMessage, error) {
-	out := []store.ChatMessage{}
 	if limit <= 0 {
-		return out, nil
+		return []store.ChatMessage{}, nil
 	}
 	now := db.clock.Now()
-	prefix := chatRoomPrefix(session, room)
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketChat).Cursor()
-		var k, v []byte
-		if end := prefixEnd(prefix); end == nil {
-			k, v = c.Last()
-		} else if k, _ = c.Seek(end); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
-			var m store.ChatMessage
-			if err := decode(bucketChat, v, &m); err != nil {
-				return err
-			}
-			// Older messages expire first: past this one, all have.
-			if chatExpired(m, now) {
-				break
-			}
-			out = append(out, m)
-		}
-		return nil
+	var out []store.ChatMessage
+	err := db.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = newestChat(tx, bucketChat, chatRoomPrefix(session, room), limit, now, func(m *store.ChatMessage) time.Time { return m.At })
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: recent chat of %s room %s: %w", session, roomPart(room), err)
 	}
-	slices.Reverse(out)
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -137,34 +136,14 @@ func cmpString(a, b string) int {
 }
 
 // groupChatExpired reports whether m has outlived store.ChatTTL at now.
-func groupChatExpired(m store.GroupMessage, now time.Time) bool {
-	return m.At.Add(store.ChatTTL).Unix() <= now.Unix()
-}
 
 // AddGroupChat keeps a group's message, deleting the group's oldest
 // expired messages on the way.
 func (db *DB) AddGroupChat(ctx context.Context, m store.GroupMessage) error {
 	m.At = m.At.UTC()
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketGroupChat)
-		prefix := key(string(m.GroupID))
-		var gone [][]byte
-		c := b.Cursor()
-		now := db.clock.Now()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(gone) < maxChatPrune; k, v = c.Next() {
-			var old store.GroupMessage
-			if err := decode(bucketGroupChat, v, &old); err != nil {
-				return err
-			}
-			if !groupChatExpired(old, now) {
-				break
-			}
-			gone = append(gone, bytes.Clone(k))
-		}
-		for _, k := range gone {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		if err := pruneChat(tx, bucketGroupChat, key(string(m.GroupID)), db.clock.Now()); err != nil {
+			return err
 		}
 		return put(tx, bucketGroupChat, groupChatKey(m.GroupID, m.At, m.ID), m)
 	})
@@ -177,38 +156,18 @@ func (db *DB) AddGroupChat(ctx context.Context, m store.GroupMessage) error {
 // RecentGroupChat returns the newest limit messages of a group that have
 // not expired, oldest first.
 func (db *DB) RecentGroupChat(ctx context.Context, group domain.GroupID, limit int) ([]store.GroupMessage, error) {
-	out := []store.GroupMessage{}
 	if limit <= 0 {
-		return out, nil
+		return []store.GroupMessage{}, nil
 	}
 	now := db.clock.Now()
-	prefix := key(string(group))
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketGroupChat).Cursor()
-		var k, v []byte
-		if end := prefixEnd(prefix); end == nil {
-			k, v = c.Last()
-		} else if k, _ = c.Seek(end); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
-			var m store.GroupMessage
-			if err := decode(bucketGroupChat, v, &m); err != nil {
-				return err
-			}
-			if groupChatExpired(m, now) {
-				break
-			}
-			out = append(out, m)
-		}
-		return nil
+	var out []store.GroupMessage
+	err := db.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = newestChat(tx, bucketGroupChat, key(string(group)), limit, now, func(m *store.GroupMessage) time.Time { return m.At })
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: recent chat of group %s: %w", group, err)
 	}
-	slices.Reverse(out)
 	return out, nil
 }
 

@@ -32,7 +32,18 @@ func (d *DB) AddChat(ctx context.Context, m store.ChatMessage) error {
 // the main room) whose ttl has not passed, oldest first: a consistent
 // query of the room's range, newest first, reversed.
 func (d *DB) RecentChat(ctx context.Context, session domain.SessionID, room *int, limit int) ([]store.ChatMessage, error) {
-	out := []store.ChatMessage{}
+	out, err := newestChat(ctx, d, sessionPK(session), chatRoomPrefix(room), limit, chatItem.domain)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: recent chat of %s: %w", session, err)
+	}
+	return out, nil
+}
+
+// newestChat returns the newest limit chat items (of a session or a
+// group) under prefix in partition pk whose ttl has not passed, oldest
+// first: a consistent query of the range, newest first, reversed.
+func newestChat[I, T any](ctx context.Context, d *DB, pk, prefix string, limit int, conv func(I) T) ([]T, error) {
+	out := []T{}
 	if limit <= 0 {
 		return out, nil
 	}
@@ -40,34 +51,33 @@ func (d *DB) RecentChat(ctx context.Context, session domain.SessionID, room *int
 		TableName:              aws.String(d.table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :prefix)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     str(sessionPK(session)),
-			":prefix": str(chatRoomPrefix(room)),
+			":pk":     str(pk),
+			":prefix": str(prefix),
 		},
 		ScanIndexForward: aws.Bool(false),
 		ConsistentRead:   aws.Bool(true),
 		Limit:            pageSize(limit),
 	})
 	// Older messages expire first: past the first expired one, all have.
-	done := false
-	for p.HasMorePages() && !done {
+	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("dynamostore: recent chat of %s: %w", session, err)
+			return nil, err
 		}
 		for _, item := range page.Items {
-			var it chatItem
+			var it I
 			ok, err := d.decode(item, &it)
 			if err != nil {
-				return nil, fmt.Errorf("dynamostore: recent chat of %s: %w", session, err)
+				return nil, err
 			}
 			if !ok {
-				done = true
-				break
+				slices.Reverse(out)
+				return out, nil
 			}
-			out = append(out, it.domain())
+			out = append(out, conv(it))
 			if len(out) == limit {
-				done = true
-				break
+				slices.Reverse(out)
+				return out, nil
 			}
 		}
 	}

@@ -265,48 +265,15 @@ func (d *DB) AddGroupChat(ctx context.Context, m store.GroupMessage) error {
 // RecentGroupChat queries the group's chat range newest first and
 // reverses it.
 func (d *DB) RecentGroupChat(ctx context.Context, group domain.GroupID, limit int) ([]store.GroupMessage, error) {
-	out := []store.GroupMessage{}
-	if limit <= 0 {
-		return out, nil
-	}
-	p := dynamodb.NewQueryPaginator(d.client, &dynamodb.QueryInput{
-		TableName:              aws.String(d.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :prefix)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     str(groupPK(group)),
-			":prefix": str(prefixChat),
-		},
-		ScanIndexForward: aws.Bool(false),
-		ConsistentRead:   aws.Bool(true),
-		Limit:            pageSize(limit),
+	out, err := newestChat(ctx, d, groupPK(group), prefixChat, limit, func(it groupChatItem) store.GroupMessage {
+		return store.GroupMessage{
+			GroupID: domain.GroupID(it.GroupID), ID: it.ID, Kind: it.Kind, UserID: domain.UserID(it.UserID),
+			Name: it.Name, Text: it.Text, SessionID: domain.SessionID(it.SessionID), At: it.At,
+		}
 	})
-	done := false
-	for p.HasMorePages() && !done {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("dynamostore: recent chat of group %s: %w", group, err)
-		}
-		for _, item := range page.Items {
-			var it groupChatItem
-			ok, err := d.decode(item, &it)
-			if err != nil {
-				return nil, fmt.Errorf("dynamostore: recent chat of group %s: %w", group, err)
-			}
-			if !ok {
-				done = true
-				break
-			}
-			out = append(out, store.GroupMessage{
-				GroupID: domain.GroupID(it.GroupID), ID: it.ID, Kind: it.Kind, UserID: domain.UserID(it.UserID),
-				Name: it.Name, Text: it.Text, SessionID: domain.SessionID(it.SessionID), At: it.At,
-			})
-			if len(out) == limit {
-				done = true
-				break
-			}
-		}
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: recent chat of group %s: %w", group, err)
 	}
-	slices.Reverse(out)
 	return out, nil
 }
 
