@@ -17,12 +17,9 @@ import (
 // that a write stays short however long the room was left alone.
 const maxChatPrune = 100
 
-// chatExpired reports whether m has outlived store.ChatTTL at now, in
-// whole seconds as DynamoDB's TTL attribute counts.
-func chatExpired(m store.ChatMessage, now time.Time) bool { return chatExpiredAt(m.At, now) }
-
 // chatExpiredAt reports whether a chat message (of a session or a group)
-// sent at at has expired at now.
+// sent at at has outlived store.ChatTTL at now, in whole seconds as
+// DynamoDB's TTL attribute counts.
 func chatExpiredAt(at, now time.Time) bool {
 	return at.Add(store.ChatTTL).Unix() <= now.Unix()
 }
