@@ -69,6 +69,9 @@ type member struct {
 	queued  bool // An update is on the queue.
 	closed  bool
 	wg      sync.WaitGroup // Publisher RTCP readers.
+	// tw is the congestion state of the connection, shared by the
+	// DownTracks of its subscriptions (TWCC).
+	tw *forward.Transport
 	// udp is set while the connection's selected ICE candidate pair runs
 	// over UDP: its DownTracks are then direct (forward.DownTrack).
 	udp atomic.Bool
@@ -101,6 +104,7 @@ func newMember(w *Worker, r *room, st MemberState) *member {
 		retired:  map[*subscription]struct{}{},
 		attached: map[*subscription]struct{}{},
 		ops:      newOpQueue(),
+		tw:       forward.NewTransport(),
 	}
 	m.ops.push(m.open)
 	return m

@@ -317,6 +317,9 @@ func (w *Worker) Stats() Stats {
 		st.Members += len(r.members)
 		for _, m := range r.members {
 			st.Tracks += len(m.pubs)
+			ts := m.tw.Stats()
+			st.TWCCFeedbacks += ts.Feedbacks
+			st.Overuses += ts.Overuses
 			for _, p := range m.pubs {
 				st.PLIs += p.recv.Stats().PLIs
 			}
@@ -411,6 +414,7 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 				}
 				dt := forward.NewDownTrack(pt.recv, pt.trackID, pt.streamID())
 				dt.SetDirect(s.udp.Load())
+				dt.SetTransport(s.tw)
 				s.subs[pt] = &subscription{pt: pt, dt: dt}
 			}
 		}
