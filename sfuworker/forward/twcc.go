@@ -361,7 +361,13 @@ func (e *delayEstimator) update(now time.Time, lost, got int) bool {
 	}
 	if total := lost + got; total >= 10 && canCut && !cut {
 		if f := float64(lost) / float64(total); f > 0.1 {
-			e.est *= 1 - f/2
+			// Not below what gets through, less the same share: the loss
+			// goes on while the layer switch waits for its keyframe.
+			est := e.est * (1 - f/2)
+			if floor := e.acked * (1 - f/2); est < floor {
+				est = min(e.est, floor)
+			}
+			e.est = est
 			e.lastDecrease = now
 		}
 	}
