@@ -505,7 +505,8 @@ func (d *DownTrack) write(it item) bool {
 	h.Extensions = h.Extensions[:0]
 	if id := uint8(d.levelExt.Load()); id != 0 && d.recv.cfg.AudioLevelExt != 0 {
 		// The audio level goes on (RFC 6464), under the subscriber's id,
-		// so that it can show who speaks; no other extension does.
+		// so that it can show who speaks; the only other extension is the
+		// connection's transport-wide sequence number, below.
 		if lv := p.hdr.GetExtension(d.recv.cfg.AudioLevelExt); len(lv) == 1 {
 			_ = h.SetExtension(id, lv)
 		}
