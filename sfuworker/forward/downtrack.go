@@ -42,11 +42,11 @@ func nominalRate(i int) int64 {
 	return 1_500_000
 }
 
-// RTCPSource is where a DownTrack reads its subscriber's RTCP;
-// *webrtc.RTPSender satisfies it. Reading it also drives pion's
-// interceptors (receiver reports, TWCC).
+// RTCPSource is where a DownTrack reads its subscriber's RTCP, a
+// compound packet per Read; *webrtc.RTPSender satisfies it. Reading it
+// also drives pion's interceptors.
 type RTCPSource interface {
-	ReadRTCP() ([]rtcp.Packet, interceptor.Attributes, error)
+	Read(b []byte) (int, interceptor.Attributes, error)
 }
 
 type item struct {
@@ -708,8 +708,28 @@ func (d *DownTrack) ReadRTCP(src RTCPSource) {
 	go func() {
 		defer d.wg.Done()
 		errs := 0
+		// One buffer and one parsed feedback for the reader's life, where
+		// pion's ReadRTCP would allocate a buffer per read. TWCC feedback
+		// goes to the connection's Transport without pion's parser, which
+		// allocates per packet reported; the rest is parsed as before.
+		buf := make([]byte, 1500)
+		var fb TWCCFeedback
+		apply := func(fb *TWCCFeedback) {
+			if t := d.tw.Load(); t != nil {
+				t.OnFeedback(fb)
+			}
+		}
 		for {
-			pkts, _, err := src.ReadRTCP()
+			n, _, err := src.Read(buf)
+			if err == nil {
+				if n = StripTWCC(buf[:n], &fb, apply); n == 0 {
+					continue
+				}
+			}
+			var pkts []rtcp.Packet
+			if err == nil {
+				pkts, err = rtcp.Unmarshal(buf[:n])
+			}
 			if err != nil {
 				if errs++; d.closed.Load() || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errs > 100 {
 					return
@@ -742,7 +762,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.TransportLayerCC:
 			if t := d.tw.Load(); t != nil {
-				t.OnFeedback(p)
+				t.OnFeedbackRTCP(p)
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			if p.Bitrate > 0 {

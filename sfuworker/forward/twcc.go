@@ -125,49 +125,133 @@ func (t *Transport) share() int64 {
 	return e / int64(max(t.videos.Load(), 1))
 }
 
-// OnFeedback applies a TWCC feedback packet from the subscriber.
-func (t *Transport) OnFeedback(fb *rtcp.TransportLayerCC) { t.onFeedback(fb, time.Now()) }
+// TWCCFeedback is one parsed transport-wide congestion control feedback
+// packet (draft-holmer-rmcat-transport-wide-cc-extensions-01 section
+// 3.1): the arrival time in µs on the receiver's clock, or TWCCLost, of
+// each packet from Base on. A parser reuses it from packet to packet.
+type TWCCFeedback struct {
+	MediaSSRC uint32
+	Base      uint16
+	Arrivals  []int64
+}
 
-func (t *Transport) onFeedback(fb *rtcp.TransportLayerCC, now time.Time) {
+// TWCCLost marks a packet the feedback reports not received.
+const TWCCLost = math.MinInt64
+
+// ParseTWCC parses one RTCP packet, b, if it is a TWCC feedback (RTPFB,
+// FMT 15) into fb, reusing fb's storage; it reports whether it was one
+// and well formed. It does not allocate once fb has held a feedback as
+// long.
+func ParseTWCC(b []byte, fb *TWCCFeedback) bool {
+	if len(b) < 20 || b[0]>>6 != 2 || b[1] != 205 || b[0]&0x1f != 15 {
+		return false
+	}
+	fb.MediaSSRC = uint32(b[8])<<24 | uint32(b[9])<<16 | uint32(b[10])<<8 | uint32(b[11])
+	fb.Base = uint16(b[12])<<8 | uint16(b[13])
+	count := int(uint16(b[14])<<8 | uint16(b[15]))
+	ref := int64(uint32(b[16])<<16|uint32(b[17])<<8|uint32(b[18])) * 64_000
+	fb.Arrivals = fb.Arrivals[:0]
+	// Status symbols first, in Arrivals: 0 not received, 1 small delta,
+	// 2 large delta.
+	pos := 20
+	for len(fb.Arrivals) < count {
+		if pos+2 > len(b) {
+			return false
+		}
+		c := uint16(b[pos])<<8 | uint16(b[pos+1])
+		pos += 2
+		switch {
+		case c&0x8000 == 0: // Run length chunk.
+			sym, run := int64(c>>13&3), int(c&0x1fff)
+			for range min(run, count-len(fb.Arrivals)) {
+				fb.Arrivals = append(fb.Arrivals, sym)
+			}
+		case c&0x4000 == 0: // Status vector, 14 one-bit symbols.
+			for i := 13; i >= 0 && len(fb.Arrivals) < count; i-- {
+				fb.Arrivals = append(fb.Arrivals, int64(c>>i&1))
+			}
+		default: // Status vector, 7 two-bit symbols.
+			for i := 12; i >= 0 && len(fb.Arrivals) < count; i -= 2 {
+				fb.Arrivals = append(fb.Arrivals, int64(c>>i&3))
+			}
+		}
+	}
+	arr := ref
+	for i, sym := range fb.Arrivals {
+		switch sym {
+		case 1:
+			if pos+1 > len(b) {
+				return false
+			}
+			arr += int64(b[pos]) * 250
+			pos++
+		case 2:
+			if pos+2 > len(b) {
+				return false
+			}
+			arr += int64(int16(uint16(b[pos])<<8|uint16(b[pos+1]))) * 250
+			pos += 2
+		default:
+			fb.Arrivals[i] = TWCCLost
+			continue
+		}
+		fb.Arrivals[i] = arr
+	}
+	return true
+}
+
+// StripTWCC hands the TWCC feedback packets of a compound RTCP packet b
+// (RFC 3550 section 6.1) to apply, parsed into fb, removes them from b,
+// and returns the length left. It does not allocate.
+func StripTWCC(b []byte, fb *TWCCFeedback, apply func(*TWCCFeedback)) int {
+	n := len(b)
+	for pos := 0; pos+4 <= n; {
+		l := (int(b[pos+2])<<8 | int(b[pos+3]) + 1) * 4
+		if pos+l > n {
+			break // Malformed: left to pion, which drops it.
+		}
+		if !ParseTWCC(b[pos:pos+l], fb) {
+			pos += l
+			continue
+		}
+		apply(fb)
+		copy(b[pos:], b[pos+l:n])
+		n -= l
+	}
+	return n
+}
+
+// OnFeedbackRTCP applies a TWCC feedback packet that pion has parsed
+// already (the worker parses them itself, before pion, to spare the
+// allocations: see OnFeedback).
+func (t *Transport) OnFeedbackRTCP(p *rtcp.TransportLayerCC) {
+	b, err := p.Marshal()
+	if err != nil {
+		return
+	}
+	var fb TWCCFeedback
+	if ParseTWCC(b, &fb) {
+		t.OnFeedback(&fb)
+	}
+}
+
+// OnFeedback applies a TWCC feedback from the subscriber. It may be
+// called from any goroutine; it takes the Transport's lock.
+func (t *Transport) OnFeedback(fb *TWCCFeedback) { t.onFeedback(fb, time.Now()) }
+
+func (t *Transport) onFeedback(fb *TWCCFeedback, now time.Time) {
 	t.feedbacks.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	arrival := int64(fb.ReferenceTime) * 64_000 // µs, the receiver's clock.
-	seq := fb.BaseSequenceNumber
-	left := int(fb.PacketStatusCount)
-	deltas := fb.RecvDeltas
 	lost, got := 0, 0
-	status := func(sym uint16) {
-		if left <= 0 {
-			return
-		}
-		left--
-		s := seq
-		seq++
-		if sym != rtcp.TypeTCCPacketReceivedSmallDelta && sym != rtcp.TypeTCCPacketReceivedLargeDelta {
+	for i, arr := range fb.Arrivals {
+		if arr == TWCCLost {
 			lost++
-			return
+			continue
 		}
-		if len(deltas) == 0 {
-			return
-		}
-		arrival += deltas[0].Delta
-		deltas = deltas[1:]
 		got++
-		if send, size, ok := t.lookup(s); ok {
-			t.bwe.packet(send, arrival, size)
-		}
-	}
-	for _, c := range fb.PacketChunks {
-		switch c := c.(type) {
-		case *rtcp.RunLengthChunk:
-			for range c.RunLength {
-				status(c.PacketStatusSymbol)
-			}
-		case *rtcp.StatusVectorChunk:
-			for _, sym := range c.SymbolList {
-				status(sym)
-			}
+		if send, size, ok := t.lookup(fb.Base + uint16(i)); ok {
+			t.bwe.packet(send, arr, size)
 		}
 	}
 	if t.bwe.update(now, lost, got) {

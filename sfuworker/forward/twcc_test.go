@@ -43,6 +43,7 @@ type link struct {
 	lastArr  int64     // µs, when the bottleneck last delivered.
 	pending  []pendingPkt
 	lastFeed time.Time
+	fb       TWCCFeedback
 }
 
 type pendingPkt struct {
@@ -76,8 +77,9 @@ func (l *link) run(d time.Duration, rate, capacity int64) {
 	}
 }
 
-// feedback builds one TWCC feedback packet of the pending packets that
-// have arrived by now (the feedback's own trip is not simulated).
+// feedback sends one TWCC feedback packet of the pending packets that
+// have arrived by now (the feedback's own trip is not simulated), through
+// pion's marshalling and the worker's parser.
 func (l *link) feedback() {
 	nowUS := (l.clock.UnixNano() - l.tw.epoch) / 1000
 	n := 0
@@ -87,26 +89,30 @@ func (l *link) feedback() {
 	if n == 0 {
 		return
 	}
-	fb := &rtcp.TransportLayerCC{BaseSequenceNumber: l.pending[0].seq, PacketStatusCount: uint16(n)}
+	fb := &rtcp.TransportLayerCC{MediaSSRC: 9, BaseSequenceNumber: l.pending[0].seq, PacketStatusCount: uint16(n)}
 	var ref, prev int64
-	for i, p := range l.pending[:n] {
+	for _, p := range l.pending[:n] {
 		sym := uint16(rtcp.TypeTCCPacketReceivedLargeDelta)
 		if p.arr == 0 {
 			sym = rtcp.TypeTCCPacketNotReceived
 		} else {
-			if ref == 0 {
+			if prev == 0 {
 				ref = p.arr / 64_000
 				prev = ref * 64_000
 			}
-			fb.RecvDeltas = append(fb.RecvDeltas, &rtcp.RecvDelta{Type: sym, Delta: p.arr - prev})
-			prev = p.arr
+			d := (p.arr - prev) / 250 * 250
+			fb.RecvDeltas = append(fb.RecvDeltas, &rtcp.RecvDelta{Type: sym, Delta: d})
+			prev += d
 		}
-		_ = i
 		fb.PacketChunks = append(fb.PacketChunks, &rtcp.RunLengthChunk{PacketStatusSymbol: sym, RunLength: 1})
 	}
 	fb.ReferenceTime = uint32(ref)
 	l.pending = l.pending[n:]
-	l.tw.onFeedback(fb, l.clock)
+	b := marshalTWCC(fb)
+	if !ParseTWCC(b, &l.fb) {
+		panic("feedback not parsed")
+	}
+	l.tw.onFeedback(&l.fb, l.clock)
 }
 
 // TestDelayEstimatorFollowsBottleneck: sending above a bottleneck's
@@ -148,4 +154,84 @@ func TestSlope(t *testing.T) {
 	if s := slope([]float64{1, 1}, []float64{0, 5}); s != 0 {
 		t.Fatalf("slope %v of a vertical line, want 0", s)
 	}
+}
+
+// TestParseTWCCMatchesPion: the worker's parser reads what pion writes,
+// in all three chunk kinds, and allocates nothing once warm.
+func TestParseTWCCMatchesPion(t *testing.T) {
+	fb := &rtcp.TransportLayerCC{
+		MediaSSRC: 0xdeadbeef, BaseSequenceNumber: 65530, PacketStatusCount: 12, ReferenceTime: 100,
+		PacketChunks: []rtcp.PacketStatusChunk{
+			&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 3},
+			&rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit, SymbolList: []uint16{0, 2, 1, 0, 1, 2, 1}},
+			&rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeOneBit, SymbolList: []uint16{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		},
+		RecvDeltas: []*rtcp.RecvDelta{
+			{Type: 1, Delta: 250}, {Type: 1, Delta: 500}, {Type: 1, Delta: 0},
+			{Type: 2, Delta: -1000}, {Type: 1, Delta: 63750}, {Type: 1, Delta: 250}, {Type: 2, Delta: 100000}, {Type: 1, Delta: 750},
+			{Type: 1, Delta: 1000},
+		},
+	}
+	b := marshalTWCC(fb)
+	var got TWCCFeedback
+	if !ParseTWCC(b, &got) {
+		t.Fatal("not parsed")
+	}
+	if got.MediaSSRC != 0xdeadbeef || got.Base != 65530 || len(got.Arrivals) != 12 {
+		t.Fatalf("parsed %+v", got)
+	}
+	want := []int64{}
+	arr := int64(100 * 64_000)
+	d := 0
+	syms := []int{1, 1, 1, 0, 2, 1, 0, 1, 2, 1, 1, 0}
+	for _, s := range syms {
+		if s == 0 {
+			want = append(want, TWCCLost)
+			continue
+		}
+		arr += fb.RecvDeltas[d].Delta
+		d++
+		want = append(want, arr)
+	}
+	for i := range want {
+		if got.Arrivals[i] != want[i] {
+			t.Fatalf("arrival %d: %d, want %d (all %v)", i, got.Arrivals[i], want[i], got.Arrivals)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ParseTWCC(b, &got) }); n != 0 {
+		t.Fatalf("%.1f allocations per parse", n)
+	}
+	// Header 20, 3 chunks, 7 small and 2 large deltas; padding after.
+	for i := range 20 + 3*2 + 7 + 2*2 {
+		if ParseTWCC(b[:i], &got) {
+			t.Fatalf("a truncated packet (%d of %d bytes) parsed", i, len(b))
+		}
+	}
+}
+
+func FuzzParseTWCC(f *testing.F) {
+	fb := &rtcp.TransportLayerCC{MediaSSRC: 1, BaseSequenceNumber: 1, PacketStatusCount: 2,
+		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: 1, RunLength: 2}},
+		RecvDeltas:   []*rtcp.RecvDelta{{Type: 1, Delta: 250}, {Type: 1, Delta: 500}}}
+	f.Add(marshalTWCC(fb))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fb TWCCFeedback
+		if ParseTWCC(b, &fb) && len(fb.Arrivals) != int(uint16(b[14])<<8|uint16(b[15])) {
+			t.Fatalf("%d arrivals for a count of %d", len(fb.Arrivals), uint16(b[14])<<8|uint16(b[15]))
+		}
+	})
+}
+
+// marshalTWCC is pion's marshalling with the header pion's TWCC
+// interceptor sets.
+func marshalTWCC(fb *rtcp.TransportLayerCC) []byte {
+	b, err := fb.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	b[0] = b[0]&0xe0 | rtcp.FormatTCC
+	b[1] = byte(rtcp.TypeTransportSpecificFeedback)
+	l := len(b)/4 - 1
+	b[2], b[3] = byte(l>>8), byte(l)
+	return b
 }

@@ -94,6 +94,9 @@ type member struct {
 	failures int
 	retryAt  time.Time
 	notice   publishing // The last media.publishing sent.
+	// routed are the SSRCs of the member's senders in the worker's TWCC
+	// routes.
+	routed map[uint32]struct{}
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
@@ -105,6 +108,7 @@ func newMember(w *Worker, r *room, st MemberState) *member {
 		attached: map[*subscription]struct{}{},
 		ops:      newOpQueue(),
 		tw:       forward.NewTransport(),
+		routed:   map[uint32]struct{}{},
 	}
 	m.ops.push(m.open)
 	return m
@@ -361,6 +365,9 @@ func (m *member) close() ([]*pubTrack, []*subscription) {
 	}
 	if m.pc != nil {
 		_ = m.pc.Close()
+	}
+	for ssrc := range m.routed {
+		m.w.twcc.remove(ssrc, m.tw)
 	}
 	m.w.mu.Lock()
 	pubs := make([]*pubTrack, 0, len(m.pubs))

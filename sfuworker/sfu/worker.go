@@ -54,6 +54,9 @@ type Worker struct {
 	batch *udpbatch.Conn
 	flush func()
 
+	// twcc routes subscribers' TWCC feedback to their connections.
+	twcc *twccRoutes
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -88,7 +91,8 @@ func New(cfg Config) (*Worker, error) {
 	if batch != nil {
 		apiCfg.UDP = batch
 	}
-	api, err := newAPI(apiCfg)
+	routes := newTWCCRoutes()
+	api, err := newAPI(apiCfg, routes)
 	if err != nil {
 		if batch != nil {
 			batch.Stop()
@@ -109,7 +113,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.OfferBackoff = DefaultOfferBackoff
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}),
-		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch}
+		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch, twcc: routes}
 	if batch != nil {
 		w.flush = batch.Flush
 	}
