@@ -235,3 +235,50 @@ func marshalTWCC(fb *rtcp.TransportLayerCC) []byte {
 	b[2], b[3] = byte(l>>8), byte(l)
 	return b
 }
+
+// TestLayerChoiceHysteresis: the TWCC estimate moves a subscriber down at
+// once, and back up only with a margin and after a hold.
+func TestLayerChoiceHysteresis(t *testing.T) {
+	f := newFixture(t, []string{"q", "h", "f"}, 1)
+	d := f.dts[0]
+	// Nominal layer rates: 0.15, 0.5 and 1.5 Mbit/s.
+	set := func(bps int64) {
+		f.tw.estimate.Store(bps)
+		d.kick()
+	}
+	until := func(msg string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: target layer %d, estimate %d", msg, d.TargetLayer(), d.Estimate())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	stays := func(msg string, dur time.Duration, cond func() bool) {
+		t.Helper()
+		for end := time.Now().Add(dur); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			if !cond() {
+				t.Fatalf("%s: target layer %d, estimate %d", msg, d.TargetLayer(), d.Estimate())
+			}
+		}
+	}
+	onLayer := func(l int) func() bool { return func() bool { return d.TargetLayer() == l } }
+	set(3_000_000)
+	until("top layer at 3 Mbit/s", onLayer(2))
+	set(1_000_000)
+	until("down at once at 1 Mbit/s", onLayer(1))
+	// 1.8 Mbit/s carries the top layer at 90 % but not at the 75 % an up
+	// move needs: no move up, hold or not.
+	set(1_800_000)
+	stays("up at 1.8 Mbit/s", upHold+time.Second, onLayer(1))
+	set(2_100_000)
+	until("up once the estimate carries the top layer with the margin", onLayer(2))
+	// Down again soon after moving up: the hold doubles, and 2.1 Mbit/s
+	// does not move it up within it.
+	set(1_000_000)
+	until("down at once at 1 Mbit/s", onLayer(1))
+	set(2_100_000)
+	stays("up within the hold", time.Second, onLayer(1))
+}
