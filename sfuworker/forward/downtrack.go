@@ -42,11 +42,11 @@ func nominalRate(i int) int64 {
 	return 1_500_000
 }
 
-// RTCPSource is where a DownTrack reads its subscriber's RTCP;
-// *webrtc.RTPSender satisfies it. Reading it also drives pion's
-// interceptors (receiver reports, TWCC).
+// RTCPSource is where a DownTrack reads its subscriber's RTCP, a
+// compound packet per Read; *webrtc.RTPSender satisfies it. Reading it
+// also drives pion's interceptors.
 type RTCPSource interface {
-	ReadRTCP() ([]rtcp.Packet, interceptor.Attributes, error)
+	Read(b []byte) (int, interceptor.Attributes, error)
 }
 
 type item struct {
@@ -114,6 +114,20 @@ type DownTrack struct {
 	// levelExt is the subscriber's id of the RFC 6464 audio level header
 	// extension, 0 while it has not negotiated it.
 	levelExt atomic.Uint32
+	// twccExt is the subscriber's id of the transport-wide sequence number
+	// header extension, 0 while it has not negotiated it; tw numbers the
+	// packets of the subscriber's connection and estimates its bandwidth.
+	twccExt atomic.Uint32
+	tw      atomic.Pointer[Transport]
+	// twccBuf and rtxTwcc hold the transport-wide sequence number of the
+	// packet being written and of the retransmission being written.
+	twccBuf, rtxTwcc [2]byte
+
+	// Layer choice hysteresis, owned by the writer goroutine: a layer up
+	// is tried no earlier than upAt; upHold doubles when an up switch is
+	// followed by congestion within upTrial, and resets otherwise.
+	upAt, lastUp time.Time
+	upHold       time.Duration
 
 	// wmu guards the rewriting state below: the writer goroutine and, for
 	// a direct DownTrack, the readers of the Receiver's layers take it.
@@ -154,6 +168,7 @@ func NewDownTrack(r *Receiver, id, streamID string) *DownTrack {
 		d.sent = &sentMap{}
 	}
 	d.hdr.Extensions = make([]rtp.Extension, 0, 4)
+	d.rtxHdr.Extensions = make([]rtp.Extension, 0, 2)
 	d.cur.Store(-1)
 	d.estimate.Store(initialEstimate)
 	d.target.Store(int32(d.chooseLayer()))
@@ -198,13 +213,30 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 // negotiated, with ids the negotiation then changes). Until then no
 // header extension is forwarded.
 func (d *DownTrack) SetHeaderExtensions(exts []webrtc.RTPHeaderExtensionParameter) {
-	var id uint32
+	var id, tw uint32
 	for _, e := range exts {
-		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
+		if e.ID <= 0 || e.ID >= 15 {
+			continue
+		}
+		switch e.URI {
+		case sdp.AudioLevelURI:
 			id = uint32(e.ID)
+		case sdp.TransportCCURI:
+			tw = uint32(e.ID)
 		}
 	}
 	d.levelExt.Store(id)
+	d.twccExt.Store(tw)
+}
+
+// SetTransport makes the DownTrack number its packets on t, the
+// congestion state of its subscriber's connection, and choose its layer
+// from t's estimate once TWCC feedback arrives. Call it once, before the
+// DownTrack is subscribed.
+func (d *DownTrack) SetTransport(t *Transport) {
+	if d.tw.Swap(t) == nil && t != nil && d.video {
+		t.videos.Add(1)
+	}
 }
 
 // Bound reports whether a connection has bound the track (pion calls Bind
@@ -269,10 +301,17 @@ func (d *DownTrack) Layer() int { return int(d.cur.Load()) }
 // TargetLayer is the layer the DownTrack switches to at its next keyframe.
 func (d *DownTrack) TargetLayer() int { return int(d.target.Load()) }
 
-// Estimate is the subscriber's bandwidth estimate in bit/s.
+// Estimate is the subscriber's bandwidth estimate for this track in
+// bit/s: forced, else its share of its connection's TWCC estimate once
+// the subscriber sends TWCC feedback, else the loss-based and REMB one.
 func (d *DownTrack) Estimate() int64 {
 	if f := d.forced.Load(); f > 0 {
 		return f
+	}
+	if t := d.tw.Load(); t != nil {
+		if e := t.share(); e > 0 {
+			return e
+		}
 	}
 	return d.estimate.Load()
 }
@@ -466,9 +505,17 @@ func (d *DownTrack) write(it item) bool {
 	h.Extensions = h.Extensions[:0]
 	if id := uint8(d.levelExt.Load()); id != 0 && d.recv.cfg.AudioLevelExt != 0 {
 		// The audio level goes on (RFC 6464), under the subscriber's id,
-		// so that it can show who speaks; no other extension does.
+		// so that it can show who speaks; the only other extension is the
+		// connection's transport-wide sequence number, below.
 		if lv := p.hdr.GetExtension(d.recv.cfg.AudioLevelExt); len(lv) == 1 {
 			_ = h.SetExtension(id, lv)
+		}
+	}
+	if id := uint8(d.twccExt.Load()); id != 0 {
+		if t := d.tw.Load(); t != nil {
+			s := t.next(now, len(p.payload)+wireOverhead)
+			d.twccBuf[0], d.twccBuf[1] = byte(s>>8), byte(s)
+			_ = h.SetExtension(id, d.twccBuf[:])
 		}
 	}
 	// pion's writer returns 0 and no error for a packet it drops because
@@ -565,24 +612,59 @@ func (d *DownTrack) startFromCache() bool {
 	return true
 }
 
+// Layer choice hysteresis: an estimate must carry a higher layer with a
+// margin (upFit) and no earlier than upHold after a switch down; an up
+// switch followed within upTrial by a switch down doubles upHold (up to
+// maxUpHold), so that a subscriber at its limit does not swing between
+// layers. A switch down happens at once.
+const (
+	downFit   = 0.9
+	upFit     = 0.75
+	upHold    = 3 * time.Second
+	maxUpHold = 24 * time.Second
+	upTrial   = 10 * time.Second
+)
+
+// wireOverhead approximates the bytes a packet takes on the wire beyond
+// its payload: RTP header and extensions, SRTP tag, UDP and IP headers.
+const wireOverhead = 12 + 12 + 16 + 8 + 20
+
 // evaluate picks the simulcast layer the estimate carries; a change is
-// applied at the next keyframe of that layer, which is requested.
+// applied at the next keyframe of that layer, which is requested. It runs
+// on the writer goroutine (and in NewDownTrack, before it starts).
 func (d *DownTrack) evaluate() {
 	want := int32(d.chooseLayer())
 	if want < 0 {
 		return
 	}
-	if d.target.Swap(want) != want || (d.cur.Load() != want) {
-		if d.cur.Load() != want {
-			d.recv.RequestKeyframe(int(want))
+	prev := d.target.Swap(want)
+	if d.forced.Load() == 0 && prev >= 0 && want != prev {
+		now := time.Now()
+		if want < prev {
+			if d.upHold == 0 || now.Sub(d.lastUp) > upTrial {
+				d.upHold = upHold
+			} else {
+				d.upHold = min(2*d.upHold, maxUpHold)
+			}
+			d.upAt = now.Add(d.upHold)
+		} else {
+			d.lastUp = now
 		}
+	}
+	if d.cur.Load() != want {
+		d.recv.RequestKeyframe(int(want))
 	}
 }
 
-// chooseLayer is the highest existing layer whose rate fits in 90 % of
-// the estimate, else the lowest existing layer.
+// chooseLayer is the highest existing layer whose rate fits in the
+// estimate (90 % of it for the layer wanted now and those below, 75 %
+// for a layer above, and only once upAt has passed, unless the estimate
+// is forced), else the lowest existing layer.
 func (d *DownTrack) chooseLayer() int {
-	est := d.Estimate() * 9 / 10
+	estimate := float64(d.Estimate())
+	forced := d.forced.Load() > 0
+	cur := int(d.target.Load())
+	upOK := forced || time.Now().After(d.upAt)
 	have := d.recv.Layers()
 	lowest, best := -1, -1
 	for i := 0; i < MaxLayers; i++ {
@@ -596,7 +678,14 @@ func (d *DownTrack) chooseLayer() int {
 		if rate == 0 {
 			rate = nominalRate(i)
 		}
-		if rate <= est {
+		fit := downFit
+		if i > cur && !forced {
+			if !upOK {
+				continue
+			}
+			fit = upFit
+		}
+		if float64(rate) <= fit*estimate {
 			best = i
 		}
 	}
@@ -619,8 +708,28 @@ func (d *DownTrack) ReadRTCP(src RTCPSource) {
 	go func() {
 		defer d.wg.Done()
 		errs := 0
+		// One buffer and one parsed feedback for the reader's life, where
+		// pion's ReadRTCP would allocate a buffer per read. TWCC feedback
+		// goes to the connection's Transport without pion's parser, which
+		// allocates per packet reported; the rest is parsed as before.
+		buf := make([]byte, 1500)
+		var fb TWCCFeedback
+		apply := func(fb *TWCCFeedback) {
+			if t := d.tw.Load(); t != nil {
+				t.OnFeedback(fb)
+			}
+		}
 		for {
-			pkts, _, err := src.ReadRTCP()
+			n, _, err := src.Read(buf)
+			if err == nil {
+				if n = StripTWCC(buf[:n], &fb, apply); n == 0 {
+					continue
+				}
+			}
+			var pkts []rtcp.Packet
+			if err == nil {
+				pkts, err = rtcp.Unmarshal(buf[:n])
+			}
 			if err != nil {
 				if errs++; d.closed.Load() || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errs > 100 {
 					return
@@ -650,6 +759,10 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		case *rtcp.ReceiverReport:
 			for _, rep := range p.Reports {
 				d.onLoss(rep.FractionLost)
+			}
+		case *rtcp.TransportLayerCC:
+			if t := d.tw.Load(); t != nil {
+				t.OnFeedbackRTCP(p)
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			if p.Bitrate > 0 {
@@ -686,6 +799,16 @@ func (d *DownTrack) retransmit(seq uint16) bool {
 	h.SequenceNumber = seq
 	h.Timestamp = p.hdr.Timestamp + tsOff
 	h.SSRC = b.ssrc
+	h.Extension = false
+	h.ExtensionProfile = 0
+	h.Extensions = h.Extensions[:0]
+	if id := uint8(d.twccExt.Load()); id != 0 {
+		if t := d.tw.Load(); t != nil {
+			s := t.next(time.Now().UnixNano(), len(p.payload)+wireOverhead)
+			d.rtxTwcc[0], d.rtxTwcc[1] = byte(s>>8), byte(s)
+			_ = h.SetExtension(id, d.rtxTwcc[:])
+		}
+	}
 	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
 		d.resent.Add(1)
 	}
@@ -718,6 +841,9 @@ func (d *DownTrack) Close() {
 		return
 	}
 	d.recv.Unsubscribe(d)
+	if t := d.tw.Load(); t != nil && d.video {
+		t.videos.Add(-1)
+	}
 	close(d.done)
 	d.wg.Wait()
 }

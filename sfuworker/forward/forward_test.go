@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -35,13 +36,20 @@ type countWriter struct {
 	n       atomic.Int64
 	lastSeq atomic.Uint32
 	gaps    atomic.Int64
+	twcc    atomic.Int64 // Packets with a transport-wide sequence number.
 }
+
+// testTWCCExt is the transport-wide sequence number's extension id.
+const testTWCCExt = 5
 
 func (c *countWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if n := c.n.Add(1); n > 1 && uint16(c.lastSeq.Load())+1 != h.SequenceNumber {
 		c.gaps.Add(1)
 	}
 	c.lastSeq.Store(uint32(h.SequenceNumber))
+	if tw := h.GetExtension(testTWCCExt); len(tw) == 2 {
+		c.twcc.Add(1)
+	}
 	return h.MarshalSize() + len(payload), nil
 }
 func (c *countWriter) Write(b []byte) (int, error) { return len(b), nil }
@@ -72,6 +80,7 @@ func vp8Packet(seq uint16, ts uint32, key bool, layer byte) []byte {
 }
 
 type fixture struct {
+	tw   *Transport
 	r    *Receiver
 	done chan struct{}
 	dts  []*DownTrack
@@ -86,8 +95,11 @@ func newFixture(tb testing.TB, layers []string, subs int) *fixture {
 			tb.Fatal(err)
 		}
 	}
+	f.tw = NewTransport()
 	for i := 0; i < subs; i++ {
 		d := NewDownTrack(f.r, "v", "s")
+		d.SetTransport(f.tw)
+		d.SetHeaderExtensions([]webrtc.RTPHeaderExtensionParameter{{URI: sdp.TransportCCURI, ID: testTWCCExt}})
 		w := &countWriter{}
 		if _, err := d.Bind(stubContext{w}); err != nil {
 			tb.Fatal(err)

@@ -127,6 +127,11 @@ type Stats struct {
 	// Estimates are the bandwidth estimates (bit/s) of the subscribers'
 	// tracks that have one.
 	Estimates []int64
+	// TWCCFeedbacks counts the TWCC feedback packets subscribers sent,
+	// Overuses the times the delay-based estimator found a subscriber's
+	// link congested and cut its estimate.
+	TWCCFeedbacks uint64
+	Overuses      uint64
 }
 
 // The Worker's methods (worker.go):

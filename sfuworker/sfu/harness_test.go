@@ -178,6 +178,11 @@ type clientOpts struct {
 	// screen adds a second video track, the screen share (track id
 	// ScreenTrackID), on its own transceiver.
 	screen bool
+	// layerBytes, when set, are the payload sizes of the simulcast
+	// layers' packets (100, 200, 300 otherwise; 100 packets/s each).
+	layerBytes [3]int
+	// shape, when not nil, limits the rate the client receives RTP at.
+	shape *shaper
 }
 
 // client is a pion peer standing for a browser. out carries its
@@ -289,6 +294,10 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 	ir := &interceptor.Registry{}
 	if o.dropSeqs != nil {
 		ir.Add(&dropFactory{drop: o.dropSeqs})
+	}
+	if o.shape != nil {
+		// Innermost, so that TWCC feedback sees the shaped arrivals.
+		ir.Add(o.shape)
 	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
@@ -694,7 +703,11 @@ func (c *client) send(bench bool) {
 	var seq [3]uint16
 	var aseq uint16
 	var ts uint32
-	payload := make([]byte, 3*size)
+	sizes := [3]int{size, 2 * size, 3 * size}
+	if c.opts.layerBytes[0] > 0 {
+		sizes = c.opts.layerBytes
+	}
+	payload := make([]byte, max(sizes[0], sizes[1], sizes[2]))
 	for i := 0; ; i++ {
 		select {
 		case <-c.done:
@@ -724,7 +737,7 @@ func (c *client) send(bench bool) {
 			}
 			payload[2] = byte(l)
 			seq[l]++
-			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:size*(l+1)]})
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:sizes[min(l, 2)]]})
 		}
 		if audio != nil && i%audioEvery == 0 {
 			aseq++
@@ -940,4 +953,53 @@ func (l *levelTrack) writeLevel(p *rtp.Packet, level uint8) error {
 		_ = p.Header.SetExtension(id, []byte{v})
 	}
 	return l.WriteRTP(p)
+}
+
+// shaper is a bottleneck on a client's receive path: RTP packets (all
+// streams) leave it in arrival order at most at rate bit/s, queued up to
+// maxQueue and dropped beyond; rate 0 lets everything through at once.
+type shaper struct {
+	rate     atomic.Int64
+	maxQueue time.Duration
+	mu       sync.Mutex
+	free     time.Time // When the bottleneck has sent what it holds.
+}
+
+func (s *shaper) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &shapeInterceptor{s: s}, nil
+}
+
+type shapeInterceptor struct {
+	interceptor.NoOp
+	s *shaper
+}
+
+func (i *shapeInterceptor) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, a, err := r.Read(b, a)
+			if err != nil {
+				return n, a, err
+			}
+			rate := i.s.rate.Load()
+			if rate <= 0 {
+				return n, a, nil
+			}
+			now := time.Now()
+			i.s.mu.Lock()
+			start := now
+			if i.s.free.After(now) {
+				start = i.s.free
+			}
+			if start.Sub(now) > i.s.maxQueue {
+				i.s.mu.Unlock()
+				continue // The queue is full: dropped.
+			}
+			i.s.free = start.Add(time.Duration(int64(n+28) * 8 * int64(time.Second) / rate))
+			at := i.s.free
+			i.s.mu.Unlock()
+			time.Sleep(time.Until(at))
+			return n, a, nil
+		}
+	})
 }

@@ -14,12 +14,18 @@ import (
 // allocates nothing. The interceptors after it use the header only while
 // they handle the packet, and the stream is read by one goroutine at a
 // time (pion's, then the track's reader), so reusing it is safe.
-type headerCache struct{ interceptor.NoOp }
+//
+// On the RTCP side it takes the subscribers' TWCC feedback out before
+// pion parses it (twccroute.go).
+type headerCache struct {
+	interceptor.NoOp
+	routes *twccRoutes
+}
 
-type headerCacheFactory struct{}
+type headerCacheFactory struct{ routes *twccRoutes }
 
-func (headerCacheFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &headerCache{}, nil
+func (f headerCacheFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &headerCache{routes: f.routes}, nil
 }
 
 // BindRemoteStream implements interceptor.Interceptor.

@@ -23,7 +23,7 @@ import (
 // is no NACK responder: it would copy every packet sent into a ring per
 // subscriber; subscribers' NACKs are answered by the forwarding layer
 // from one retransmission cache per published track.
-func newAPI(cfg Config) (*webrtc.API, error) {
+func newAPI(cfg Config, routes *twccRoutes) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},
@@ -62,7 +62,7 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 	}
 	ir := &interceptor.Registry{}
 	// First, so that it is the innermost: see headerCache.
-	ir.Add(headerCacheFactory{})
+	ir.Add(headerCacheFactory{routes: routes})
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: nack: %w", err)

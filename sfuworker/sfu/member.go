@@ -69,6 +69,9 @@ type member struct {
 	queued  bool // An update is on the queue.
 	closed  bool
 	wg      sync.WaitGroup // Publisher RTCP readers.
+	// tw is the congestion state of the connection, shared by the
+	// DownTracks of its subscriptions (TWCC).
+	tw *forward.Transport
 	// udp is set while the connection's selected ICE candidate pair runs
 	// over UDP: its DownTracks are then direct (forward.DownTrack).
 	udp atomic.Bool
@@ -91,6 +94,9 @@ type member struct {
 	failures int
 	retryAt  time.Time
 	notice   publishing // The last media.publishing sent.
+	// routed are the SSRCs of the member's senders in the worker's TWCC
+	// routes.
+	routed map[uint32]struct{}
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
@@ -101,6 +107,8 @@ func newMember(w *Worker, r *room, st MemberState) *member {
 		retired:  map[*subscription]struct{}{},
 		attached: map[*subscription]struct{}{},
 		ops:      newOpQueue(),
+		tw:       forward.NewTransport(),
+		routed:   map[uint32]struct{}{},
 	}
 	m.ops.push(m.open)
 	return m
@@ -357,6 +365,9 @@ func (m *member) close() ([]*pubTrack, []*subscription) {
 	}
 	if m.pc != nil {
 		_ = m.pc.Close()
+	}
+	for ssrc := range m.routed {
+		m.w.twcc.remove(ssrc, m.tw)
 	}
 	m.w.mu.Lock()
 	pubs := make([]*pubTrack, 0, len(m.pubs))

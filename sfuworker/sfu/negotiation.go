@@ -381,6 +381,12 @@ func (m *member) attach(create bool) {
 		m.w.log.Debug("sfu: subscription attached", "member", m.id, "from", s.pt.owner.id, "track", s.pt.trackID, "mid", t.Mid(), "reused", t.Mid() != "")
 		s.tr, s.sender = t, sender
 		m.attached[s] = struct{}{}
+		for _, e := range sender.GetParameters().Encodings {
+			// Its TWCC feedback names this SSRC.
+			ssrc := uint32(e.SSRC)
+			m.w.twcc.add(ssrc, m.tw)
+			m.routed[ssrc] = struct{}{}
+		}
 		s.dt.ReadRTCP(sender)
 		s.pt.recv.Subscribe(s.dt)
 	}

@@ -54,6 +54,9 @@ type Worker struct {
 	batch *udpbatch.Conn
 	flush func()
 
+	// twcc routes subscribers' TWCC feedback to their connections.
+	twcc *twccRoutes
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -88,7 +91,8 @@ func New(cfg Config) (*Worker, error) {
 	if batch != nil {
 		apiCfg.UDP = batch
 	}
-	api, err := newAPI(apiCfg)
+	routes := newTWCCRoutes()
+	api, err := newAPI(apiCfg, routes)
 	if err != nil {
 		if batch != nil {
 			batch.Stop()
@@ -109,7 +113,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.OfferBackoff = DefaultOfferBackoff
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}),
-		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch}
+		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch, twcc: routes}
 	if batch != nil {
 		w.flush = batch.Flush
 	}
@@ -317,6 +321,9 @@ func (w *Worker) Stats() Stats {
 		st.Members += len(r.members)
 		for _, m := range r.members {
 			st.Tracks += len(m.pubs)
+			ts := m.tw.Stats()
+			st.TWCCFeedbacks += ts.Feedbacks
+			st.Overuses += ts.Overuses
 			for _, p := range m.pubs {
 				st.PLIs += p.recv.Stats().PLIs
 			}
@@ -411,6 +418,7 @@ func (w *Worker) reconcileLocked(r *room) []func() {
 				}
 				dt := forward.NewDownTrack(pt.recv, pt.trackID, pt.streamID())
 				dt.SetDirect(s.udp.Load())
+				dt.SetTransport(s.tw)
 				s.subs[pt] = &subscription{pt: pt, dt: dt}
 			}
 		}

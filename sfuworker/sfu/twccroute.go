@@ -1,0 +1,72 @@
+package sfu
+
+import (
+	"sync"
+
+	"github.com/greenroom-live/greenroom/sfuworker/forward"
+	"github.com/pion/interceptor"
+)
+
+// twccRoutes maps the SSRC of every track the worker sends to the
+// congestion state of the connection it goes on, so that TWCC feedback,
+// which names one of those SSRCs, reaches it. A plain map under a lock:
+// a sync.Map would box the uint32 key, an allocation per lookup.
+type twccRoutes struct {
+	mu sync.RWMutex
+	m  map[uint32]*forward.Transport
+}
+
+func newTWCCRoutes() *twccRoutes { return &twccRoutes{m: map[uint32]*forward.Transport{}} }
+
+func (r *twccRoutes) add(ssrc uint32, t *forward.Transport) {
+	r.mu.Lock()
+	r.m[ssrc] = t
+	r.mu.Unlock()
+}
+
+// remove forgets ssrc if it still routes to t.
+func (r *twccRoutes) remove(ssrc uint32, t *forward.Transport) {
+	r.mu.Lock()
+	if r.m[ssrc] == t {
+		delete(r.m, ssrc)
+	}
+	r.mu.Unlock()
+}
+
+func (r *twccRoutes) get(ssrc uint32) *forward.Transport {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[ssrc]
+}
+
+// BindRTCPReader implements interceptor.Interceptor for headerCache, the
+// innermost interceptor: it takes the TWCC feedback out of every RTCP
+// batch a sender reads and hands it to its connection's Transport, parsed
+// in place (forward.StripTWCC), before pion's receiver-report interceptor
+// parses the batch, which for TWCC allocates per packet status and per
+// delta (about three allocations per packet forwarded). A batch of
+// feedback only is not returned at all: the read goes on to the next.
+// (A sender made with the API's NewRTPSender, for a reused transceiver,
+// reads outside this chain; its DownTrack strips the feedback itself.)
+func (c *headerCache) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	if c.routes == nil {
+		return r
+	}
+	var fb forward.TWCCFeedback // Owned by the reader's goroutine.
+	apply := func(fb *forward.TWCCFeedback) {
+		if t := c.routes.get(fb.MediaSSRC); t != nil {
+			t.OnFeedback(fb)
+		}
+	}
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, a, err := r.Read(b, a)
+			if err != nil {
+				return n, a, err
+			}
+			if n = forward.StripTWCC(b[:n], &fb, apply); n > 0 {
+				return n, a, nil
+			}
+		}
+	})
+}
