@@ -34,6 +34,16 @@ var benchWindow = func() time.Duration {
 	return 4 * time.Second
 }()
 
+// benchSettle is the wait between the joins and the window;
+// GREENROOM_SFU_BENCH_SETTLE lengthens it (a warm-up as long as the
+// LiveKit runs').
+var benchSettle = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("GREENROOM_SFU_BENCH_SETTLE")); err == nil && d > 0 {
+		return d
+	}
+	return time.Second
+}()
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -245,7 +255,7 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 		b.Fatal("no member got media")
 	}
 	slices.Sort(res.Lat)
-	time.Sleep(time.Second) // Let the joins' negotiation settle before measuring.
+	time.Sleep(benchSettle) // Let the joins' negotiation settle before measuring.
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
