@@ -11,6 +11,8 @@
 //	bench media               approve -> first video frame at a viewer
 //	bench crowd [-dynamodb]   N members joining, switching devices, raising
 //	                          hands and upvoting at once, with capacity units
+//	bench procstat -pid N     another process's CPU per second and peak RSS
+//	                          over a window (an SFU against LiveKit, docs/sfu.md)
 //
 // `bench store -dynamodb` runs against the DynamoDB Local endpoint in
 // GREENROOM_DYNAMODB_ENDPOINT, which `.ci/dynamodb-local.sh run` sets.
@@ -39,11 +41,12 @@ var commands = map[string]command{
 	"rush":       runRush,
 	"media":      runMedia,
 	"crowd":      runCrowd,
+	"procstat":   runProcstat,
 }
 
 func main() {
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb] | crowd [-dynamodb] | media  (-h for each one's flags)")
+		fmt.Fprintln(os.Stderr, "usage: bench store [-dynamodb] | fanout | throughput | rush [-dynamodb] | crowd [-dynamodb] | media | procstat -pid N  (-h for each one's flags)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
