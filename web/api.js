@@ -128,6 +128,14 @@ const FIELD_NAMES = {
   userId: 'User', invite: 'Invite link', groupId: 'Group', speakers: 'Speakers',
 };
 
+// fieldName names a field of a request in words ("speakers[1]" is the
+// second co-speaker).
+function fieldName(f) {
+  const m = /^speakers\[(\d+)\]$/.exec(f);
+  if (m) return `Co-speaker ${Number(m[1]) + 1}`;
+  return FIELD_NAMES[f] || f;
+}
+
 // explain turns an error (ApiError, socket error or anything) into a sentence.
 export function explain(err) {
   if (!err) return 'Something went wrong.';
@@ -148,7 +156,7 @@ export function explain(err) {
     msg = `Not allowed: ${err.message}.`;
   }
   if (err.fields && typeof err.fields === 'object') {
-    const parts = Object.entries(err.fields).map(([f, p]) => `${FIELD_NAMES[f] || f} ${p}`);
+    const parts = Object.entries(err.fields).map(([f, p]) => `${fieldName(f)} ${p}`);
     if (parts.length) msg += ' ' + parts.join('; ') + '.';
   }
   return msg;

@@ -662,6 +662,7 @@ async function employerScreen(eventId) {
   const box = h('div', h('p.muted', 'Loading…'));
   app.append(box);
   const title = h('input', { name: 'sessionTitle', maxLength: 120, required: true, value: `Meet ${emp.name}` });
+  let spkDraft = '';
   async function load() {
     let ev, slots, sessions;
     try {
@@ -671,6 +672,27 @@ async function employerScreen(eventId) {
       return;
     }
     const mine = sessions.sessions.filter((s) => s.employerId === emp.id);
+    // Co-speakers named when booking: the stage seats maxSpeakers, the
+    // employer included.
+    const seats = ev.stage?.maxSpeakers || 4;
+    const spkErr = h('p.error#book-speakers-error', { hidden: true, role: 'alert' });
+    const spkIn = h('input#book-speakers', {
+      name: 'bookSpeakers', maxLength: 300, placeholder: 'User ids, separated by commas', value: spkDraft,
+      'aria-describedby': 'book-speakers-error', oninput: (e) => { spkDraft = e.currentTarget.value; spkErr.hidden = true; },
+    });
+    // named reads the co-speakers typed, or null after saying in words
+    // why they cannot be named.
+    const named = () => {
+      const ids = [...new Set(spkIn.value.split(/[\s,]+/).filter(Boolean))].filter((id) => id !== emp.id);
+      let why = '';
+      if (ids.length > seats - 1) {
+        why = seats === 1 ? 'This stage seats only you: no co-speaker can be named.'
+          : `Too many co-speakers: the stage seats ${seats} speakers, you included, so name at most ${seats - 1}.`;
+      } else if (ids.some((id) => id.length > 64)) why = 'A user id is at most 64 characters; copy it from the dashboard of the person you name.';
+      spkErr.textContent = why;
+      spkErr.hidden = !why;
+      return why ? null : ids;
+    };
     replace(box,
       h('section.card', h('h1', `${emp.name} at ${ev.name}`), h('p.muted', `Sessions are ${ev.slotMinutes} minutes, up to ${ev.capacity} participants each.`)),
       h('section.card', h('h2', 'Your sessions'), mine.length ? h('ul.mine', mine.map((s) => h('li', { dataset: { session: s.id } },
@@ -678,13 +700,18 @@ async function employerScreen(eventId) {
         link(`/s/${encodeURIComponent(s.id)}`, 'Open session'),
         ['ended', 'expired'].includes(s.status) ? null : coSpeakers(emp, ev, s, load)))) : h('p.muted', 'None booked yet.')),
       h('section.card', h('h2', 'Book a slot'), field('Session title', title),
+        field(`Co-speakers (optional, up to ${Math.max(seats - 1, 0)} user ids)`, spkIn,
+          `The stage seats ${seats} speaker${seats === 1 ? '' : 's'}, you included. Each co-speaker finds their user id on their dashboard.`), spkErr,
         h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
           h('td', fmtTime(s.start)), h('td', slotLeft(ev, s, emp)),
           h('td', h('button.primary.book', {
             disabled: s.sessionsLeft != null && s.sessionsLeft <= 0, dataset: { start: s.start },
             onclick: (e) => busy(e.currentTarget, async () => {
-              const r = await api.book(emp.token, eventId, s.start, title.value.trim());
-              toast(`Booked ${r.title}`);
+              const speakers = named();
+              if (!speakers) { spkIn.focus(); return; }
+              const r = await api.book(emp.token, eventId, s.start, title.value.trim(), speakers.length ? speakers : undefined);
+              spkDraft = '';
+              toast(speakers.length ? `Booked ${r.title} with ${speakers.length} co-speaker${speakers.length === 1 ? '' : 's'}` : `Booked ${r.title}`);
               await load();
             }),
           }, 'Book')))))))));
