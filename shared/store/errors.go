@@ -31,6 +31,9 @@ var (
 	// ErrSpeakersFull is returned by AddSpeaker when the session names as
 	// many speakers as its stage seats.
 	ErrSpeakersFull = errors.New("store: speakers full")
+	// ErrNotSpeaker is returned by RemoveSpeaker when the session does
+	// not name the user a speaker.
+	ErrNotSpeaker = errors.New("store: not a speaker")
 	// ErrGroupFull is returned by AddGroupMember when the group holds as
 	// many members as it may.
 	ErrGroupFull = errors.New("store: group full")

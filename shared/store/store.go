@@ -78,6 +78,13 @@ type Store interface {
 	// speakers, ErrSessionOver when it has ended or expired, ErrNotFound
 	// when there is no such session.
 	AddSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID, limit int) (domain.Session, error)
+	// RemoveSpeaker takes user off a scheduled session's speakers,
+	// atomically, and returns the session's own item (no members): the
+	// seat it held is free for AddSpeaker at once. ErrNotSpeaker when the
+	// session does not name user, ErrSessionOver when it has ended or
+	// expired, ErrNotFound when there is no such session. It does not
+	// guard the owner: the caller refuses to remove it.
+	RemoveSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID) (domain.Session, error)
 	// SlotUsage returns how many sessions are booked in each slot of an
 	// event, keyed by the slot's start in UTC (slots with none are
 	// absent).

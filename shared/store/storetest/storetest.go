@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListEventSessions", testListEventSessions},
 		{"Sessions", testSessions},
 		{"AddSpeaker", testAddSpeaker},
+		{"RemoveSpeaker", testRemoveSpeaker},
 		{"Groups", testGroups},
 		{"UserSessions", testUserSessions},
 		{"Register", testRegister},
