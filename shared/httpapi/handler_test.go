@@ -120,6 +120,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add("POST", "/v1/sessions/sess1/speakers", "employer", `{"userId":"user1"}`)
 	f.Add("POST", "/v1/sessions/sess1/speaker-invites", "employer", ``)
 	f.Add("POST", "/v1/sessions/sess1/speakers/me", "user", `{"invite":"x.y.z"}`)
+	f.Add("DELETE", "/v1/sessions/sess1/speakers/user1", "employer", ``)
 	f.Add("POST", "/v1/groups", "user", `{"name":"Marketing Analysis"}`)
 	f.Add("GET", "/v1/groups", "user", ``)
 	f.Add("GET", "/v1/me/sessions", "user", ``)

@@ -31,6 +31,7 @@ func (h *Handler) routes() {
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers", h.addSpeaker)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speaker-invites", h.inviteSpeaker)
 	r.add(http.MethodPost, "/v1/sessions/{sessionId}/speakers/me", h.redeemSpeakerInvite)
+	r.add(http.MethodDelete, "/v1/sessions/{sessionId}/speakers/{userId}", h.removeSpeaker)
 	r.add(http.MethodGet, "/v1/me/sessions", h.activeSessions)
 	r.add(http.MethodPost, "/v1/groups", h.createGroup)
 	r.add(http.MethodGet, "/v1/groups", h.listGroups)
