@@ -80,6 +80,7 @@ export const api = {
   join: (token, id, device) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/join`, { body: { device }, token }),
   // Co-speakers of a scheduled session (the booking employer's token).
   addSpeaker: (token, id, userId) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speakers`, { body: { userId }, token }),
+  removeSpeaker: (token, id, userId) => request('DELETE', `/v1/sessions/${encodeURIComponent(id)}/speakers/${encodeURIComponent(userId)}`, { token }),
   speakerInvite: (token, id) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speaker-invites`, { token }),
   redeemSpeakerInvite: (token, id, invite) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speakers/me`, { body: { invite }, token }),
   // The Active Session page: { sessions: [{ session, role, state, canRejoin, rejoinBy, lastJoinedAt }] }.

@@ -754,7 +754,15 @@ function coSpeakers(emp, ev, s, reload) {
     }, field('Or add by user id', userIdIn), h('button.secondary', { type: 'submit' }, 'Add')));
   return h('div.co-speakers', { dataset: { speakers: String(speakers.length), max: String(max) } },
     h('p.speaker-count', `Speakers: ${speakers.length} of ${max} seats named (you and ${others.length} co-speaker${others.length === 1 ? '' : 's'})`),
-    others.length ? h('ul.speaker-list', others.map((id) => h('li', { dataset: { userId: id } }, 'Co-speaker ', h('code', id)))) : null,
+    others.length ? h('ul.speaker-list', others.map((id) => h('li', { dataset: { userId: id } }, 'Co-speaker ', h('code', id), ' ',
+      h('button.secondary.remove-co-speaker', {
+        type: 'button', 'aria-label': `Remove co-speaker ${id}`,
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api.removeSpeaker(emp.token, s.id, id);
+          toast('Co-speaker removed: their seat is free');
+          await reload();
+        }),
+      }, 'Remove')))) : null,
     full ? h('p.muted', 'Every speaker seat is named.')
       : h('button.secondary.add-co-speaker', {
         type: 'button', 'aria-expanded': 'false', 'aria-controls': `${sid}-add`,

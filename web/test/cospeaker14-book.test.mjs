@@ -4,7 +4,7 @@
 // fits; names one, books, and sees them in the list of the session.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, signIn, closeAll, BASE, ADMIN_KEY } from './helpers.mjs';
+import { launch, person, signIn, closeAll, until, BASE, ADMIN_KEY } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -56,4 +56,10 @@ test('an employer names a co-speaker when booking', async (t) => {
   await mine.waitFor();
   await mine.locator(`.speaker-list li[data-user-id="${danId}"]`).waitFor();
   assert.match(await mine.locator('.speaker-count').textContent(), /2 of 2 seats/);
+
+  // Remove, next to the co-speaker: the seat is free again.
+  await mine.locator(`.speaker-list li[data-user-id="${danId}"] .remove-co-speaker`).click();
+  await emp.page.locator(`ul.mine > li .speaker-list li[data-user-id="${danId}"]`).waitFor({ state: 'detached' });
+  await until(async () => /1 of 2 seats/.test(await emp.page.locator('ul.mine > li .speaker-count').textContent()), { what: 'the seat freed' });
+  assert.equal(await emp.page.locator('ul.mine > li .add-co-speaker').count(), 1, 'a seat to name again');
 });
