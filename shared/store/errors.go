@@ -37,6 +37,9 @@ var (
 	// ErrGroupFull is returned by AddGroupMember when the group holds as
 	// many members as it may.
 	ErrGroupFull = errors.New("store: group full")
+	// ErrGroupOwner is returned by RemoveGroupMember for the owner of a
+	// group while other members remain.
+	ErrGroupOwner = errors.New("store: the owner of a group with other members")
 	// ErrSlotFull is returned by BookSession when the slot holds as many
 	// concurrent sessions as the event allows.
 	ErrSlotFull = errors.New("store: slot full")

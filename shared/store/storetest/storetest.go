@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"AddSpeaker", testAddSpeaker},
 		{"RemoveSpeaker", testRemoveSpeaker},
 		{"Groups", testGroups},
+		{"RemoveGroupMember", testRemoveGroupMember},
 		{"UserSessions", testUserSessions},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
