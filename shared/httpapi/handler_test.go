@@ -128,6 +128,8 @@ func FuzzHandle(f *testing.F) {
 	f.Add("GET", "/v1/groups/grp1", "user", ``)
 	f.Add("POST", "/v1/groups/grp1/invites", "user", ``)
 	f.Add("POST", "/v1/groups/grp1/members/me", "user", `{"invite":"x.y.z"}`)
+	f.Add("DELETE", "/v1/groups/grp1/members/me", "user", ``)
+	f.Add("DELETE", "/v1/groups/grp1/members/user1", "user", ``)
 	f.Add("GET", "/v1/groups/grp1/messages", "user", ``)
 	f.Add("POST", "/v1/groups/grp1/messages", "user", `{"text":"hello"}`)
 	f.Add("POST", "/v1/sessions", "user", `{"kind":"primetime","title":"x","groupId":"grp1"}`)

@@ -38,6 +38,8 @@ func (h *Handler) routes() {
 	r.add(http.MethodGet, "/v1/groups/{groupId}", h.getGroup)
 	r.add(http.MethodPost, "/v1/groups/{groupId}/invites", h.inviteToGroup)
 	r.add(http.MethodPost, "/v1/groups/{groupId}/members/me", h.joinGroup)
+	r.add(http.MethodDelete, "/v1/groups/{groupId}/members/me", h.leaveGroup)
+	r.add(http.MethodDelete, "/v1/groups/{groupId}/members/{userId}", h.removeGroupMember)
 	r.add(http.MethodGet, "/v1/groups/{groupId}/messages", h.groupMessages)
 	r.add(http.MethodPost, "/v1/groups/{groupId}/messages", h.postGroupMessage)
 }
