@@ -151,9 +151,9 @@ func (d *DB) AddGroupMember(ctx context.Context, m domain.GroupMember, limit int
 		return fail(err)
 	}
 	items[gmGroup] = types.TransactWriteItem{Update: &types.Update{
-		TableName:                aws.String(d.table),
-		Key:                      keyAV(groupKey(m.GroupID)),
-		UpdateExpression:         aws.String("SET #n = #n + :one"),
+		TableName:        aws.String(d.table),
+		Key:              keyAV(groupKey(m.GroupID)),
+		UpdateExpression: aws.String("SET #n = #n + :one"),
 		// A group of no members is one its owner left alone: gone.
 		ConditionExpression:      aws.String("attribute_exists(PK) AND #n > :zero AND #n < :lim"),
 		ExpressionAttributeNames: map[string]string{"#n": attrMembers},
