@@ -91,6 +91,8 @@ export const api = {
   getGroup: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}`, { token }),
   groupInvite: (token, id) => request('POST', `/v1/groups/${encodeURIComponent(id)}/invites`, { token }),
   joinGroup: (token, id, invite) => request('POST', `/v1/groups/${encodeURIComponent(id)}/members/me`, { body: { invite }, token }),
+  leaveGroup: (token, id) => request('DELETE', `/v1/groups/${encodeURIComponent(id)}/members/me`, { token }),
+  removeGroupMember: (token, id, userId) => request('DELETE', `/v1/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`, { token }),
   groupMessages: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}/messages`, { token }),
   sendGroupMessage: (token, id, text) => request('POST', `/v1/groups/${encodeURIComponent(id)}/messages`, { body: { text }, token }),
 };

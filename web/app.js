@@ -353,10 +353,51 @@ async function groupScreen(gid) {
     }),
   }, 'Start PrimeTime');
   const members = h('ul.group-members');
-  const showMembers = () => replace(members, g.members.map((m) => h('li', { dataset: { userId: m.userId } }, m.name,
-    m.role === 'owner' ? h('span.tag', ' owner') : null, m.userId === u.id ? h('span.muted', ' (you)') : null)));
-  showMembers();
   const membersHead = h('h2#members-title', `Members (${g.members.length})`);
+  const leaveBox = h('div.leave-group');
+  const isOwner = () => g.group.ownerId === u.id;
+  // Leave: a member at any time; the owner only as the last member,
+  // which closes the group (the server says so too).
+  const showLeave = () => {
+    const alone = g.members.length <= 1;
+    replace(leaveBox, isOwner() && !alone
+      ? h('p.muted#leave-hint', 'You own this group: you can leave it once every other member has left or been removed.')
+      : h('button.secondary#leave-group', {
+        type: 'button',
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api.leaveGroup(u.token, gid);
+          toast(isOwner() ? `You left and closed ${g.group.name}` : `You left ${g.group.name}`);
+          go('/groups');
+        }),
+      }, isOwner() ? 'Leave and close the group' : 'Leave group'));
+  };
+  const showMembers = () => {
+    replace(members, g.members.map((m) => h('li', { dataset: { userId: m.userId } }, m.name,
+      m.role === 'owner' ? h('span.tag', ' owner') : null, m.userId === u.id ? h('span.muted', ' (you)') : null,
+      isOwner() && m.userId !== u.id ? ' ' : null,
+      isOwner() && m.userId !== u.id ? h('button.secondary.remove-member', {
+        type: 'button', 'aria-label': `Remove ${m.name} from the group`,
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api.removeGroupMember(u.token, gid, m.userId);
+          toast(`${m.name} is no longer a member`);
+          await refreshMembers();
+        }),
+      }, 'Remove') : null)));
+    membersHead.textContent = `Members (${g.members.length})`;
+    showLeave();
+  };
+  // refreshMembers reads the group again; a caller who is no longer a
+  // member is told so.
+  async function refreshMembers() {
+    try {
+      g = await api.getGroup(u.token, gid);
+      showMembers();
+    } catch (err) {
+      if (err.code === 'forbidden' || err.code === 'not_found') gone();
+      else console.warn('greenroom: group members', err);
+    }
+  }
+  showMembers();
   const chat = h('ol.group-chat#group-chat', { 'aria-live': 'polite', 'aria-label': 'Group chat' });
   const text = h('input', { name: 'groupMessage', maxLength: 1000, required: true, autocomplete: 'off' });
   const send = h('button.primary', { type: 'submit' }, 'Send');
@@ -378,7 +419,7 @@ async function groupScreen(gid) {
     h('div.start-pt', field('Session title', title), startBtn));
   app.append(
     h('section.card', { 'aria-labelledby': 'chat-title' }, h('h2#chat-title', 'Chat'), chat, form),
-    h('section.card', { 'aria-labelledby': 'members-title' }, membersHead, members));
+    h('section.card', { 'aria-labelledby': 'members-title' }, membersHead, members, leaveBox));
 
   let last = '';
   let lastCount = 0;
@@ -395,7 +436,11 @@ async function groupScreen(gid) {
   }
   async function poll() {
     let r;
-    try { r = await api.groupMessages(u.token, gid); } catch (err) { console.warn('greenroom: group chat', err); return; }
+    try { r = await api.groupMessages(u.token, gid); } catch (err) {
+      if (err.code === 'forbidden' || err.code === 'not_found') gone();
+      else console.warn('greenroom: group chat', err);
+      return;
+    }
     const key = JSON.stringify(r.messages);
     if (key === last) return;
     last = key;
@@ -404,16 +449,23 @@ async function groupScreen(gid) {
       : h('li.muted', 'No messages yet. Say hello.'));
     if (r.messages.length !== lastCount) { chat.scrollTop = chat.scrollHeight; lastCount = r.messages.length; }
     // New members show on the next look at the group.
-    if (r.messages.some((m) => !g.members.find((x) => x.userId === m.userId))) {
-      try { g = await api.getGroup(u.token, gid); showMembers(); membersHead.textContent = `Members (${g.members.length})`; } catch { /* next time */ }
-    }
+    if (r.messages.some((m) => !g.members.find((x) => x.userId === m.userId))) await refreshMembers();
   }
-  await poll();
-  const timer = setInterval(poll, 2000);
-  const membersTimer = setInterval(async () => {
-    try { g = await api.getGroup(u.token, gid); showMembers(); membersHead.textContent = `Members (${g.members.length})`; } catch { /* next time */ }
-  }, 10000);
+  let timer, membersTimer;
+  // gone: the caller was removed from the group (or it closed): say so
+  // and stop looking.
+  function gone() {
+    clearInterval(timer); clearInterval(membersTimer);
+    if (!app.contains(box)) return;
+    app.replaceChildren(box);
+    replace(box, h('h1', g.group.name),
+      h('p.error#group-error', 'You are no longer a member of this group: its owner removed you, or you left. To come back, ask a member for a new invite link.'),
+      link('/groups', 'Your groups'));
+  }
+  timer = setInterval(poll, 2000);
+  membersTimer = setInterval(refreshMembers, 10000);
   leaveScreen = () => { clearInterval(timer); clearInterval(membersTimer); };
+  await poll();
 }
 
 // The sessions this browser registered for, as "userId:sessionId".
