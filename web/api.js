@@ -80,6 +80,7 @@ export const api = {
   join: (token, id, device) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/join`, { body: { device }, token }),
   // Co-speakers of a scheduled session (the booking employer's token).
   addSpeaker: (token, id, userId) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speakers`, { body: { userId }, token }),
+  removeSpeaker: (token, id, userId) => request('DELETE', `/v1/sessions/${encodeURIComponent(id)}/speakers/${encodeURIComponent(userId)}`, { token }),
   speakerInvite: (token, id) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speaker-invites`, { token }),
   redeemSpeakerInvite: (token, id, invite) => request('POST', `/v1/sessions/${encodeURIComponent(id)}/speakers/me`, { body: { invite }, token }),
   // The Active Session page: { sessions: [{ session, role, state, canRejoin, rejoinBy, lastJoinedAt }] }.
@@ -90,6 +91,8 @@ export const api = {
   getGroup: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}`, { token }),
   groupInvite: (token, id) => request('POST', `/v1/groups/${encodeURIComponent(id)}/invites`, { token }),
   joinGroup: (token, id, invite) => request('POST', `/v1/groups/${encodeURIComponent(id)}/members/me`, { body: { invite }, token }),
+  leaveGroup: (token, id) => request('DELETE', `/v1/groups/${encodeURIComponent(id)}/members/me`, { token }),
+  removeGroupMember: (token, id, userId) => request('DELETE', `/v1/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`, { token }),
   groupMessages: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}/messages`, { token }),
   sendGroupMessage: (token, id, text) => request('POST', `/v1/groups/${encodeURIComponent(id)}/messages`, { body: { text }, token }),
 };
@@ -128,6 +131,14 @@ const FIELD_NAMES = {
   userId: 'User', invite: 'Invite link', groupId: 'Group', speakers: 'Speakers',
 };
 
+// fieldName names a field of a request in words ("speakers[1]" is the
+// second co-speaker).
+function fieldName(f) {
+  const m = /^speakers\[(\d+)\]$/.exec(f);
+  if (m) return `Co-speaker ${Number(m[1]) + 1}`;
+  return FIELD_NAMES[f] || f;
+}
+
 // explain turns an error (ApiError, socket error or anything) into a sentence.
 export function explain(err) {
   if (!err) return 'Something went wrong.';
@@ -148,7 +159,7 @@ export function explain(err) {
     msg = `Not allowed: ${err.message}.`;
   }
   if (err.fields && typeof err.fields === 'object') {
-    const parts = Object.entries(err.fields).map(([f, p]) => `${FIELD_NAMES[f] || f} ${p}`);
+    const parts = Object.entries(err.fields).map(([f, p]) => `${fieldName(f)} ${p}`);
     if (parts.length) msg += ' ' + parts.join('; ') + '.';
   }
   return msg;

@@ -353,10 +353,51 @@ async function groupScreen(gid) {
     }),
   }, 'Start PrimeTime');
   const members = h('ul.group-members');
-  const showMembers = () => replace(members, g.members.map((m) => h('li', { dataset: { userId: m.userId } }, m.name,
-    m.role === 'owner' ? h('span.tag', ' owner') : null, m.userId === u.id ? h('span.muted', ' (you)') : null)));
-  showMembers();
   const membersHead = h('h2#members-title', `Members (${g.members.length})`);
+  const leaveBox = h('div.leave-group');
+  const isOwner = () => g.group.ownerId === u.id;
+  // Leave: a member at any time; the owner only as the last member,
+  // which closes the group (the server says so too).
+  const showLeave = () => {
+    const alone = g.members.length <= 1;
+    replace(leaveBox, isOwner() && !alone
+      ? h('p.muted#leave-hint', 'You own this group: you can leave it once every other member has left or been removed.')
+      : h('button.secondary#leave-group', {
+        type: 'button',
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api.leaveGroup(u.token, gid);
+          toast(isOwner() ? `You left and closed ${g.group.name}` : `You left ${g.group.name}`);
+          go('/groups');
+        }),
+      }, isOwner() ? 'Leave and close the group' : 'Leave group'));
+  };
+  const showMembers = () => {
+    replace(members, g.members.map((m) => h('li', { dataset: { userId: m.userId } }, m.name,
+      m.role === 'owner' ? h('span.tag', ' owner') : null, m.userId === u.id ? h('span.muted', ' (you)') : null,
+      isOwner() && m.userId !== u.id ? ' ' : null,
+      isOwner() && m.userId !== u.id ? h('button.secondary.remove-member', {
+        type: 'button', 'aria-label': `Remove ${m.name} from the group`,
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api.removeGroupMember(u.token, gid, m.userId);
+          toast(`${m.name} is no longer a member`);
+          await refreshMembers();
+        }),
+      }, 'Remove') : null)));
+    membersHead.textContent = `Members (${g.members.length})`;
+    showLeave();
+  };
+  // refreshMembers reads the group again; a caller who is no longer a
+  // member is told so.
+  async function refreshMembers() {
+    try {
+      g = await api.getGroup(u.token, gid);
+      showMembers();
+    } catch (err) {
+      if (err.code === 'forbidden' || err.code === 'not_found') gone();
+      else console.warn('greenroom: group members', err);
+    }
+  }
+  showMembers();
   const chat = h('ol.group-chat#group-chat', { 'aria-live': 'polite', 'aria-label': 'Group chat' });
   const text = h('input', { name: 'groupMessage', maxLength: 1000, required: true, autocomplete: 'off' });
   const send = h('button.primary', { type: 'submit' }, 'Send');
@@ -378,7 +419,7 @@ async function groupScreen(gid) {
     h('div.start-pt', field('Session title', title), startBtn));
   app.append(
     h('section.card', { 'aria-labelledby': 'chat-title' }, h('h2#chat-title', 'Chat'), chat, form),
-    h('section.card', { 'aria-labelledby': 'members-title' }, membersHead, members));
+    h('section.card', { 'aria-labelledby': 'members-title' }, membersHead, members, leaveBox));
 
   let last = '';
   let lastCount = 0;
@@ -395,7 +436,11 @@ async function groupScreen(gid) {
   }
   async function poll() {
     let r;
-    try { r = await api.groupMessages(u.token, gid); } catch (err) { console.warn('greenroom: group chat', err); return; }
+    try { r = await api.groupMessages(u.token, gid); } catch (err) {
+      if (err.code === 'forbidden' || err.code === 'not_found') gone();
+      else console.warn('greenroom: group chat', err);
+      return;
+    }
     const key = JSON.stringify(r.messages);
     if (key === last) return;
     last = key;
@@ -404,16 +449,23 @@ async function groupScreen(gid) {
       : h('li.muted', 'No messages yet. Say hello.'));
     if (r.messages.length !== lastCount) { chat.scrollTop = chat.scrollHeight; lastCount = r.messages.length; }
     // New members show on the next look at the group.
-    if (r.messages.some((m) => !g.members.find((x) => x.userId === m.userId))) {
-      try { g = await api.getGroup(u.token, gid); showMembers(); membersHead.textContent = `Members (${g.members.length})`; } catch { /* next time */ }
-    }
+    if (r.messages.some((m) => !g.members.find((x) => x.userId === m.userId))) await refreshMembers();
   }
-  await poll();
-  const timer = setInterval(poll, 2000);
-  const membersTimer = setInterval(async () => {
-    try { g = await api.getGroup(u.token, gid); showMembers(); membersHead.textContent = `Members (${g.members.length})`; } catch { /* next time */ }
-  }, 10000);
+  let timer, membersTimer;
+  // gone: the caller was removed from the group (or it closed): say so
+  // and stop looking.
+  function gone() {
+    clearInterval(timer); clearInterval(membersTimer);
+    if (!app.contains(box)) return;
+    app.replaceChildren(box);
+    replace(box, h('h1', g.group.name),
+      h('p.error#group-error', 'You are no longer a member of this group: its owner removed you, or you left. To come back, ask a member for a new invite link.'),
+      link('/groups', 'Your groups'));
+  }
+  timer = setInterval(poll, 2000);
+  membersTimer = setInterval(refreshMembers, 10000);
   leaveScreen = () => { clearInterval(timer); clearInterval(membersTimer); };
+  await poll();
 }
 
 // The sessions this browser registered for, as "userId:sessionId".
@@ -662,6 +714,7 @@ async function employerScreen(eventId) {
   const box = h('div', h('p.muted', 'Loading…'));
   app.append(box);
   const title = h('input', { name: 'sessionTitle', maxLength: 120, required: true, value: `Meet ${emp.name}` });
+  let spkDraft = '';
   async function load() {
     let ev, slots, sessions;
     try {
@@ -671,6 +724,27 @@ async function employerScreen(eventId) {
       return;
     }
     const mine = sessions.sessions.filter((s) => s.employerId === emp.id);
+    // Co-speakers named when booking: the stage seats maxSpeakers, the
+    // employer included.
+    const seats = ev.stage?.maxSpeakers || 4;
+    const spkErr = h('p.error#book-speakers-error', { hidden: true, role: 'alert' });
+    const spkIn = h('input#book-speakers', {
+      name: 'bookSpeakers', maxLength: 300, placeholder: 'User ids, separated by commas', value: spkDraft,
+      'aria-describedby': 'book-speakers-error', oninput: (e) => { spkDraft = e.currentTarget.value; spkErr.hidden = true; },
+    });
+    // named reads the co-speakers typed, or null after saying in words
+    // why they cannot be named.
+    const named = () => {
+      const ids = [...new Set(spkIn.value.split(/[\s,]+/).filter(Boolean))].filter((id) => id !== emp.id);
+      let why = '';
+      if (ids.length > seats - 1) {
+        why = seats === 1 ? 'This stage seats only you: no co-speaker can be named.'
+          : `Too many co-speakers: the stage seats ${seats} speakers, you included, so name at most ${seats - 1}.`;
+      } else if (ids.some((id) => id.length > 64)) why = 'A user id is at most 64 characters; copy it from the dashboard of the person you name.';
+      spkErr.textContent = why;
+      spkErr.hidden = !why;
+      return why ? null : ids;
+    };
     replace(box,
       h('section.card', h('h1', `${emp.name} at ${ev.name}`), h('p.muted', `Sessions are ${ev.slotMinutes} minutes, up to ${ev.capacity} participants each.`)),
       h('section.card', h('h2', 'Your sessions'), mine.length ? h('ul.mine', mine.map((s) => h('li', { dataset: { session: s.id } },
@@ -678,13 +752,18 @@ async function employerScreen(eventId) {
         link(`/s/${encodeURIComponent(s.id)}`, 'Open session'),
         ['ended', 'expired'].includes(s.status) ? null : coSpeakers(emp, ev, s, load)))) : h('p.muted', 'None booked yet.')),
       h('section.card', h('h2', 'Book a slot'), field('Session title', title),
+        field(`Co-speakers (optional, up to ${Math.max(seats - 1, 0)} user ids)`, spkIn,
+          `The stage seats ${seats} speaker${seats === 1 ? '' : 's'}, you included. Each co-speaker finds their user id on their dashboard.`), spkErr,
         h('div.scroll', h('table.slots', h('tbody', slots.slots.slice(0, 200).map((s) => h('tr',
           h('td', fmtTime(s.start)), h('td', slotLeft(ev, s, emp)),
           h('td', h('button.primary.book', {
             disabled: s.sessionsLeft != null && s.sessionsLeft <= 0, dataset: { start: s.start },
             onclick: (e) => busy(e.currentTarget, async () => {
-              const r = await api.book(emp.token, eventId, s.start, title.value.trim());
-              toast(`Booked ${r.title}`);
+              const speakers = named();
+              if (!speakers) { spkIn.focus(); return; }
+              const r = await api.book(emp.token, eventId, s.start, title.value.trim(), speakers.length ? speakers : undefined);
+              spkDraft = '';
+              toast(speakers.length ? `Booked ${r.title} with ${speakers.length} co-speaker${speakers.length === 1 ? '' : 's'}` : `Booked ${r.title}`);
               await load();
             }),
           }, 'Book')))))))));
@@ -727,7 +806,15 @@ function coSpeakers(emp, ev, s, reload) {
     }, field('Or add by user id', userIdIn), h('button.secondary', { type: 'submit' }, 'Add')));
   return h('div.co-speakers', { dataset: { speakers: String(speakers.length), max: String(max) } },
     h('p.speaker-count', `Speakers: ${speakers.length} of ${max} seats named (you and ${others.length} co-speaker${others.length === 1 ? '' : 's'})`),
-    others.length ? h('ul.speaker-list', others.map((id) => h('li', { dataset: { userId: id } }, 'Co-speaker ', h('code', id)))) : null,
+    others.length ? h('ul.speaker-list', others.map((id) => h('li', { dataset: { userId: id } }, 'Co-speaker ', h('code', id), ' ',
+      h('button.secondary.remove-co-speaker', {
+        type: 'button', 'aria-label': `Remove co-speaker ${id}`,
+        onclick: (e) => busy(e.currentTarget, async () => {
+          await api.removeSpeaker(emp.token, s.id, id);
+          toast('Co-speaker removed: their seat is free');
+          await reload();
+        }),
+      }, 'Remove')))) : null,
     full ? h('p.muted', 'Every speaker seat is named.')
       : h('button.secondary.add-co-speaker', {
         type: 'button', 'aria-expanded': 'false', 'aria-controls': `${sid}-add`,

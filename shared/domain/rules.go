@@ -52,6 +52,12 @@ func (s *Session) Admit(j Joiner, now time.Time) ([]Change, error) {
 			// (the spot it held is given back below).
 			m.Role = RoleSpeaker
 		}
+		if m.Role == RoleSpeaker && s.Kind == KindScheduled && !s.IsSpeaker(j.UserID) {
+			// Removed from the speakers since joining: a participant from
+			// this join on, asking for a spot below like any participant
+			// (a moderator takes it off the stage, as any participant).
+			m.Role = RoleParticipant
+		}
 		registered := m.Registered || j.Registered
 		switch want := s.needsSpot(m.Role, registered); {
 		case want && !m.Spot:

@@ -166,6 +166,49 @@ func (h *Handler) joinGroup(ctx context.Context, r *request) (response, error) {
 	return response{status, map[string]any{"group": g, "member": viewGroupMember(m)}}, nil
 }
 
+// leaveGroup takes the caller out of the group. The owner leaves only
+// when it is the last member, which closes the group (its invite links
+// stop working); while others remain it answers 409 conflict.
+func (h *Handler) leaveGroup(ctx context.Context, r *request) (response, error) {
+	g, m, err := h.memberOfPath(ctx, r)
+	if err != nil {
+		return response{}, err
+	}
+	return h.dropGroupMember(ctx, g, m.UserID)
+}
+
+// removeGroupMember takes another member out of the group (the owner
+// only). From then on the removed member is a non-member: 403 on the
+// chat, and on starting or joining the group's sessions.
+func (h *Handler) removeGroupMember(ctx context.Context, r *request) (response, error) {
+	g, m, err := h.memberOfPath(ctx, r)
+	if err != nil {
+		return response{}, err
+	}
+	if g.OwnerID != m.UserID {
+		return response{}, newError(http.StatusForbidden, CodeForbidden, "only the owner of this group removes its members")
+	}
+	u := domain.UserID(r.params["userId"])
+	if u == m.UserID {
+		return response{}, newError(http.StatusConflict, CodeConflict, "the owner leaves a group with DELETE .../members/me, and only as its last member")
+	}
+	return h.dropGroupMember(ctx, g, u)
+}
+
+// dropGroupMember removes u from g and answers the group as it is now.
+func (h *Handler) dropGroupMember(ctx context.Context, g domain.Group, u domain.UserID) (response, error) {
+	err := h.store.RemoveGroupMember(ctx, g.ID, u)
+	switch {
+	case errors.Is(err, store.ErrGroupOwner):
+		return response{}, newError(http.StatusConflict, CodeConflict, "the owner cannot leave while other members remain; remove them first")
+	case errors.Is(err, store.ErrNotFound):
+		return response{}, notFound("member")
+	case err != nil:
+		return response{}, err
+	}
+	return response{http.StatusNoContent, nil}, nil
+}
+
 func (h *Handler) groupMessages(ctx context.Context, r *request) (response, error) {
 	g, _, err := h.memberOfPath(ctx, r)
 	if err != nil {

@@ -118,3 +118,35 @@ func (h *Handler) redeemSpeakerInvite(ctx context.Context, r *request) (response
 	}
 	return h.nameSpeaker(ctx, s, r.claims.UserID())
 }
+
+// removeSpeaker takes a co-speaker off the session's speakers (the owner
+// only), freeing the seat. The owner itself is always a speaker (409
+// conflict). A removed co-speaker who is in the live room keeps what it
+// has there until its next join, from which it is a participant (a
+// registration or a free spot, like anyone); a moderator takes it off
+// the stage meanwhile, as any participant.
+func (h *Handler) removeSpeaker(ctx context.Context, r *request) (response, error) {
+	s, err := h.ownedSession(ctx, r)
+	if err != nil {
+		return response{}, err
+	}
+	u := domain.UserID(r.params["userId"])
+	if s.IsOwner(u) {
+		return response{}, newError(http.StatusConflict, CodeConflict, "the employer who booked the session is always one of its speakers")
+	}
+	if s.Status.Over() {
+		return response{}, over(s)
+	}
+	out, err := h.store.RemoveSpeaker(ctx, s.ID, u)
+	switch {
+	case errors.Is(err, store.ErrSessionOver):
+		return response{}, over(s)
+	case errors.Is(err, store.ErrNotFound):
+		return response{}, notFound("session")
+	case errors.Is(err, store.ErrNotSpeaker):
+		return response{}, notFound("speaker")
+	case err != nil:
+		return response{}, err
+	}
+	return response{http.StatusOK, map[string]any{"session": viewSession(out)}}, nil
+}

@@ -31,9 +31,15 @@ var (
 	// ErrSpeakersFull is returned by AddSpeaker when the session names as
 	// many speakers as its stage seats.
 	ErrSpeakersFull = errors.New("store: speakers full")
+	// ErrNotSpeaker is returned by RemoveSpeaker when the session does
+	// not name the user a speaker.
+	ErrNotSpeaker = errors.New("store: not a speaker")
 	// ErrGroupFull is returned by AddGroupMember when the group holds as
 	// many members as it may.
 	ErrGroupFull = errors.New("store: group full")
+	// ErrGroupOwner is returned by RemoveGroupMember for the owner of a
+	// group while other members remain.
+	ErrGroupOwner = errors.New("store: the owner of a group with other members")
 	// ErrSlotFull is returned by BookSession when the slot holds as many
 	// concurrent sessions as the event allows.
 	ErrSlotFull = errors.New("store: slot full")

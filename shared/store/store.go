@@ -78,6 +78,13 @@ type Store interface {
 	// speakers, ErrSessionOver when it has ended or expired, ErrNotFound
 	// when there is no such session.
 	AddSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID, limit int) (domain.Session, error)
+	// RemoveSpeaker takes user off a scheduled session's speakers,
+	// atomically, and returns the session's own item (no members): the
+	// seat it held is free for AddSpeaker at once. ErrNotSpeaker when the
+	// session does not name user, ErrSessionOver when it has ended or
+	// expired, ErrNotFound when there is no such session. It does not
+	// guard the owner: the caller refuses to remove it.
+	RemoveSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID) (domain.Session, error)
 	// SlotUsage returns how many sessions are booked in each slot of an
 	// event, keyed by the slot's start in UTC (slots with none are
 	// absent).
@@ -160,6 +167,13 @@ type Store interface {
 	// repeat returns the stored member and created=false and counts once.
 	// ErrNotFound when the group does not exist.
 	AddGroupMember(ctx context.Context, m domain.GroupMember, limit int) (member domain.GroupMember, created bool, err error)
+	// RemoveGroupMember takes user out of its group and the group's count
+	// of members, atomically. ErrNotFound when there is no such group or
+	// user is not a member; ErrGroupOwner when user owns the group and
+	// other members remain. The owner, alone, leaves a group of no
+	// members, which AddGroupMember no longer admits anyone to
+	// (ErrNotFound): the group is gone.
+	RemoveGroupMember(ctx context.Context, group domain.GroupID, user domain.UserID) error
 	// GetGroupMember returns a member of a group, or ErrNotFound.
 	GetGroupMember(ctx context.Context, group domain.GroupID, user domain.UserID) (domain.GroupMember, error)
 	// ListGroupMembers returns a group's members ordered by user id.

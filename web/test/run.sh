@@ -103,7 +103,7 @@ fi
 
 echo "== browser tests"
 files=("$@")
-[[ ${#files[@]} -gt 0 ]] || files=(seed000.test.mjs seed002.test.mjs seed001.test.mjs ui14.test.mjs active14.test.mjs group14.test.mjs cospeaker14.test.mjs media-primetime.test.mjs media-scheduled.test.mjs)
+[[ ${#files[@]} -gt 0 ]] || files=(seed000.test.mjs seed002.test.mjs seed001.test.mjs ui14.test.mjs active14.test.mjs group14.test.mjs cospeaker14.test.mjs cospeaker14-book.test.mjs group14-leave.test.mjs media-primetime.test.mjs media-scheduled.test.mjs)
 cd "$here"
 left=$(( budget - SECONDS - 20 ))
 (( left < test_timeout )) && test_timeout=$left

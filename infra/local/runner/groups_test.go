@@ -189,3 +189,80 @@ func TestGroupPrimeTime(t *testing.T) {
 		t.Fatalf("card after the end %+v", card)
 	}
 }
+
+// TestGroupLeaveAndRemove: a member leaves, the owner removes another;
+// the count stays right; a former member is refused the chat, starting
+// and joining the group's sessions; the owner leaves only as the last
+// member, which closes the group.
+func TestGroupLeaveAndRemove(t *testing.T) {
+	s, _ := stack(t)
+	c := newClient(t, s.URL)
+	owner, ryan, frida, lee := newUser(t, c, "Owner"), newUser(t, c, "Ryan"), newUser(t, c, "Frida"), newUser(t, c, "Lee")
+	r := c.do(http.MethodPost, "/v1/groups", owner.Token, map[string]any{"name": "Marketing Analysis"})
+	want(t, r, http.StatusCreated, "")
+	var g groupOut
+	r.decode(t, &g)
+	gid := g.Group.ID
+	r = c.do(http.MethodPost, "/v1/groups/"+gid+"/invites", owner.Token, nil)
+	want(t, r, http.StatusCreated, "")
+	var inv struct{ Invite string }
+	r.decode(t, &inv)
+	for _, u := range []identity{ryan, frida, lee} {
+		want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", u.Token, map[string]any{"invite": inv.Invite}), http.StatusCreated, "")
+	}
+	count := func() int {
+		t.Helper()
+		r := c.do(http.MethodGet, "/v1/groups/"+gid, owner.Token, nil)
+		want(t, r, http.StatusOK, "")
+		var g groupOut
+		r.decode(t, &g)
+		if g.Group.Members != len(g.Members) {
+			t.Fatalf("count %d, %d listed", g.Group.Members, len(g.Members))
+		}
+		return g.Group.Members
+	}
+	del := func(who identity, user string) reply {
+		return c.do(http.MethodDelete, "/v1/groups/"+gid+"/members/"+user, who.Token, nil)
+	}
+
+	// A session started in the group while Frida is a member.
+	r = c.do(http.MethodPost, "/v1/sessions", ryan.Token, map[string]any{"kind": "primetime", "title": "Weekly review", "groupId": gid})
+	want(t, r, http.StatusCreated, "")
+	var created struct{ Session struct{ ID string } }
+	r.decode(t, &created)
+	id := created.Session.ID
+
+	// Only the owner removes, never itself; a non-member is not found.
+	want(t, del(ryan, frida.ID), http.StatusForbidden, "forbidden")
+	want(t, del(owner, owner.ID), http.StatusConflict, "conflict")
+	want(t, del(owner, newUser(t, c, "Nobody").ID), http.StatusNotFound, "not_found")
+	want(t, c.do(http.MethodDelete, "/v1/groups/nosuchgroup/members/me", ryan.Token, nil), http.StatusNotFound, "not_found")
+
+	// Lee leaves; the owner removes Frida.
+	want(t, del(lee, "me"), http.StatusNoContent, "")
+	want(t, del(owner, frida.ID), http.StatusNoContent, "")
+	want(t, del(owner, frida.ID), http.StatusNotFound, "not_found")
+	if n := count(); n != 2 {
+		t.Fatalf("members %d, want 2", n)
+	}
+	for _, u := range []identity{lee, frida} {
+		want(t, c.do(http.MethodGet, "/v1/groups/"+gid+"/messages", u.Token, nil), http.StatusForbidden, "forbidden")
+		want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/messages", u.Token, map[string]any{"text": "hi"}), http.StatusForbidden, "forbidden")
+		want(t, c.do(http.MethodPost, "/v1/sessions", u.Token, map[string]any{"kind": "primetime", "title": "Mine", "groupId": gid}), http.StatusForbidden, "forbidden")
+		want(t, join(t, c, u, id, "web"), http.StatusForbidden, "forbidden")
+		want(t, c.do(http.MethodDelete, "/v1/groups/"+gid+"/members/me", u.Token, nil), http.StatusForbidden, "forbidden")
+		r := c.do(http.MethodGet, "/v1/groups", u.Token, nil)
+		want(t, r, http.StatusOK, "")
+		if strings.Contains(string(r.Body), gid) {
+			t.Fatalf("a former member's groups %s", r.Body)
+		}
+	}
+	want(t, join(t, c, ryan, id, "web"), http.StatusOK, "")
+
+	// The owner cannot leave while Ryan remains; Ryan leaves, then the
+	// owner, which closes the group.
+	want(t, del(owner, "me"), http.StatusConflict, "conflict")
+	want(t, del(ryan, "me"), http.StatusNoContent, "")
+	want(t, del(owner, "me"), http.StatusNoContent, "")
+	want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", lee.Token, map[string]any{"invite": inv.Invite}), http.StatusNotFound, "not_found")
+}

@@ -52,6 +52,10 @@ func (db *DB) AddGroupMember(ctx context.Context, m domain.GroupMember, limit in
 		if exists(tx, bucketGroupMembers, k) {
 			return get(tx, bucketGroupMembers, k, &m)
 		}
+		if g.Members == 0 {
+			// Its owner left it alone: the group is gone.
+			return store.ErrNotFound
+		}
 		if g.Members >= limit {
 			return store.ErrGroupFull
 		}
@@ -69,6 +73,35 @@ func (db *DB) AddGroupMember(ctx context.Context, m domain.GroupMember, limit in
 		return domain.GroupMember{}, false, fmt.Errorf("boltstore: add %s to group %s: %w", m.UserID, m.GroupID, err)
 	}
 	return m, created, nil
+}
+
+// RemoveGroupMember takes a member out of its group in one transaction.
+func (db *DB) RemoveGroupMember(ctx context.Context, group domain.GroupID, user domain.UserID) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		var g domain.Group
+		if err := get(tx, bucketGroups, []byte(group), &g); err != nil {
+			return err
+		}
+		k := groupMemberKey(group, user)
+		if !exists(tx, bucketGroupMembers, k) {
+			return store.ErrNotFound
+		}
+		if user == g.OwnerID && g.Members > 1 {
+			return store.ErrGroupOwner
+		}
+		g.Members--
+		if err := put(tx, bucketGroups, []byte(g.ID), g); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketGroupMembers).Delete(k); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUserGroups).Delete(userGroupKey(user, group))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: remove %s from group %s: %w", user, group, err)
+	}
+	return nil
 }
 
 // GetGroupMember returns a member of a group, or store.ErrNotFound.

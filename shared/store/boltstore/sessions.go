@@ -178,3 +178,27 @@ func (db *DB) AddSpeaker(ctx context.Context, id domain.SessionID, user domain.U
 	s.Live.Partial = true
 	return s, nil
 }
+
+// RemoveSpeaker takes user off a scheduled session's speakers in one
+// write transaction.
+func (db *DB) RemoveSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID) (domain.Session, error) {
+	var s domain.Session
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if err := get(tx, bucketSessions, []byte(id), &s); err != nil {
+			return err
+		}
+		switch {
+		case s.Status.Over():
+			return store.ErrSessionOver
+		case !s.IsSpeaker(user):
+			return store.ErrNotSpeaker
+		}
+		s.Speakers = slices.DeleteFunc(s.Speakers, func(u domain.UserID) bool { return u == user })
+		return put(tx, bucketSessions, []byte(id), headOnly(s))
+	})
+	if err != nil {
+		return domain.Session{}, fmt.Errorf("boltstore: remove speaker %s from %s: %w", user, id, err)
+	}
+	s.Live.Partial = true
+	return s, nil
+}

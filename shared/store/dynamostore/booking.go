@@ -339,3 +339,62 @@ func (d *DB) AddSpeaker(ctx context.Context, id domain.SessionID, user domain.Us
 	}
 	return s, nil
 }
+
+// maxRemoveSpeakerAttempts bounds the reads and conditional writes of one
+// RemoveSpeaker while other writes move the list under it.
+const maxRemoveSpeakerAttempts = 8
+
+// RemoveSpeaker takes user off a scheduled session's speakers. A list
+// element is removed by its index, so it reads the session, then removes
+// the element with a conditional UpdateItem that holds only while that
+// index still names user and the session is not over; when the list
+// moved in between, it reads again.
+func (d *DB) RemoveSpeaker(ctx context.Context, id domain.SessionID, user domain.UserID) (domain.Session, error) {
+	wrap := func(err error) error { return fmt.Errorf("dynamostore: remove speaker %s from %s: %w", user, id, err) }
+	for range maxRemoveSpeakerAttempts {
+		s, ok, err := d.session(ctx, id)
+		switch {
+		case err != nil:
+			return domain.Session{}, wrap(err)
+		case !ok:
+			return domain.Session{}, wrap(store.ErrNotFound)
+		case s.Status.Over():
+			return domain.Session{}, wrap(store.ErrSessionOver)
+		}
+		i := slices.Index(s.Speakers, user)
+		if i < 0 {
+			return domain.Session{}, wrap(store.ErrNotSpeaker)
+		}
+		el := fmt.Sprintf("#sp[%d]", i)
+		res, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                aws.String(d.table),
+			Key:                      keyAV(sessionKey(id)),
+			UpdateExpression:         aws.String("REMOVE " + el),
+			ConditionExpression:      aws.String("attribute_exists(PK) AND NOT (#status IN (:ended, :expired)) AND " + el + " = :user"),
+			ExpressionAttributeNames: map[string]string{"#sp": attrSpeakers, "#status": attrStatus},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":user":    str(string(user)),
+				":ended":   str(string(domain.StatusEnded)),
+				":expired": str(string(domain.StatusExpired)),
+			},
+			ReturnValues: types.ReturnValueAllNew,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			continue
+		}
+		if err != nil {
+			return domain.Session{}, wrap(err)
+		}
+		var it sessionItem
+		if _, err := d.decode(res.Attributes, &it); err != nil {
+			return domain.Session{}, wrap(err)
+		}
+		out, err := it.domain()
+		if err != nil {
+			return domain.Session{}, wrap(err)
+		}
+		return out, nil
+	}
+	return domain.Session{}, wrap(store.ErrContention)
+}

@@ -151,13 +151,14 @@ func (d *DB) AddGroupMember(ctx context.Context, m domain.GroupMember, limit int
 		return fail(err)
 	}
 	items[gmGroup] = types.TransactWriteItem{Update: &types.Update{
-		TableName:                aws.String(d.table),
-		Key:                      keyAV(groupKey(m.GroupID)),
-		UpdateExpression:         aws.String("SET #n = #n + :one"),
-		ConditionExpression:      aws.String("attribute_exists(PK) AND #n < :lim"),
+		TableName:        aws.String(d.table),
+		Key:              keyAV(groupKey(m.GroupID)),
+		UpdateExpression: aws.String("SET #n = #n + :one"),
+		// A group of no members is one its owner left alone: gone.
+		ConditionExpression:      aws.String("attribute_exists(PK) AND #n > :zero AND #n < :lim"),
 		ExpressionAttributeNames: map[string]string{"#n": attrMembers},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": num(1), ":lim": num(limit),
+			":one": num(1), ":lim": num(limit), ":zero": num(0),
 		},
 	}}
 	k := userGroupKey(m.UserID, m.GroupID)
@@ -177,10 +178,63 @@ func (d *DB) AddGroupMember(ctx context.Context, m domain.GroupMember, limit int
 		}
 		return got, false, nil
 	}
-	if _, err := d.GetGroup(ctx, m.GroupID); err != nil {
+	g, err := d.GetGroup(ctx, m.GroupID)
+	if err != nil {
 		return fail(err)
 	}
+	if g.Members == 0 {
+		return fail(store.ErrNotFound)
+	}
 	return fail(store.ErrGroupFull)
+}
+
+// RemoveGroupMember deletes the member's item and its index entry and
+// takes one off the group's count in one transaction. The owner's
+// removal holds only while the count is 1 (the owner alone), so a member
+// joining at the same time makes it fail with ErrGroupOwner.
+func (d *DB) RemoveGroupMember(ctx context.Context, group domain.GroupID, user domain.UserID) error {
+	fail := func(err error) error {
+		return fmt.Errorf("dynamostore: remove %s from group %s: %w", user, group, err)
+	}
+	g, err := d.GetGroup(ctx, group)
+	if err != nil {
+		return fail(err)
+	}
+	cond, vals := "attribute_exists(PK) AND #n > :zero", map[string]types.AttributeValue{":one": num(1), ":zero": num(0)}
+	if user == g.OwnerID {
+		cond = "attribute_exists(PK) AND #n = :one"
+		delete(vals, ":zero")
+	}
+	items := make([]types.TransactWriteItem, 3)
+	items[gmItem] = types.TransactWriteItem{Delete: &types.Delete{
+		TableName:           aws.String(d.table),
+		Key:                 keyAV(groupMemberKey(group, user)),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	}}
+	items[gmGroup] = types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(d.table),
+		Key:                       keyAV(groupKey(group)),
+		UpdateExpression:          aws.String("SET #n = #n - :one"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#n": attrMembers},
+		ExpressionAttributeValues: vals,
+	}}
+	items[gmIndex] = types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(d.table),
+		Key:       keyAV(userGroupKey(user, group)),
+	}}
+	reasons, err := d.transact(ctx, items)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, errCanceled):
+		return fail(err)
+	case failed(reasons, gmItem):
+		return fail(store.ErrNotFound)
+	case failed(reasons, gmGroup) && user == g.OwnerID:
+		return fail(store.ErrGroupOwner)
+	}
+	return fail(store.ErrNotFound)
 }
 
 // GetGroupMember returns a member of a group, or store.ErrNotFound.

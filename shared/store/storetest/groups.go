@@ -172,3 +172,115 @@ func testGroups(t *testing.T, open Opener) {
 		wantErr(t, "SetGroupChatLimit(next)", s.SetGroupChatLimit(ctx, g.ID, owner.UserID, m.ChatLimit, t1.Add(time.Second)), nil)
 	})
 }
+
+// testRemoveGroupMember checks that a member leaves or is removed with
+// the count of members kept right, under races too, and that the owner
+// leaves only when alone, which closes the group.
+func testRemoveGroupMember(t *testing.T, open Opener) {
+	members := func(t *testing.T, s store.Store, g domain.GroupID) int {
+		t.Helper()
+		got, err := s.GetGroup(t.Context(), g)
+		wantErr(t, "GetGroup", err, nil)
+		return got.Members
+	}
+	t.Run("a member leaves", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		g, owner := mustGroup(t, s)
+		u := newUser()
+		_, _, err := s.AddGroupMember(ctx, groupMember(g.ID, u), 10)
+		wantErr(t, "AddGroupMember", err, nil)
+		wantErr(t, "RemoveGroupMember", s.RemoveGroupMember(ctx, g.ID, u), nil)
+		_, err = s.GetGroupMember(ctx, g.ID, u)
+		wantErr(t, "GetGroupMember(removed)", err, store.ErrNotFound)
+		if n := members(t, s, g.ID); n != 1 {
+			t.Fatalf("members %d, want 1", n)
+		}
+		list, err := s.ListGroupMembers(ctx, g.ID)
+		wantErr(t, "ListGroupMembers", err, nil)
+		if len(list) != 1 || list[0].UserID != owner.UserID {
+			t.Fatalf("members %+v, want the owner only", list)
+		}
+		groups, err := s.ListUserGroups(ctx, u)
+		wantErr(t, "ListUserGroups", err, nil)
+		if len(groups) != 0 {
+			t.Fatalf("the removed member's groups %+v, want none", groups)
+		}
+		wantErr(t, "RemoveGroupMember again", s.RemoveGroupMember(ctx, g.ID, u), store.ErrNotFound)
+		wantErr(t, "RemoveGroupMember(missing group)", s.RemoveGroupMember(ctx, "nosuchgroup", u), store.ErrNotFound)
+		// An invite brings it back.
+		_, createdNow, err := s.AddGroupMember(ctx, groupMember(g.ID, u), 10)
+		wantErr(t, "AddGroupMember again", err, nil)
+		if !createdNow || members(t, s, g.ID) != 2 {
+			t.Fatalf("rejoined: created %v, members %d", createdNow, members(t, s, g.ID))
+		}
+	})
+
+	t.Run("the owner leaves only when alone", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		g, owner := mustGroup(t, s)
+		u := newUser()
+		_, _, err := s.AddGroupMember(ctx, groupMember(g.ID, u), 10)
+		wantErr(t, "AddGroupMember", err, nil)
+		wantErr(t, "RemoveGroupMember(owner)", s.RemoveGroupMember(ctx, g.ID, owner.UserID), store.ErrGroupOwner)
+		wantErr(t, "RemoveGroupMember(u)", s.RemoveGroupMember(ctx, g.ID, u), nil)
+		wantErr(t, "RemoveGroupMember(owner alone)", s.RemoveGroupMember(ctx, g.ID, owner.UserID), nil)
+		if n := members(t, s, g.ID); n != 0 {
+			t.Fatalf("members %d, want 0", n)
+		}
+		// The group is gone: nobody joins it any more.
+		_, _, err = s.AddGroupMember(ctx, groupMember(g.ID, newUser()), 10)
+		wantErr(t, "AddGroupMember(closed)", err, store.ErrNotFound)
+	})
+
+	t.Run("racing leaves and joins", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		g, _ := mustGroup(t, s)
+		const n = 6
+		leavers := make([]domain.UserID, n)
+		for i := range leavers {
+			leavers[i] = newUser()
+			_, _, err := s.AddGroupMember(ctx, groupMember(g.ID, leavers[i]), 200)
+			wantErr(t, "AddGroupMember", err, nil)
+		}
+		var wg sync.WaitGroup
+		leaveErrs := make([]error, 2*n)
+		for i := range leaveErrs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				leaveErrs[i] = s.RemoveGroupMember(ctx, g.ID, leavers[i/2])
+			}()
+		}
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := s.AddGroupMember(ctx, groupMember(g.ID, newUser()), 200)
+				if err != nil {
+					t.Errorf("AddGroupMember: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		left := 0
+		for _, err := range leaveErrs {
+			switch {
+			case err == nil:
+				left++
+			case !errors.Is(err, store.ErrNotFound):
+				t.Fatalf("RemoveGroupMember: %v", err)
+			}
+		}
+		if left != n {
+			t.Fatalf("%d leaves succeeded, want %d", left, n)
+		}
+		list, err := s.ListGroupMembers(ctx, g.ID)
+		wantErr(t, "ListGroupMembers", err, nil)
+		if got := members(t, s, g.ID); got != 1+n || len(list) != got {
+			t.Fatalf("count %d, %d listed; want %d", got, len(list), 1+n)
+		}
+	})
+}
