@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"AddSpeaker", testAddSpeaker},
 		{"Groups", testGroups},
+		{"GroupConnections", testGroupConnections},
 		{"UserSessions", testUserSessions},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
