@@ -39,6 +39,7 @@ func (h *Handler) routes() {
 	r.add(http.MethodPost, "/v1/groups/{groupId}/members/me", h.joinGroup)
 	r.add(http.MethodGet, "/v1/groups/{groupId}/messages", h.groupMessages)
 	r.add(http.MethodPost, "/v1/groups/{groupId}/messages", h.postGroupMessage)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/socket", h.groupSocket)
 }
 
 // ---- identities
