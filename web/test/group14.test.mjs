@@ -56,7 +56,16 @@ test("a group's PrimeTime from creating the group to the second approved speaker
   await paula.page.locator('ul.groups li a', { hasText: 'Design team' }).click();
   await paula.page.locator('#group-chat').waitFor();
 
-  // The group's chat: what one sends, the others see (the page polls).
+  // The group's chat is live: each page holds the group's socket, and what
+  // one sends the others see without reading the chat again (no GET of
+  // the messages once the socket is open; polling would read every 2 s).
+  const reads = [];
+  for (const p of all) {
+    await p.page.locator('#group-chat[data-live="socket"]').waitFor();
+    p.page.on('request', (req) => {
+      if (req.method() === 'GET' && /\/v1\/groups\/[^/]+\/messages$/.test(new URL(req.url()).pathname)) reads.push(`${p.name}: ${req.url()}`);
+    });
+  }
   await frida.page.getByLabel('Message').fill('Hello team');
   await frida.page.getByRole('button', { name: 'Send' }).click();
   await paula.page.getByLabel('Message').fill('Hi Frida');
@@ -65,6 +74,7 @@ test("a group's PrimeTime from creating the group to the second approved speaker
     await p.page.locator('#group-chat li.group-msg', { hasText: 'Hello team' }).waitFor();
     await p.page.locator('#group-chat li.group-msg', { hasText: 'Hi Frida' }).waitFor();
   }
+  assert.deepEqual(reads, [], 'the chat arrived on the socket, not by reading the messages');
   await owner.page.locator('.group-members li', { hasText: 'Paula Phone' }).waitFor({ timeout: 15_000 });
 
   // The owner starts PrimeTime in the group and hosts it.
