@@ -72,7 +72,8 @@ func (m *member) groupEvent(within time.Duration, match func(msg map[string]any)
 // and receive a message a third member posts, within a bound and without
 // polling, and the card of a session started in the group as it starts,
 // goes live and ends; a non-member's socket is refused; a socket that
-// closed is forgotten; the polling read keeps working.
+// closed is forgotten, one gone idle reaped; the polling read keeps
+// working.
 func TestGroupLiveChat(t *testing.T) {
 	s, clock := stack(t)
 	c := newClient(t, s.URL)
@@ -156,4 +157,18 @@ func TestGroupLiveChat(t *testing.T) {
 	}
 	want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/messages", ryan.Token, map[string]any{"text": "still here?"}), http.StatusCreated, "")
 	ow.groupEvent(liveChatBound, func(msg map[string]any) bool { return msg["text"] == "still here?" })
+
+	// A socket API Gateway closed without a $disconnect (idle past its
+	// timeout) is reaped by the scheduler's sweep like a session's.
+	clock.Advance(domain.MaxIdle + time.Minute)
+	ow.waitClosed()
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(5 * time.Millisecond) {
+		conns, err := s.Store.ListGroupConnections(t.Context(), domain.GroupID(gid))
+		if err == nil && len(conns) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle socket not reaped within %s: %v %+v", waitFor, err, conns)
+		}
+	}
 }
