@@ -147,3 +147,46 @@ test("a group's PrimeTime from creating the group to the second approved speaker
   assert.equal(await ended.locator('.join-card').count(), 0);
   await until(async () => /ended/i.test(await ended.textContent()), { what: 'the card says ended' });
 });
+
+test('the group page polls while its socket fails, and goes live again', async (t) => {
+  const ada = await person(browser, 'Ada Socket');
+  const bo = await person(browser, 'Bo Polling');
+  t.after(() => closeAll(ada, bo));
+  await signIn(ada);
+  await ada.page.getByRole('link', { name: 'Your groups' }).click();
+  await ada.page.getByLabel('Group name').fill('Fallback team');
+  await ada.page.getByRole('button', { name: 'Create group' }).click();
+  await ada.page.getByRole('heading', { name: 'Fallback team' }).waitFor();
+  await ada.page.locator('#group-invite').click();
+  const invite = await ada.page.locator('#group-invite-link').inputValue();
+
+  // Bo's browser holds no WebSocket for now: each one closes at once.
+  let refuse = true;
+  let refused = 0;
+  await bo.page.routeWebSocket(/\/ws\?/, (ws) => {
+    if (refuse) { refused++; ws.close(); } else ws.connectToServer();
+  });
+  await bo.page.goto(invite);
+  await bo.page.getByLabel('Your display name').fill(bo.name);
+  await bo.page.getByRole('button', { name: 'Continue' }).click();
+  await bo.page.getByRole('heading', { name: 'Fallback team' }).waitFor();
+  await ada.page.locator('#group-chat[data-live="socket"]').waitFor();
+  await bo.page.locator('#group-chat[data-live="polling"]').waitFor();
+
+  // Bo reads the chat by polling; Ada hears Bo on her socket.
+  await ada.page.getByLabel('Message').fill('Are you there?');
+  await ada.page.getByRole('button', { name: 'Send' }).click();
+  await bo.page.locator('#group-chat li.group-msg', { hasText: 'Are you there?' }).waitFor({ timeout: 5_000 });
+  await bo.page.getByLabel('Message').fill('Polling here');
+  await bo.page.getByRole('button', { name: 'Send' }).click();
+  await ada.page.locator('#group-chat li.group-msg', { hasText: 'Polling here' }).waitFor({ timeout: 5_000 });
+  assert.equal(await bo.page.locator('#group-chat').getAttribute('data-live'), 'polling');
+  await until(async () => refused >= 2, { what: 'the page tries its socket again' });
+
+  // Sockets work again: Bo's page reconnects (with backoff) and is live.
+  refuse = false;
+  await bo.page.locator('#group-chat[data-live="socket"]').waitFor({ timeout: 30_000 });
+  await ada.page.getByLabel('Message').fill('Live again');
+  await ada.page.getByRole('button', { name: 'Send' }).click();
+  await bo.page.locator('#group-chat li.group-msg', { hasText: 'Live again' }).waitFor({ timeout: 5_000 });
+});
