@@ -95,6 +95,7 @@ export const api = {
   removeGroupMember: (token, id, userId) => request('DELETE', `/v1/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`, { token }),
   groupMessages: (token, id) => request('GET', `/v1/groups/${encodeURIComponent(id)}/messages`, { token }),
   sendGroupMessage: (token, id, text) => request('POST', `/v1/groups/${encodeURIComponent(id)}/messages`, { body: { text }, token }),
+  groupSocket: (token, id) => request('POST', `/v1/groups/${encodeURIComponent(id)}/socket`, { token }),
 };
 
 // The contract's error codes, in words a person understands.

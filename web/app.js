@@ -407,9 +407,8 @@ async function groupScreen(gid) {
       const t = text.value.trim();
       if (!t) return;
       busy(send, async () => {
-        await api.sendGroupMessage(u.token, gid, t);
+        merge(await api.sendGroupMessage(u.token, gid, t));
         text.value = '';
-        await poll();
       });
     },
   }, field('Message', text), send);
@@ -434,38 +433,118 @@ async function groupScreen(gid) {
       open ? h('a.button.primary.join-card', { href: `/s/${encodeURIComponent(m.sessionId)}`, 'data-link': '', 'aria-label': `${status === 'live' ? 'Join live session' : 'Join'}: ${s.title}` }, status === 'live' ? 'Join live session' : 'Join')
         : h('p.muted', 'This session has ended.'));
   }
-  async function poll() {
+  // The chat is live: the page holds the group's socket (docs/protocol.md,
+  // "The group's live chat socket") and merges each group.message as it
+  // comes. It reads the chat once on load and whenever the socket opens;
+  // while the socket is down it polls every 2 s and reconnects with
+  // backoff. chat.dataset.live says which ("socket" or "polling").
+  let msgs = [];
+  let ws = null;
+  let left = false;
+  let attempt = 0;
+  let pollTimer = null;
+  let reconnectTimer = null;
+  let keepalive = null;
+  function render() {
+    const key = JSON.stringify(msgs);
+    if (key === last) return;
+    last = key;
+    replace(chat, msgs.length ? msgs.map((m) => (m.kind === 'session' ? card(m)
+      : h('li.chat-line.group-msg', { dataset: { id: m.id } }, h('strong', m.name), ' ', m.text)))
+      : h('li.muted', 'No messages yet. Say hello.'));
+    if (msgs.length !== lastCount) { chat.scrollTop = chat.scrollHeight; lastCount = msgs.length; }
+    // New members show on the next look at the group.
+    if (msgs.some((m) => !g.members.find((x) => x.userId === m.userId))) refreshMembers();
+  }
+  // merge shows one entry: a new one at the end (the newest 50 kept), or
+  // in place of the entry with its id (a card: of its session).
+  function merge(m) {
+    if (!m || !m.id) return;
+    const i = msgs.findIndex((x) => x.id === m.id || (m.kind === 'session' && x.kind === 'session' && x.sessionId === m.sessionId));
+    if (i >= 0) msgs[i] = { ...msgs[i], ...m, id: msgs[i].id, name: m.name || msgs[i].name, at: msgs[i].at };
+    else msgs = [...msgs, m].slice(-50);
+    render();
+  }
+  async function load() {
     let r;
     try { r = await api.groupMessages(u.token, gid); } catch (err) {
       if (err.code === 'forbidden' || err.code === 'not_found') gone();
       else console.warn('greenroom: group chat', err);
       return;
     }
-    const key = JSON.stringify(r.messages);
-    if (key === last) return;
-    last = key;
-    replace(chat, r.messages.length ? r.messages.map((m) => (m.kind === 'session' ? card(m)
-      : h('li.chat-line.group-msg', { dataset: { id: m.id } }, h('strong', m.name), ' ', m.text)))
-      : h('li.muted', 'No messages yet. Say hello.'));
-    if (r.messages.length !== lastCount) { chat.scrollTop = chat.scrollHeight; lastCount = r.messages.length; }
-    // New members show on the next look at the group.
-    if (r.messages.some((m) => !g.members.find((x) => x.userId === m.userId))) await refreshMembers();
+    if (left) return;
+    // What arrived on the socket while the read was under way stays.
+    const seen = new Set(r.messages.map((m) => m.id));
+    const later = msgs.filter((m) => !seen.has(m.id) && r.messages.length && m.at > r.messages[r.messages.length - 1].at);
+    msgs = [...r.messages, ...later].slice(-50);
+    render();
   }
-  let timer, membersTimer;
+  function polling(on) {
+    chat.dataset.live = on ? 'polling' : 'socket';
+    if (on && !pollTimer) pollTimer = setInterval(load, 2000);
+    if (!on && pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  }
+  function retry() {
+    polling(true);
+    clearTimeout(reconnectTimer);
+    const delay = Math.min(15000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+    attempt++;
+    reconnectTimer = setTimeout(openSocket, delay);
+  }
+  async function openSocket() {
+    if (left) return;
+    let r;
+    try { r = await api.groupSocket(u.token, gid); } catch (err) {
+      console.warn('greenroom: group socket', err);
+      if (err.status === 403) { polling(true); return; }
+      retry();
+      return;
+    }
+    if (left) return;
+    let sock;
+    try { sock = new WebSocket(`${r.wsUrl}${r.wsUrl.includes('?') ? '&' : '?'}token=${encodeURIComponent(r.joinToken)}`); } catch { retry(); return; }
+    ws = sock;
+    sock.onopen = async () => {
+      attempt = 0;
+      clearInterval(keepalive);
+      keepalive = setInterval(() => { try { sock.send('{"type":"state.get"}'); } catch { /* closing */ } }, 4 * 60 * 1000);
+      await load(); // what was said while the socket was closed
+      if (ws === sock) polling(false);
+    };
+    sock.onmessage = (e) => {
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      if (f.type === 'event' && f.event === 'group.message') merge(f.message);
+    };
+    sock.onclose = () => {
+      if (ws !== sock) return;
+      ws = null;
+      clearInterval(keepalive);
+      if (!left) retry();
+    };
+  }
+  chat.dataset.live = 'polling';
+  await load();
+  openSocket();
+  const membersTimer = setInterval(refreshMembers, 10000);
+  leaveScreen = () => {
+    left = true;
+    clearInterval(pollTimer); clearInterval(membersTimer); clearInterval(keepalive); clearTimeout(reconnectTimer);
+    const sock = ws;
+    ws = null;
+    sock?.close();
+  };
   // gone: the caller was removed from the group (or it closed): say so
   // and stop looking.
   function gone() {
-    clearInterval(timer); clearInterval(membersTimer);
+    if (left) return;
+    leaveScreen();
     if (!app.contains(box)) return;
     app.replaceChildren(box);
     replace(box, h('h1', g.group.name),
       h('p.error#group-error', 'You are no longer a member of this group: its owner removed you, or you left. To come back, ask a member for a new invite link.'),
       link('/groups', 'Your groups'));
   }
-  timer = setInterval(poll, 2000);
-  membersTimer = setInterval(refreshMembers, 10000);
-  leaveScreen = () => { clearInterval(timer); clearInterval(membersTimer); };
-  await poll();
 }
 
 // The sessions this browser registered for, as "userId:sessionId".

@@ -16,6 +16,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/httpapi"
 	"github.com/greenroom-live/greenroom/shared/lambdaenv"
 )
@@ -66,7 +67,16 @@ func newHandler(ctx context.Context) (*httpapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	notifier, err := lambdaenv.Notifier(ctx, cfg, lambdaenv.Logger())
+	if err != nil {
+		return nil, err
+	}
+	groups, err := groupfeed.New(groupfeed.Config{Store: st, Sender: notifier, Clock: clock, Logger: lambdaenv.Logger()})
+	if err != nil {
+		return nil, err
+	}
 	return httpapi.New(httpapi.Config{
+		Groups:   groups,
 		Store:    st,
 		Tokens:   tokens,
 		AdminKey: adminKey,

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/lambdaenv"
 	"github.com/greenroom-live/greenroom/shared/scheduler"
 	"github.com/greenroom-live/greenroom/shared/wsapi"
@@ -49,7 +50,11 @@ func newScheduler(ctx context.Context) (*scheduler.Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	live, err := wsapi.New(wsapi.Config{Store: st, Sender: notifier, Media: med, Clock: clock, Logger: log})
+	groups, err := groupfeed.New(groupfeed.Config{Store: st, Sender: notifier, Clock: clock, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	live, err := wsapi.New(wsapi.Config{Store: st, Sender: notifier, Media: med, Groups: groups, Clock: clock, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/lambdaenv"
 	"github.com/greenroom-live/greenroom/shared/wsapi"
 )
@@ -59,7 +60,11 @@ func newHandler(ctx context.Context) (*wsapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Media: med, Clock: clock, Logger: log})
+	groups, err := groupfeed.New(groupfeed.Config{Store: st, Sender: notifier, Clock: clock, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Media: med, Groups: groups, Clock: clock, Logger: log})
 }
 
 // route dispatches on the route key of the WebSocket API.

@@ -24,7 +24,8 @@ const (
 	RoleOrganizer Role = "organizer"
 	// RoleEmployer books sessions in one event and speaks in them.
 	RoleEmployer Role = "employer"
-	// RoleJoin is a short-lived ticket to open one session's WebSocket.
+	// RoleJoin is a short-lived ticket to open one session's WebSocket
+	// (SessionID and Device), or one group's live chat socket (Group).
 	RoleJoin Role = "join"
 	// RoleInvite is the token of an invite link: it names a group to join
 	// (Group) or a scheduled session whose co-speaker its bearer becomes
@@ -65,7 +66,8 @@ type Claims struct {
 	// SessionID and Device scope a join token.
 	SessionID domain.SessionID `json:"sid,omitempty"`
 	Device    domain.Device    `json:"dev,omitempty"`
-	// Group scopes an invite token to a group.
+	// Group scopes an invite token, or a join token to a group's live
+	// chat, to a group.
 	Group domain.GroupID `json:"grp,omitempty"`
 	jwt.RegisteredClaims
 }
@@ -157,8 +159,10 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	switch c.Role {
 	case RoleUser, RoleOrganizer, RoleEmployer:
 	case RoleJoin:
-		if c.SessionID == "" || c.Device == "" {
-			return Claims{}, fmt.Errorf("%w: join token without scope", ErrInvalidToken)
+		session := c.SessionID != "" && c.Device != "" && c.Group == ""
+		group := c.Group != "" && c.SessionID == "" && c.Device == ""
+		if !session && !group {
+			return Claims{}, fmt.Errorf("%w: join token without one scope", ErrInvalidToken)
 		}
 	case RoleInvite:
 		if (c.SessionID == "") == (c.Group == "") {

@@ -45,6 +45,20 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestGroupJoinToken: a join token scoped to a group (the group's live
+// chat socket) verifies with its group and no session.
+func TestGroupJoinToken(t *testing.T) {
+	i, _ := newIssuer(t)
+	tok, err := i.Mint("u1", Claims{Role: RoleJoin, Name: "Ryan", Group: "g1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := i.Verify(tok)
+	if err != nil || c.Role != RoleJoin || c.Group != "g1" || c.SessionID != "" || c.UserID() != "u1" {
+		t.Fatalf("Verify = %+v, %v", c, err)
+	}
+}
+
 func TestVerifyRefuses(t *testing.T) {
 	i, clock := newIssuer(t)
 	good, _ := i.Mint("u1", Claims{Role: RoleUser})
@@ -52,6 +66,8 @@ func TestVerifyRefuses(t *testing.T) {
 	other, _ := NewIssuer(Config{Key: []byte(strings.Repeat("x", MinKeyLen)), Clock: clock})
 	foreign, _ := other.Mint("u1", Claims{Role: RoleUser})
 	unscoped, _ := i.Mint("u1", Claims{Role: RoleJoin})
+	twoScopes, _ := i.Mint("u1", Claims{Role: RoleJoin, SessionID: "s1", Device: domain.DeviceWeb, Group: "g1"})
+	groupWithDevice, _ := i.Mint("u1", Claims{Role: RoleJoin, Device: domain.DeviceWeb, Group: "g1"})
 	unknownRole, _ := i.Mint("u1", Claims{Role: "admin"})
 	noSubject, _ := i.Mint("", Claims{Role: RoleUser})
 
@@ -64,6 +80,8 @@ func TestVerifyRefuses(t *testing.T) {
 		"tampered":     string(tampered),
 		"foreign key":  foreign,
 		"unscoped":     unscoped,
+		"two scopes":   twoScopes,
+		"group+device": groupWithDevice,
 		"unknown role": unknownRole,
 		"no subject":   noSubject,
 		"alg none":     "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJyb2xlIjoidXNlciIsInN1YiI6InUxIn0.",

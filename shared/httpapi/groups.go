@@ -10,6 +10,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
@@ -206,6 +207,20 @@ func (h *Handler) dropGroupMember(ctx context.Context, g domain.Group, u domain.
 	case err != nil:
 		return response{}, err
 	}
+	// The live chat stops at once for a member who is gone: their group
+	// sockets are forgotten, so the feed posts them nothing more.
+	conns, err := h.store.ListGroupConnections(ctx, g.ID)
+	if err != nil {
+		return response{}, err
+	}
+	for _, c := range conns {
+		if c.UserID != u {
+			continue
+		}
+		if err := h.store.DeleteGroupConnection(ctx, g.ID, c.ID); err != nil {
+			return response{}, err
+		}
+	}
 	return response{http.StatusNoContent, nil}, nil
 }
 
@@ -258,7 +273,31 @@ func (h *Handler) postGroupMessage(ctx context.Context, r *request) (response, e
 	if err := h.store.AddGroupChat(ctx, msg); err != nil {
 		return response{}, err
 	}
-	return response{http.StatusCreated, viewGroupMessage(msg)}, nil
+	view := viewGroupMessage(msg)
+	h.publishGroup(ctx, g.ID, view)
+	return response{http.StatusCreated, view}, nil
+}
+
+// publishGroup posts a group.message event to the group's live chat
+// sockets, when a feed is wired in.
+func (h *Handler) publishGroup(ctx context.Context, g domain.GroupID, m groupMessageView) {
+	if h.groups != nil {
+		h.groups.Publish(ctx, g, m)
+	}
+}
+
+// groupSocket mints a member's ticket to the group's live chat socket:
+// a join token scoped to the group, for wsUrl?token=….
+func (h *Handler) groupSocket(ctx context.Context, r *request) (response, error) {
+	g, m, err := h.memberOfPath(ctx, r)
+	if err != nil {
+		return response{}, err
+	}
+	tok, err := h.tokens.Mint(string(m.UserID), auth.Claims{Role: auth.RoleJoin, Name: m.Name, Group: g.ID})
+	if err != nil {
+		return response{}, err
+	}
+	return response{http.StatusOK, map[string]any{"wsUrl": h.wsURL(r), "joinToken": tok}}, nil
 }
 
 // takeGroupChat spends one message of the member's chat limiter
@@ -283,12 +322,21 @@ func (h *Handler) takeGroupChat(ctx context.Context, m domain.GroupMember) error
 }
 
 // postSessionCard shows a PrimeTime session started in a group in the
-// group's chat.
+// group's chat and posts it to the group's sockets. The card's id is its
+// session's, so that the card the WebSocket handlers post when the session
+// goes live or ends replaces it.
 func (h *Handler) postSessionCard(ctx context.Context, s domain.Session, host domain.GroupMember) error {
-	return h.store.AddGroupChat(ctx, store.GroupMessage{
-		GroupID: domain.GroupID(s.GroupID), ID: domain.NewID(12), Kind: domain.GroupMessageSession,
+	m := store.GroupMessage{
+		GroupID: domain.GroupID(s.GroupID), ID: string(s.ID), Kind: domain.GroupMessageSession,
 		UserID: host.UserID, Name: host.Name, SessionID: s.ID, At: h.clock.Now(),
-	})
+	}
+	if err := h.store.AddGroupChat(ctx, m); err != nil {
+		return err
+	}
+	view := viewGroupMessage(m)
+	view.Session = viewCard(s)
+	h.publishGroup(ctx, m.GroupID, view)
+	return nil
 }
 
 type groupMemberView struct {
@@ -302,36 +350,13 @@ func viewGroupMember(m domain.GroupMember) groupMemberView {
 	return groupMemberView{UserID: m.UserID, Name: m.Name, Role: m.Role, JoinedAt: m.JoinedAt}
 }
 
-// sessionCard is a session as its card in a group's chat shows it: what
-// the Join button needs.
-type sessionCard struct {
-	ID     domain.SessionID `json:"id"`
-	Kind   domain.Kind      `json:"kind"`
-	Status domain.Status    `json:"status"`
-	Title  string           `json:"title"`
-	HostID *domain.UserID   `json:"hostId"`
-}
+// sessionCard and groupMessageView are the wire forms the group feed
+// posts too.
+type (
+	sessionCard      = groupfeed.Card
+	groupMessageView = groupfeed.Message
+)
 
-func viewCard(s domain.Session) *sessionCard {
-	c := &sessionCard{ID: s.ID, Kind: s.Kind, Status: s.Status, Title: s.Title}
-	if s.HostID != "" {
-		c.HostID = &s.HostID
-	}
-	return c
-}
+func viewCard(s domain.Session) *sessionCard { return groupfeed.CardOf(s) }
 
-type groupMessageView struct {
-	ID        string           `json:"id"`
-	Kind      string           `json:"kind"`
-	UserID    domain.UserID    `json:"userId"`
-	Name      string           `json:"name"`
-	Text      string           `json:"text,omitempty"`
-	SessionID domain.SessionID `json:"sessionId,omitempty"`
-	// Session is the card's session as it is now; null when it is gone.
-	Session *sessionCard `json:"session,omitempty"`
-	At      time.Time    `json:"at"`
-}
-
-func viewGroupMessage(m store.GroupMessage) groupMessageView {
-	return groupMessageView{ID: m.ID, Kind: m.Kind, UserID: m.UserID, Name: m.Name, Text: m.Text, SessionID: m.SessionID, At: m.At}
-}
+func viewGroupMessage(m store.GroupMessage) groupMessageView { return groupfeed.MessageOf(m) }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
@@ -39,6 +40,15 @@ type Config struct {
 	// TURN mints TURN credentials; without a secret no TURN server is
 	// offered.
 	TURN TURNConfig
+	// Groups posts a group's live chat events (group.message) to its
+	// sockets; without it, members read the chat by polling only.
+	Groups GroupFeed
+}
+
+// GroupFeed posts group.message events to a group's live chat sockets.
+// *groupfeed.Feed satisfies it.
+type GroupFeed interface {
+	Publish(ctx context.Context, group domain.GroupID, m groupfeed.Message)
 }
 
 var (
@@ -63,6 +73,7 @@ type Handler struct {
 	webURL   string
 	wsBase   string
 	turn     TURNConfig
+	groups   GroupFeed
 	validate *validator.Validate
 	router   router
 }
@@ -87,6 +98,7 @@ func New(cfg Config) (*Handler, error) {
 		webURL:   strings.TrimSuffix(cfg.WebURL, "/"),
 		wsBase:   cfg.WSURL,
 		turn:     cfg.TURN,
+		groups:   cfg.Groups,
 		validate: newValidator(),
 	}
 	if h.clock == nil {

@@ -42,6 +42,7 @@ func (h *Handler) routes() {
 	r.add(http.MethodDelete, "/v1/groups/{groupId}/members/{userId}", h.removeGroupMember)
 	r.add(http.MethodGet, "/v1/groups/{groupId}/messages", h.groupMessages)
 	r.add(http.MethodPost, "/v1/groups/{groupId}/messages", h.postGroupMessage)
+	r.add(http.MethodPost, "/v1/groups/{groupId}/socket", h.groupSocket)
 }
 
 // ---- identities

@@ -186,6 +186,16 @@ type Store interface {
 	// RecentGroupChat returns the newest limit messages of a group's chat,
 	// oldest first.
 	RecentGroupChat(ctx context.Context, group domain.GroupID, limit int) ([]GroupMessage, error)
+	// PutGroupConnection records a WebSocket connection to a group's live
+	// chat (c.GroupID set, no SessionID) as PutConnection does, and files
+	// it among the group's connections, all or nothing.
+	PutGroupConnection(ctx context.Context, c Connection) error
+	// ListGroupConnections returns a group's connections that have not
+	// expired, ordered by id.
+	ListGroupConnections(ctx context.Context, group domain.GroupID) ([]Connection, error)
+	// DeleteGroupConnection removes a group's connection and its record;
+	// removing one that is not there is not an error.
+	DeleteGroupConnection(ctx context.Context, group domain.GroupID, id domain.ConnectionID) error
 	// SetGroupChatLimit moves a group member's chat rate limiter from prev
 	// (zero: never used) to next, only if it still is prev: ErrStale
 	// otherwise, ErrNotFound when there is no such member.
@@ -252,15 +262,19 @@ func (l Load) WithAllMembers() Load {
 	return l
 }
 
-// Connection maps an API Gateway WebSocket connection to its session and
-// user, and keeps its rate limiters.
+// Connection maps an API Gateway WebSocket connection to its session (or,
+// for a group's live chat, its group) and user, and keeps its rate
+// limiters.
 type Connection struct {
-	ID          domain.ConnectionID `json:"id"`
-	SessionID   domain.SessionID    `json:"sessionId"`
-	UserID      domain.UserID       `json:"userId"`
-	Device      domain.Device       `json:"device"`
-	ConnectedAt time.Time           `json:"connectedAt"`
-	LastSeenAt  time.Time           `json:"lastSeenAt"`
+	ID        domain.ConnectionID `json:"id"`
+	SessionID domain.SessionID    `json:"sessionId"`
+	// GroupID is set, and SessionID empty, for a connection to a group's
+	// live chat (PutGroupConnection).
+	GroupID     domain.GroupID `json:"groupId,omitempty"`
+	UserID      domain.UserID  `json:"userId"`
+	Device      domain.Device  `json:"device"`
+	ConnectedAt time.Time      `json:"connectedAt"`
+	LastSeenAt  time.Time      `json:"lastSeenAt"`
 	// Limits holds each rate limiter class's theoretical arrival time
 	// (domain.Rate), changed only by SetLimit.
 	Limits map[string]time.Time `json:"limits,omitempty"`

@@ -89,6 +89,7 @@ func (h *Handler) publish(ctx context.Context, s domain.Session, changes []domai
 			break
 		}
 	}
+	h.publishCard(ctx, aud, changes)
 }
 
 // goneOf pairs gone connections with their members in s.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/store"
 )
 
@@ -74,6 +75,15 @@ type Config struct {
 	// throttling, not a rule of the product. The system clock when nil.
 	RateClock domain.Clock
 	Logger    *slog.Logger
+	// Groups posts the card of a group's PrimeTime session to the group's
+	// live chat sockets when the session goes live or ends; optional.
+	Groups GroupFeed
+}
+
+// GroupFeed posts group.message events to a group's live chat sockets.
+// *groupfeed.Feed satisfies it.
+type GroupFeed interface {
+	Publish(ctx context.Context, group domain.GroupID, m groupfeed.Message)
 }
 
 var (
@@ -89,6 +99,7 @@ type Handler struct {
 	tokens    *auth.Issuer
 	sender    Sender
 	media     Media
+	groups    GroupFeed
 	clock     domain.Clock
 	rateClock domain.Clock
 	log       *slog.Logger
@@ -103,7 +114,7 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.Sender == nil:
 		return nil, ErrNoSender
 	}
-	h := &Handler{store: cfg.Store, tokens: cfg.Tokens, sender: cfg.Sender, media: cfg.Media, clock: cfg.Clock, rateClock: cfg.RateClock, log: cfg.Logger, dec: newDecoder()}
+	h := &Handler{store: cfg.Store, tokens: cfg.Tokens, sender: cfg.Sender, media: cfg.Media, groups: cfg.Groups, clock: cfg.Clock, rateClock: cfg.RateClock, log: cfg.Logger, dec: newDecoder()}
 	if h.clock == nil {
 		h.clock = domain.SystemClock{}
 	}
@@ -133,6 +144,9 @@ func (h *Handler) Connect(ctx context.Context, ev events.APIGatewayWebsocketProx
 	if err != nil || claims.Role != auth.RoleJoin || conn == "" {
 		h.log.InfoContext(ctx, "connect refused", "connectionId", conn, "reason", "token")
 		return status(http.StatusUnauthorized), nil
+	}
+	if claims.Group != "" {
+		return h.connectGroup(ctx, conn, claims), nil
 	}
 	now := h.clock.Now()
 	rec := store.Connection{ID: conn, SessionID: claims.SessionID, UserID: claims.UserID(), Device: claims.Device, ConnectedAt: now, LastSeenAt: now}
@@ -173,6 +187,10 @@ func (h *Handler) Disconnect(ctx context.Context, ev events.APIGatewayWebsocketP
 	conn := domain.ConnectionID(ev.RequestContext.ConnectionID)
 	rec, err := h.store.GetConnection(ctx, conn)
 	if err != nil {
+		return status(http.StatusOK), nil
+	}
+	if rec.GroupID != "" {
+		h.dropGroupConnection(ctx, rec)
 		return status(http.StatusOK), nil
 	}
 	h.dropConnections(ctx, rec.SessionID, []gone{{rec.ID, rec.UserID}})
@@ -293,6 +311,9 @@ func (h *Handler) handle(ctx context.Context, conn domain.ConnectionID, ev event
 	rec, err := h.store.GetConnection(ctx, conn)
 	if err != nil {
 		return errorReply(msg.ID, errUnknownConnection), msg.Type, errUnknownConnection.code
+	}
+	if rec.GroupID != "" {
+		return h.handleGroup(ctx, rec, msg)
 	}
 	if err := h.throttle(ctx, rec, msg.Type); err != nil {
 		we := toWire(err)

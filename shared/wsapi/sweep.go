@@ -40,6 +40,13 @@ func (h *Handler) Tick(ctx context.Context, id domain.SessionID) error {
 func (h *Handler) Reap(ctx context.Context, conns []store.Connection) {
 	bySession := map[domain.SessionID][]gone{}
 	for _, c := range conns {
+		if c.GroupID != "" {
+			if err := h.sender.Close(ctx, c.ID); err != nil {
+				h.log.DebugContext(ctx, "reap: close", "connectionId", c.ID, "err", err)
+			}
+			h.dropGroupConnection(ctx, c)
+			continue
+		}
 		bySession[c.SessionID] = append(bySession[c.SessionID], gone{c.ID, c.UserID})
 		if err := h.sender.Close(ctx, c.ID); err != nil {
 			h.log.DebugContext(ctx, "reap: close", "connectionId", c.ID, "err", err)

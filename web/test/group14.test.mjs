@@ -56,7 +56,16 @@ test("a group's PrimeTime from creating the group to the second approved speaker
   await paula.page.locator('ul.groups li a', { hasText: 'Design team' }).click();
   await paula.page.locator('#group-chat').waitFor();
 
-  // The group's chat: what one sends, the others see (the page polls).
+  // The group's chat is live: each page holds the group's socket, and what
+  // one sends the others see without reading the chat again (no GET of
+  // the messages once the socket is open; polling would read every 2 s).
+  const reads = [];
+  for (const p of all) {
+    await p.page.locator('#group-chat[data-live="socket"]').waitFor();
+    p.page.on('request', (req) => {
+      if (req.method() === 'GET' && /\/v1\/groups\/[^/]+\/messages$/.test(new URL(req.url()).pathname)) reads.push(`${p.name}: ${req.url()}`);
+    });
+  }
   await frida.page.getByLabel('Message').fill('Hello team');
   await frida.page.getByRole('button', { name: 'Send' }).click();
   await paula.page.getByLabel('Message').fill('Hi Frida');
@@ -65,6 +74,7 @@ test("a group's PrimeTime from creating the group to the second approved speaker
     await p.page.locator('#group-chat li.group-msg', { hasText: 'Hello team' }).waitFor();
     await p.page.locator('#group-chat li.group-msg', { hasText: 'Hi Frida' }).waitFor();
   }
+  assert.deepEqual(reads, [], 'the chat arrived on the socket, not by reading the messages');
   await owner.page.locator('.group-members li', { hasText: 'Paula Phone' }).waitFor({ timeout: 15_000 });
 
   // The owner starts PrimeTime in the group and hosts it.
@@ -136,4 +146,47 @@ test("a group's PrimeTime from creating the group to the second approved speaker
   await ended.waitFor();
   assert.equal(await ended.locator('.join-card').count(), 0);
   await until(async () => /ended/i.test(await ended.textContent()), { what: 'the card says ended' });
+});
+
+test('the group page polls while its socket fails, and goes live again', async (t) => {
+  const ada = await person(browser, 'Ada Socket');
+  const bo = await person(browser, 'Bo Polling');
+  t.after(() => closeAll(ada, bo));
+  await signIn(ada);
+  await ada.page.getByRole('link', { name: 'Your groups' }).click();
+  await ada.page.getByLabel('Group name').fill('Fallback team');
+  await ada.page.getByRole('button', { name: 'Create group' }).click();
+  await ada.page.getByRole('heading', { name: 'Fallback team' }).waitFor();
+  await ada.page.locator('#group-invite').click();
+  const invite = await ada.page.locator('#group-invite-link').inputValue();
+
+  // Bo's browser holds no WebSocket for now: each one closes at once.
+  let refuse = true;
+  let refused = 0;
+  await bo.page.routeWebSocket(/\/ws\?/, (ws) => {
+    if (refuse) { refused++; ws.close(); } else ws.connectToServer();
+  });
+  await bo.page.goto(invite);
+  await bo.page.getByLabel('Your display name').fill(bo.name);
+  await bo.page.getByRole('button', { name: 'Continue' }).click();
+  await bo.page.getByRole('heading', { name: 'Fallback team' }).waitFor();
+  await ada.page.locator('#group-chat[data-live="socket"]').waitFor();
+  await bo.page.locator('#group-chat[data-live="polling"]').waitFor();
+
+  // Bo reads the chat by polling; Ada hears Bo on her socket.
+  await ada.page.getByLabel('Message').fill('Are you there?');
+  await ada.page.getByRole('button', { name: 'Send' }).click();
+  await bo.page.locator('#group-chat li.group-msg', { hasText: 'Are you there?' }).waitFor({ timeout: 5_000 });
+  await bo.page.getByLabel('Message').fill('Polling here');
+  await bo.page.getByRole('button', { name: 'Send' }).click();
+  await ada.page.locator('#group-chat li.group-msg', { hasText: 'Polling here' }).waitFor({ timeout: 5_000 });
+  assert.equal(await bo.page.locator('#group-chat').getAttribute('data-live'), 'polling');
+  await until(async () => refused >= 2, { what: 'the page tries its socket again' });
+
+  // Sockets work again: Bo's page reconnects (with backoff) and is live.
+  refuse = false;
+  await bo.page.locator('#group-chat[data-live="socket"]').waitFor({ timeout: 30_000 });
+  await ada.page.getByLabel('Message').fill('Live again');
+  await ada.page.getByRole('button', { name: 'Send' }).click();
+  await bo.page.locator('#group-chat li.group-msg', { hasText: 'Live again' }).waitFor({ timeout: 5_000 });
 });

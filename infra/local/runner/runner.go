@@ -29,6 +29,7 @@ import (
 	"github.com/greenroom-live/greenroom/shared/auth"
 	"github.com/greenroom-live/greenroom/shared/domain"
 	"github.com/greenroom-live/greenroom/shared/fanout"
+	"github.com/greenroom-live/greenroom/shared/groupfeed"
 	"github.com/greenroom-live/greenroom/shared/httpapi"
 	"github.com/greenroom-live/greenroom/shared/scheduler"
 	"github.com/greenroom-live/greenroom/shared/store"
@@ -178,15 +179,20 @@ func start(ctx context.Context, cfg Config, st store.Store, closeDB func() error
 		_ = plane.close()
 		return nil, fmt.Errorf("runner: %s: %w", what, err)
 	}
+	groups, err := groupfeed.New(groupfeed.Config{Store: st, Sender: notifier, Clock: cfg.Clock, Logger: cfg.Logger})
+	if err != nil {
+		return fail("group feed", err)
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Store: st, Tokens: tokens, AdminKey: cfg.AdminKey, Clock: cfg.Clock,
 		Logger: cfg.Logger, WebURL: base, WSURL: "ws://" + ln.Addr().String() + "/ws",
-		TURN: httpapi.TURNConfig{Secret: string(turnSecret), URLs: plane.turnURLs},
+		TURN:   httpapi.TURNConfig{Secret: string(turnSecret), URLs: plane.turnURLs},
+		Groups: groups,
 	})
 	if err != nil {
 		return fail("api", err)
 	}
-	live, err := wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Media: plane.media, Clock: cfg.Clock, Logger: cfg.Logger})
+	live, err := wsapi.New(wsapi.Config{Store: st, Tokens: tokens, Sender: notifier, Media: plane.media, Groups: groups, Clock: cfg.Clock, Logger: cfg.Logger})
 	if err != nil {
 		return fail("websocket handlers", err)
 	}

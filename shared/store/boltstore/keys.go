@@ -46,6 +46,7 @@ import (
 //	userSessions   key(userID, sessionID)     store.UserSession (dropped on read once expired)
 //	groupChat      key(groupID, <at>#<messageID>)
 //	                                          store.GroupMessage
+//	groupConns     key(groupID, connectionID) store.Connection: a group's live chat sockets
 //
 // <due>, <stale> and <at> are UTC times of fixed width (keyTime), so that
 // the byte order of keys is the order of time and the indexes are scanned
@@ -76,6 +77,7 @@ var (
 	bucketUserGroups    = []byte("userGroups")
 	bucketGroupChat     = []byte("groupChat")
 	bucketUserSessions  = []byte("userSessions")
+	bucketGroupConns    = []byte("groupConns")
 )
 
 // buckets lists every bucket; Open creates those that are missing.
@@ -87,7 +89,7 @@ func buckets() [][]byte {
 		bucketDue, bucketItemDue, bucketConnections, bucketStale,
 		bucketChat, bucketWorkers,
 		bucketGroups, bucketGroupMembers, bucketUserGroups, bucketGroupChat,
-		bucketUserSessions,
+		bucketUserSessions, bucketGroupConns,
 	}
 }
 

@@ -464,6 +464,7 @@ type connectionItem struct {
 	SK          string    `dynamodbav:"SK"`
 	ID          string    `dynamodbav:"id"`
 	SessionID   string    `dynamodbav:"sessionId"`
+	GroupID     string    `dynamodbav:"groupId,omitempty"`
 	UserID      string    `dynamodbav:"userId"`
 	Device      string    `dynamodbav:"device,omitempty"`
 	ConnectedAt time.Time `dynamodbav:"connectedAt"`
@@ -484,6 +485,7 @@ func toConnectionItem(c store.Connection) connectionItem {
 		PK: k.PK, SK: k.SK,
 		ID:          string(c.ID),
 		SessionID:   string(c.SessionID),
+		GroupID:     string(c.GroupID),
 		UserID:      string(c.UserID),
 		Device:      string(c.Device),
 		ConnectedAt: c.ConnectedAt.UTC(),
@@ -499,6 +501,7 @@ func (it connectionItem) domain() store.Connection {
 	c := store.Connection{
 		ID:          domain.ConnectionID(it.ID),
 		SessionID:   domain.SessionID(it.SessionID),
+		GroupID:     domain.GroupID(it.GroupID),
 		UserID:      domain.UserID(it.UserID),
 		Device:      domain.Device(it.Device),
 		ConnectedAt: it.ConnectedAt,
@@ -576,4 +579,36 @@ func expired(item map[string]types.AttributeValue, now time.Time) bool {
 		return false
 	}
 	return ttl <= now.Unix()
+}
+
+// groupConnItem files a connection among its group's live chat sockets;
+// ttl is its record's.
+type groupConnItem struct {
+	PK          string    `dynamodbav:"PK"`
+	SK          string    `dynamodbav:"SK"`
+	ID          string    `dynamodbav:"id"`
+	GroupID     string    `dynamodbav:"groupId"`
+	UserID      string    `dynamodbav:"userId"`
+	ConnectedAt time.Time `dynamodbav:"connectedAt"`
+	TTL         int64     `dynamodbav:"ttl"`
+}
+
+func toGroupConnItem(c store.Connection) groupConnItem {
+	k := groupConnKey(c.GroupID, c.ID)
+	return groupConnItem{
+		PK: k.PK, SK: k.SK,
+		ID: string(c.ID), GroupID: string(c.GroupID), UserID: string(c.UserID),
+		ConnectedAt: c.ConnectedAt.UTC(),
+		TTL:         c.ConnectedAt.Add(store.ConnectionTTL).Unix(),
+	}
+}
+
+func (it groupConnItem) domain() store.Connection {
+	return store.Connection{
+		ID:          domain.ConnectionID(it.ID),
+		GroupID:     domain.GroupID(it.GroupID),
+		UserID:      domain.UserID(it.UserID),
+		ConnectedAt: it.ConnectedAt,
+		LastSeenAt:  it.ConnectedAt,
+	}
 }

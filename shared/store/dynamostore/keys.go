@@ -33,6 +33,7 @@ import (
 //	group                GROUP#<id>         META                      (counter members)
 //	group member         GROUP#<id>         MEMBER#<user>             (chat rate limiter)
 //	group chat message   GROUP#<id>         CHAT#<at>#<message>       (ttl)
+//	group connection     GROUP#<id>         CONN#<connection>         (a live chat socket; ttl)
 //	user's group         USER#<user>        GROUP#<group>             (the list behind ListUserGroups)
 //	user's session       USER#<user>        SESSION#<session>         (Active Sessions; ttl)
 //
@@ -292,6 +293,10 @@ func userGroupKey(user domain.UserID, group domain.GroupID) key {
 }
 
 // groupChatKey orders a group's messages by time, then id.
+func groupConnKey(group domain.GroupID, id domain.ConnectionID) key {
+	return key{groupPK(group), prefixConn + string(id)}
+}
+
 func groupChatKey(group domain.GroupID, at time.Time, id string) key {
 	return key{groupPK(group), prefixChat + keyTime(at) + "#" + id}
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"RemoveSpeaker", testRemoveSpeaker},
 		{"Groups", testGroups},
 		{"RemoveGroupMember", testRemoveGroupMember},
+		{"GroupConnections", testGroupConnections},
 		{"UserSessions", testUserSessions},
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
