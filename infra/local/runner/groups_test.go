@@ -198,18 +198,7 @@ func TestGroupLeaveAndRemove(t *testing.T) {
 	s, _ := stack(t)
 	c := newClient(t, s.URL)
 	owner, ryan, frida, lee := newUser(t, c, "Owner"), newUser(t, c, "Ryan"), newUser(t, c, "Frida"), newUser(t, c, "Lee")
-	r := c.do(http.MethodPost, "/v1/groups", owner.Token, map[string]any{"name": "Marketing Analysis"})
-	want(t, r, http.StatusCreated, "")
-	var g groupOut
-	r.decode(t, &g)
-	gid := g.Group.ID
-	r = c.do(http.MethodPost, "/v1/groups/"+gid+"/invites", owner.Token, nil)
-	want(t, r, http.StatusCreated, "")
-	var inv struct{ Invite string }
-	r.decode(t, &inv)
-	for _, u := range []identity{ryan, frida, lee} {
-		want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", u.Token, map[string]any{"invite": inv.Invite}), http.StatusCreated, "")
-	}
+	gid, inv := newGroup(t, c, owner, "Marketing Analysis", ryan, frida, lee)
 	count := func() int {
 		t.Helper()
 		r := c.do(http.MethodGet, "/v1/groups/"+gid, owner.Token, nil)
@@ -226,7 +215,7 @@ func TestGroupLeaveAndRemove(t *testing.T) {
 	}
 
 	// A session started in the group while Frida is a member.
-	r = c.do(http.MethodPost, "/v1/sessions", ryan.Token, map[string]any{"kind": "primetime", "title": "Weekly review", "groupId": gid})
+	r := c.do(http.MethodPost, "/v1/sessions", ryan.Token, map[string]any{"kind": "primetime", "title": "Weekly review", "groupId": gid})
 	want(t, r, http.StatusCreated, "")
 	var created struct{ Session struct{ ID string } }
 	r.decode(t, &created)
@@ -264,5 +253,23 @@ func TestGroupLeaveAndRemove(t *testing.T) {
 	want(t, del(owner, "me"), http.StatusConflict, "conflict")
 	want(t, del(ryan, "me"), http.StatusNoContent, "")
 	want(t, del(owner, "me"), http.StatusNoContent, "")
-	want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", lee.Token, map[string]any{"invite": inv.Invite}), http.StatusNotFound, "not_found")
+	want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", lee.Token, map[string]any{"invite": inv}), http.StatusNotFound, "not_found")
+}
+
+// newGroup has owner create a group named name, and each of members join
+// it by its invite link; it returns the group's id and the invite.
+func newGroup(t *testing.T, c *client, owner identity, name string, members ...identity) (gid, invite string) {
+	t.Helper()
+	r := c.do(http.MethodPost, "/v1/groups", owner.Token, map[string]any{"name": name})
+	want(t, r, http.StatusCreated, "")
+	var g groupOut
+	r.decode(t, &g)
+	r = c.do(http.MethodPost, "/v1/groups/"+g.Group.ID+"/invites", owner.Token, nil)
+	want(t, r, http.StatusCreated, "")
+	var inv struct{ Invite string }
+	r.decode(t, &inv)
+	for _, u := range members {
+		want(t, c.do(http.MethodPost, "/v1/groups/"+g.Group.ID+"/members/me", u.Token, map[string]any{"invite": inv.Invite}), http.StatusCreated, "")
+	}
+	return g.Group.ID, inv.Invite
 }

@@ -78,18 +78,7 @@ func TestGroupLiveChat(t *testing.T) {
 	s, clock := stack(t)
 	c := newClient(t, s.URL)
 	owner, ryan, frida, stranger := newUser(t, c, "Owner"), newUser(t, c, "Ryan"), newUser(t, c, "Frida"), newUser(t, c, "Stranger")
-	r := c.do(http.MethodPost, "/v1/groups", owner.Token, map[string]any{"name": "Marketing Analysis"})
-	want(t, r, http.StatusCreated, "")
-	var g groupOut
-	r.decode(t, &g)
-	gid := g.Group.ID
-	r = c.do(http.MethodPost, "/v1/groups/"+gid+"/invites", owner.Token, nil)
-	want(t, r, http.StatusCreated, "")
-	var inv struct{ Invite string }
-	r.decode(t, &inv)
-	for _, u := range []identity{ryan, frida} {
-		want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", u.Token, map[string]any{"invite": inv.Invite}), http.StatusCreated, "")
-	}
+	gid, _ := newGroup(t, c, owner, "Marketing Analysis", ryan, frida)
 
 	// A non-member gets no ticket, and a forged one is refused at $connect.
 	want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/socket", stranger.Token, nil), http.StatusForbidden, "forbidden")
@@ -125,7 +114,7 @@ func TestGroupLiveChat(t *testing.T) {
 
 	// A session started in the group: its card arrives as it is created,
 	// goes live and ends, under the session's id.
-	r = c.do(http.MethodPost, "/v1/sessions", ryan.Token, map[string]any{"kind": "primetime", "title": "Weekly review", "groupId": gid})
+	r := c.do(http.MethodPost, "/v1/sessions", ryan.Token, map[string]any{"kind": "primetime", "title": "Weekly review", "groupId": gid})
 	want(t, r, http.StatusCreated, "")
 	var created struct{ Session struct{ ID string } }
 	r.decode(t, &created)
@@ -180,16 +169,7 @@ func TestRemovedMemberHearsNoMore(t *testing.T) {
 	s, _ := stack(t)
 	c := newClient(t, s.URL)
 	owner, frida := newUser(t, c, "Owner"), newUser(t, c, "Frida")
-	r := c.do(http.MethodPost, "/v1/groups", owner.Token, map[string]any{"name": "Design"})
-	want(t, r, http.StatusCreated, "")
-	var g groupOut
-	r.decode(t, &g)
-	gid := g.Group.ID
-	r = c.do(http.MethodPost, "/v1/groups/"+gid+"/invites", owner.Token, nil)
-	want(t, r, http.StatusCreated, "")
-	var inv struct{ Invite string }
-	r.decode(t, &inv)
-	want(t, c.do(http.MethodPost, "/v1/groups/"+gid+"/members/me", frida.Token, map[string]any{"invite": inv.Invite}), http.StatusCreated, "")
+	gid, _ := newGroup(t, c, owner, "Design", frida)
 
 	ow := groupSocket(t, c, owner, gid)
 	fr := groupSocket(t, c, frida, gid)
