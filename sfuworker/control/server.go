@@ -4,7 +4,7 @@
 // with are in shared/sfuapi, which links neither pion nor Prometheus;
 // this server converts them to the worker's own types.
 //
-//	PUT    /v1/rooms/{room}                         sfu.RoomState → Worker.Apply
+//	PUT    /v1/rooms/{room}                         sfuapi.RoomState → Worker.Apply
 //	DELETE /v1/rooms/{room}                         Worker.CloseRoom
 //	POST   /v1/rooms/{room}/members/{member}/signal {"type","payload"} → Worker.Signal
 //	GET    /healthz                                 200 while the process serves
@@ -206,11 +206,10 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 // apply is PUT /v1/rooms/{room}: the room's whole desired state.
 func (s *Server) apply(w http.ResponseWriter, r *http.Request) int {
 	room := sfu.RoomID(r.PathValue("room"))
-	var wire sfuapi.RoomState
-	if code, msg := decode(r.Body, &wire); code != 0 {
+	var st sfuapi.RoomState
+	if code, msg := decode(r.Body, &st); code != 0 {
 		return writeError(w, code, errorCode(code), msg)
 	}
-	st := roomState(wire)
 	if st.Room == "" {
 		st.Room = room
 	}
@@ -221,18 +220,6 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) int {
 		return writeError(w, http.StatusServiceUnavailable, codeDraining, "the worker is draining and takes no new rooms")
 	}
 	return s.result(w, r, "apply", room, s.worker.Apply(r.Context(), st))
-}
-
-// roomState is the worker's form of a room state from the wire.
-func roomState(st sfuapi.RoomState) sfu.RoomState {
-	out := sfu.RoomState{Room: sfu.RoomID(st.Room), Version: st.Version, Members: make([]sfu.MemberState, len(st.Members))}
-	for i, m := range st.Members {
-		out.Members[i] = sfu.MemberState{
-			ID: sfu.MemberID(m.ID), Connection: sfu.ConnectionID(m.Connection),
-			Publish: m.Publish, Mic: m.Mic, Cam: m.Cam, Group: m.Group,
-		}
-	}
-	return out
 }
 
 // closeRoom is DELETE /v1/rooms/{room}. Closing a room the worker does

@@ -16,47 +16,26 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/greenroom-live/greenroom/shared/sfuapi"
 )
 
-// RoomID is a session id; MemberID a user id; ConnectionID the member's
-// WebSocket connection, where its signaling goes.
+// The room's desired state is the control API's (shared/sfuapi): the
+// worker applies what the session says, in the types the WebSocket
+// handler sends. RoomState.Version orders updates (an older one is
+// ignored); a new MemberState.Connection for a member already in the room
+// means a new PeerConnection: the old one goes with its tracks and
+// subscriptions, and the member's next offer starts afresh.
 type (
-	RoomID       string
-	MemberID     string
-	ConnectionID string
+	RoomID       = sfuapi.RoomID
+	MemberID     = sfuapi.MemberID
+	ConnectionID = sfuapi.ConnectionID
+	MemberState  = sfuapi.MemberState
+	RoomState    = sfuapi.RoomState
 )
 
 // MainGroup is the main room; breakout rooms are groups 0..9.
-const MainGroup = -1
-
-// MemberState is what the session says of one member: the worker forwards
-// a member's tracks only while it may publish, and only to members of the
-// same group.
-type MemberState struct {
-	ID MemberID `json:"id"`
-	// Connection is where the member's signaling goes. Another one for a
-	// member already in the room (it reconnected) means a new
-	// PeerConnection: the old one goes with its tracks and subscriptions,
-	// and the member's next offer starts afresh.
-	Connection ConnectionID `json:"connection"`
-	// Publish: the member is on stage (in a breakout room: any member,
-	// up to the room's stage limits, as the session decides).
-	Publish bool `json:"publish"`
-	// Mic and Cam off stop forwarding that kind of track.
-	Mic bool `json:"mic"`
-	Cam bool `json:"cam"`
-	// Group is MainGroup or a breakout room index.
-	Group int `json:"group"`
-}
-
-// RoomState is the whole desired state of a room. Version grows with the
-// session's version: a state older than the one applied is ignored, so
-// updates may arrive in any order.
-type RoomState struct {
-	Room    RoomID        `json:"room"`
-	Version int64         `json:"version"`
-	Members []MemberState `json:"members"`
-}
+const MainGroup = sfuapi.MainGroup
 
 // Signal sends a server-originated message to a member's connection:
 // msgType is media.offer or media.candidate, payload its JSON body
