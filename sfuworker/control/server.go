@@ -2,7 +2,7 @@
 // server that wraps a worker for the session handlers (authenticated with
 // a shared secret). The wire types and the client the handlers call it
 // with are in shared/sfuapi, which links neither pion nor Prometheus;
-// this server converts them to the worker's own types.
+// the worker takes the room state in those types as they are.
 //
 //	PUT    /v1/rooms/{room}                         sfuapi.RoomState → Worker.Apply
 //	DELETE /v1/rooms/{room}                         Worker.CloseRoom
