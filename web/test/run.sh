@@ -55,6 +55,10 @@ cleanup() {
   fi
   if [[ -n ${GREENROOM_E2E_KEEP_LOG:-} && -f "$tmp/runner.log" ]]; then cp "$tmp/runner.log" "$GREENROOM_E2E_KEEP_LOG"; fi
   if [[ $rc -ne 0 && -f "$tmp/runner.log" ]]; then
+    # What went wrong on the server is rarely in the last lines: its
+    # warnings and errors first (the last 60), then the tail.
+    echo "== runner log: warnings and errors (last 60)"
+    grep -E 'level=(WARN|ERROR)' "$tmp/runner.log" | tail -n 60 || true
     echo "== runner log (last 40 lines)"; tail -n 40 "$tmp/runner.log" || true
   fi
   rm -rf "$tmp"
