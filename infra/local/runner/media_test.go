@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -31,6 +32,12 @@ type peer struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	closed  atomic.Bool
+	// ctx ends when the peer closes; callbacks pion runs (candidates)
+	// register in callbacks under cbMu so close can wait for them.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cbMu      sync.Mutex
+	callbacks sync.WaitGroup
 
 	mu   sync.Mutex
 	recv map[string]int // packets by "<publisher>/<kind>"
@@ -85,6 +92,7 @@ func newPeer(t *testing.T, m *member, o peerOpts) *peer {
 		t.Fatal(err)
 	}
 	p := &peer{t: t, m: m, pc: pc, publish: o.publish, done: make(chan struct{}), recv: map[string]int{}, reconnect: make(chan struct{}, 1)}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	t.Cleanup(p.close)
 	var video, audio *webrtc.TrackLocalStaticRTP
 	if o.publish {
@@ -107,10 +115,12 @@ func newPeer(t *testing.T, m *member, o peerOpts) *peer {
 		t.Fatal(err)
 	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil || p.closed.Load() {
+		if c == nil || !p.enterCallback() {
 			return
 		}
-		if r := m.send("media.candidate", map[string]any{"candidate": c.ToJSON()}); r["type"] != "ack" {
+		defer p.callbacks.Done()
+		r, err := m.trySend(p.ctx, "media.candidate", map[string]any{"candidate": c.ToJSON()})
+		if err == nil && r["type"] != "ack" {
 			t.Logf("%s: media.candidate refused: %v", m.id.ID, r)
 		}
 	})
@@ -185,7 +195,8 @@ func (p *peer) handle(msg map[string]any) {
 			p.t.Logf("%s: set answer: %v", p.m.id.ID, err)
 			return
 		}
-		if r := p.m.send("media.answer", map[string]any{"sdp": ans.SDP, "negotiationId": msg["negotiationId"]}); r["type"] != "ack" {
+		r, err := p.m.trySend(p.ctx, "media.answer", map[string]any{"sdp": ans.SDP, "negotiationId": msg["negotiationId"]})
+		if err == nil && r["type"] != "ack" {
 			p.t.Logf("%s: media.answer refused: %v", p.m.id.ID, r)
 		}
 	case "media.candidate":
@@ -217,10 +228,26 @@ func (p *peer) send(video, audio *webrtc.TrackLocalStaticRTP) {
 	}
 }
 
+// enterCallback registers a running callback unless the peer is closed.
+func (p *peer) enterCallback() bool {
+	p.cbMu.Lock()
+	defer p.cbMu.Unlock()
+	if p.closed.Load() {
+		return false
+	}
+	p.callbacks.Add(1)
+	return true
+}
+
 func (p *peer) close() {
-	if p.closed.Swap(true) {
+	p.cbMu.Lock()
+	wasClosed := p.closed.Swap(true)
+	p.cbMu.Unlock()
+	if wasClosed {
 		return
 	}
+	p.cancel()
+	p.callbacks.Wait()
 	close(p.done)
 	_ = p.pc.Close()
 	p.wg.Wait()

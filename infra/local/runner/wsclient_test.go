@@ -150,44 +150,68 @@ func (m *member) close() {
 // send sends a message with a fresh id and waits for the reply with that id.
 func (m *member) send(typ string, fields map[string]any) map[string]any {
 	m.t.Helper()
+	id, b := m.frame(typ, fields)
+	return m.sendRaw(id, b)
+}
+
+// trySend is send for callbacks that may outlive the test: it never calls
+// t, and gives up when ctx ends.
+func (m *member) trySend(ctx context.Context, typ string, fields map[string]any) (map[string]any, error) {
+	id, b := m.frame(typ, fields)
+	return m.request(ctx, id, b)
+}
+
+// frame builds a message with a fresh id.
+func (m *member) frame(typ string, fields map[string]any) (string, []byte) {
 	id := fmt.Sprintf("m%d", m.nextID.Add(1))
 	msg := map[string]any{"type": typ, "id": id}
 	for k, v := range fields {
 		msg[k] = v
 	}
 	b, _ := json.Marshal(msg)
-	return m.sendRaw(id, b)
+	return id, b
 }
 
 // sendRaw sends a frame and waits for the reply with id ("" waits for any
 // reply without an id, as an error to an undecodable frame).
 func (m *member) sendRaw(id string, frame []byte) map[string]any {
 	m.t.Helper()
-	ch := make(chan map[string]any, 1)
-	if id != "" {
-		m.mu.Lock()
-		m.replies[id] = ch
-		m.mu.Unlock()
-		defer func() {
-			m.mu.Lock()
-			delete(m.replies, id)
-			m.mu.Unlock()
-		}()
+	if id == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if err := m.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+			m.t.Fatalf("write: %v", err)
+		}
+		return m.event(func(e map[string]any) bool { return e["type"] == "error" })
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	r, err := m.request(context.Background(), id, frame)
+	if err != nil {
+		m.t.Fatalf("%s: %v", m.id.ID, err)
+	}
+	return r
+}
+
+// request writes a frame with id and waits, at most waitFor, for its reply.
+func (m *member) request(ctx context.Context, id string, frame []byte) (map[string]any, error) {
+	ch := make(chan map[string]any, 1)
+	m.mu.Lock()
+	m.replies[id] = ch
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.replies, id)
+		m.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
 	if err := m.conn.Write(ctx, websocket.MessageText, frame); err != nil {
-		m.t.Fatalf("write: %v", err)
-	}
-	if id == "" {
-		return m.event(func(e map[string]any) bool { return e["type"] == "error" })
+		return nil, fmt.Errorf("write: %w", err)
 	}
 	select {
 	case r := <-ch:
-		return r
+		return r, nil
 	case <-ctx.Done():
-		m.t.Fatalf("%s: no reply to %s", m.id.ID, frame)
-		return nil
+		return nil, fmt.Errorf("no reply to %s", frame)
 	}
 }
 
