@@ -37,7 +37,8 @@ type Config struct {
 // batch, which goes out in one system call when it is full, when Flush
 // is called (at the end of the fan-out of one incoming packet), or at
 // the latest Delay later. Everything else (STUN, DTLS, RTCP) is
-// sent at once, as before. Reads go straight to the socket. It
+// sent at once. Reads and single sends are raw system calls in the
+// poller's callbacks (see mmsgSender.readFrom for why). It
 // implements net.PacketConn and the netip.AddrPort reads and writes that
 // pion's ICE UDP mux uses when a connection has them.
 //
@@ -74,6 +75,9 @@ type batch struct {
 // batched send.
 type sender interface {
 	sendBatch(b *batch) (sent int, err error)
+	// sendTo and readFrom are one datagram's send and read.
+	sendTo(b []byte, addr netip.AddrPort) (int, error)
+	readFrom(b []byte) (int, netip.AddrPort, error)
 }
 
 // New wraps udp; it returns ErrUnsupported where batches cannot be sent.
@@ -108,7 +112,7 @@ func isRTP(b []byte) bool {
 // WriteToAddrPort queues an RTP packet, or sends anything else at once.
 func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	if !isRTP(b) || len(b) > maxPacket || c.closed.Load() {
-		return c.udp.WriteToUDPAddrPort(b, addr)
+		return c.send.sendTo(b, addr)
 	}
 	c.mu.Lock()
 	for c.cur.n == Size {
@@ -215,7 +219,7 @@ func (c *Conn) Stats() Stats {
 
 // ReadFromAddrPort reads from the socket.
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.udp.ReadFromUDPAddrPort(b)
+	return c.send.readFrom(b)
 }
 
 // ReadFrom implements net.PacketConn.

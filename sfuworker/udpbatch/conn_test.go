@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,82 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if len(seen) != writers*per {
 		t.Fatalf("%d distinct packets of %d", len(seen), writers*per)
+	}
+}
+
+// TestReadsAsTheNetPackageDoes: a datagram read through the Conn comes
+// with the source address net.UDPConn would give (IPv4-mapped on a
+// dual-stack socket), whatever the family; non-RTP sends go at once; a
+// read deadline and Close end a waiting read; reads allocate nothing.
+func TestReadsAsTheNetPackageDoes(t *testing.T) {
+	for _, tc := range []struct{ network, addr, peerNet, peerAddr string }{
+		{"udp4", "127.0.0.1:0", "udp4", "127.0.0.1:0"},
+		{"udp", ":0", "udp4", "127.0.0.1:0"},
+		{"udp6", "[::1]:0", "udp6", "[::1]:0"},
+	} {
+		t.Run(tc.network+"<-"+tc.peerNet, func(t *testing.T) {
+			c := newConn(t, tc.network, tc.addr, time.Hour)
+			peer := listen(t, tc.peerNet, tc.peerAddr)
+			port := c.LocalAddr().(*net.UDPAddr).Port
+			dst := netip.AddrPortFrom(peer.LocalAddr().(*net.UDPAddr).AddrPort().Addr(), uint16(port))
+			// What the net package reports for the same datagram.
+			ref := listen(t, tc.network, tc.addr)
+			refDst := netip.AddrPortFrom(dst.Addr(), uint16(ref.LocalAddr().(*net.UDPAddr).Port))
+			msg := []byte("stun-or-dtls")
+			if _, err := peer.WriteToUDPAddrPort(msg, dst); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := peer.WriteToUDPAddrPort(msg, refDst); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 2000)
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, from, err := c.ReadFromAddrPort(buf)
+			if err != nil || !bytes.Equal(buf[:n], msg) {
+				t.Fatalf("read %q, %v", buf[:n], err)
+			}
+			_ = ref.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, want, err := ref.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if from != want {
+				t.Fatalf("source %v, the net package says %v", from, want)
+			}
+			// A reply goes at once, to that address.
+			if _, err := c.WriteToAddrPort([]byte("reply"), from); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, peer, 1); string(got[0]) != "reply" {
+				t.Fatalf("peer got %q", got[0])
+			}
+			allocs := testing.AllocsPerRun(50, func() {
+				_, _ = peer.WriteToUDPAddrPort(msg, dst)
+				_, _, _ = c.ReadFromAddrPort(buf)
+			})
+			if allocs != 0 {
+				t.Fatalf("%.1f allocations per read", allocs)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, _, err := c.ReadFromAddrPort(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read past its deadline: %v", err)
+			}
+			_ = c.SetReadDeadline(time.Time{})
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := c.ReadFromAddrPort(buf)
+				done <- err
+			}()
+			time.Sleep(20 * time.Millisecond)
+			c.Close()
+			select {
+			case err := <-done:
+				if !errors.Is(err, net.ErrClosed) {
+					t.Fatalf("read on a closed conn: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a waiting read outlived Close")
+			}
+		})
 	}
 }

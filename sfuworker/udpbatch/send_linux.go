@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -39,6 +43,24 @@ type mmsgSender struct {
 	sent  int
 	errno syscall.Errno
 	write func(fd uintptr) bool
+
+	// The read in progress (readFrom), under readMu.
+	readMu sync.Mutex
+	rbuf   []byte
+	rsa    unix.RawSockaddrAny
+	rsalen uint32
+	rn     int
+	rerr   syscall.Errno
+	read   func(fd uintptr) bool
+
+	// The single send in progress (sendTo), under writeMu.
+	writeMu sync.Mutex
+	wbuf    []byte
+	wsa     unix.RawSockaddrAny
+	wsalen  uint32
+	wn      int
+	werr    syscall.Errno
+	sendOne func(fd uintptr) bool
 }
 
 func newSender(u *net.UDPConn) (sender, error) {
@@ -57,14 +79,137 @@ func newSender(u *net.UDPConn) (sender, error) {
 		return nil, ErrUnsupported
 	}
 	s.write = func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(s.n), 0, 0, 0)
+		// A raw system call, without the scheduler's entersyscall: the
+		// socket is non-blocking, so the call cannot block, and a
+		// scheduled one would wake the runtime's monitor thread from its
+		// sleep at the first system call after every idle moment (see
+		// rawRead).
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(s.n), 0, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false // Wait until the socket can take more.
 		}
 		s.sent, s.errno = int(r), e
 		return true
 	}
+	s.read = func(fd uintptr) bool {
+		s.rn, s.rerr = 0, 0
+		s.rsalen = unix.SizeofSockaddrAny
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)), 0,
+			uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsalen)))
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false // Let the poller wait for the next datagram.
+		}
+		s.rn, s.rerr = int(r), e
+		return true
+	}
+	s.sendOne = func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&s.wbuf[0])), uintptr(len(s.wbuf)), 0,
+			uintptr(unsafe.Pointer(&s.wsa)), uintptr(s.wsalen))
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		s.wn, s.werr = int(r), e
+		return true
+	}
 	return s, nil
+}
+
+// readFrom reads one datagram, as net.UDPConn.ReadFromUDPAddrPort does
+// (an IPv4 peer on a dual-stack socket comes as IPv4-mapped), but with a
+// raw system call in the poller's callback. The scheduled system call
+// the net package makes wakes Go's monitor thread (sysmon) whenever it
+// is the first after the process was idle, and the monitor then polls
+// every 20 µs for a millisecond or more: on a worker that wakes for
+// every incoming packet that was most of its context switches. One read
+// at a time (the ICE mux has one reader).
+func (s *mmsgSender) readFrom(b []byte) (int, netip.AddrPort, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	s.rbuf = b
+	err := s.rc.Read(s.read)
+	s.rbuf = nil
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if s.rerr != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", s.rerr)}
+	}
+	return s.rn, sockaddrToAddrPort(&s.rsa), nil
+}
+
+// sendTo sends one datagram with a raw system call (see readFrom).
+func (s *mmsgSender) sendTo(b []byte, addr netip.AddrPort) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if !s.putSockaddr(addr) {
+		return 0, &net.OpError{Op: "write", Net: "udp", Err: unix.EAFNOSUPPORT}
+	}
+	s.wbuf = b
+	err := s.rc.Write(s.sendOne)
+	s.wbuf = nil
+	if err != nil {
+		return 0, err
+	}
+	if s.werr != 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp", Err: os.NewSyscallError("sendto", s.werr)}
+	}
+	return s.wn, nil
+}
+
+// putSockaddr writes addr into wsa for the socket's family.
+func (s *mmsgSender) putSockaddr(addr netip.AddrPort) bool {
+	s.wsa = unix.RawSockaddrAny{}
+	switch {
+	case s.family == unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&s.wsa))
+		sa.Family = unix.AF_INET6
+		sa.Addr = addr.Addr().As16()
+		putPort(&sa.Port, addr.Port())
+		s.wsalen = unix.SizeofSockaddrInet6
+	case addr.Addr().Unmap().Is4():
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.wsa))
+		sa.Family = unix.AF_INET
+		sa.Addr = addr.Addr().Unmap().As4()
+		putPort(&sa.Port, addr.Port())
+		s.wsalen = unix.SizeofSockaddrInet4
+	default:
+		return false
+	}
+	return true
+}
+
+// sockaddrToAddrPort decodes what recvfrom wrote.
+func sockaddrToAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), getPort(&sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			a = a.WithZone(zoneName(sa.Scope_id))
+		}
+		return netip.AddrPortFrom(a, getPort(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// zoneName names an interface index as the net package does.
+func zoneName(index uint32) string {
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(index), 10)
+}
+
+// getPort reads a port in network byte order.
+func getPort(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
 }
 
 // sendBatch sends b's packets; it returns how many went, at least one
