@@ -17,8 +17,10 @@ const Size = 64
 
 // DefaultDelay bounds how long a queued packet waits for the batch to be
 // flushed when nothing flushes it sooner. The worker flushes at the end
-// of each fan-out, so this is a safety net, and long: a timer armed per
-// batch cost more CPU in goroutine wake-ups than the batching saved.
+// of each fan-out, so this is a safety net, and long: a first version's
+// 500 µs timer fired for most batches, and its goroutine wake-ups cost
+// more CPU than the batching saved. The timer is stopped by the flush
+// that comes first, so it rarely fires at all.
 const DefaultDelay = 10 * time.Millisecond
 
 // maxPacket is the largest packet a batch slot holds; larger ones are
@@ -43,23 +45,26 @@ type Config struct {
 // pion's ICE UDP mux uses when a connection has them.
 //
 // Life cycle: New, then any number of concurrent writes and Flush calls;
-// Stop flushes and stops the flushing goroutine, Close also closes the
-// socket.
+// Stop flushes and stops the sweeper, Close also closes the socket.
 type Conn struct {
 	udp   *net.UDPConn
 	send  sender
 	delay time.Duration
 	log   *slog.Logger
 
-	mu  sync.Mutex // Guards cur.
+	mu  sync.Mutex // Guards cur and armed.
 	cur *batch
+	// sweeper flushes a batch Delay after its first packet unless a
+	// Flush came first and stopped it (armed says it is running): in
+	// steady state it never fires, so an idle worker is not woken
+	// every Delay.
+	sweeper *time.Timer
+	armed   bool
 	// sendMu serializes sends; its holder owns spare.
 	sendMu sync.Mutex
 	spare  *batch
 
-	done   chan struct{}
 	closed atomic.Bool
-	wg     sync.WaitGroup
 
 	batches, packets, errs atomic.Uint64
 }
@@ -96,10 +101,9 @@ func New(udp net.PacketConn, cfg Config) (*Conn, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{udp: u, send: s, delay: cfg.Delay, log: cfg.Logger, cur: &batch{}, spare: &batch{},
-		done: make(chan struct{})}
-	c.wg.Add(1)
-	go c.flushLoop()
+	c := &Conn{udp: u, send: s, delay: cfg.Delay, log: cfg.Logger, cur: &batch{}, spare: &batch{}}
+	c.sweeper = time.AfterFunc(time.Hour, c.sweep)
+	c.sweeper.Stop()
 	return c, nil
 }
 
@@ -126,6 +130,10 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	q.lens[i] = copy(q.bufs[i][:], b)
 	q.addrs[i] = addr
 	q.n++
+	if !c.armed {
+		c.armed = true
+		c.sweeper.Reset(c.delay)
+	}
 	full := q.n == Size
 	c.mu.Unlock()
 	if full {
@@ -153,6 +161,10 @@ func (c *Conn) Flush() {
 	}
 	q := c.cur
 	c.cur, c.spare = c.spare, q
+	if c.armed {
+		c.armed = false
+		c.sweeper.Stop()
+	}
 	c.mu.Unlock()
 	c.batches.Add(1)
 	c.packets.Add(uint64(q.n))
@@ -186,24 +198,12 @@ func (q *batch) shift(off int) *batch {
 	return q
 }
 
-// flushLoop flushes every Delay what nothing else has flushed.
-func (c *Conn) flushLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.delay)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-		}
-		c.mu.Lock()
-		n := c.cur.n
-		c.mu.Unlock()
-		if n > 0 {
-			c.Flush()
-		}
-	}
+// sweep flushes a batch that nothing else flushed within Delay.
+func (c *Conn) sweep() {
+	c.mu.Lock()
+	c.armed = false
+	c.mu.Unlock()
+	c.Flush()
 }
 
 // Stats are counters of a Conn: batches sent, RTP packets they carried,
@@ -237,16 +237,17 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.udp.SetReadDeadline
 // SetWriteDeadline implements net.PacketConn.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.udp.SetWriteDeadline(t) }
 
-// Stop flushes what is queued and stops the flushing goroutine; later
-// writes go out one by one. It leaves the socket open and is idempotent.
+// Stop flushes what is queued and stops the sweeper; later writes go
+// out one by one. It leaves the socket open and is idempotent.
 func (c *Conn) Stop() {
 	if c.closed.Swap(true) {
-		c.wg.Wait()
 		return
 	}
-	close(c.done)
-	c.wg.Wait()
 	c.Flush()
+	c.mu.Lock()
+	c.armed = false
+	c.sweeper.Stop()
+	c.mu.Unlock()
 }
 
 // Close stops the Conn and closes the socket.
