@@ -44,3 +44,19 @@ func TestTWCCMovesSubscriberBetweenLayers(t *testing.T) {
 	eventually(t, long, "back up to the top layer once the limit lifts", func() bool { return layer() == 2 })
 	t.Logf("limit lifted: estimates %v", h.w.Stats().Estimates)
 }
+
+// TestPublisherGetsTWCCFeedback: a publisher that numbers its packets
+// (as browsers do) is told, about every 100 ms, that they arrived.
+func TestPublisherGetsTWCCFeedback(t *testing.T) {
+	h := newHarness(t)
+	p := newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	eventually(t, wait, "video arrives", func() bool { return s.count("p", "video") > 5 })
+	before, start := p.twccReported.Load(), time.Now()
+	time.Sleep(2 * time.Second)
+	reported := p.twccReported.Load() - before
+	sent := 2 * time.Second / (10 * time.Millisecond) // The client's video and audio period.
+	if reported < int64(sent)/2 {
+		t.Fatalf("TWCC feedback reported %d packets in %v, of about %d+ sent", reported, time.Since(start), sent)
+	}
+}

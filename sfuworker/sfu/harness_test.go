@@ -202,6 +202,9 @@ type client struct {
 	video []rtpWriter
 	audio *levelTrack
 	plis  atomic.Int64
+	// twccReported counts the packets TWCC feedback to this publisher
+	// reported on.
+	twccReported atomic.Int64
 	// simSender's transceiver gives the mid the simulcast layers carry.
 	simSender *webrtc.RTPSender
 	keyReq    atomic.Bool
@@ -300,6 +303,10 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 		ir.Add(o.shape)
 	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	// Number outgoing packets for TWCC, as browsers do.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
 		t.Fatal(err)
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
@@ -683,6 +690,8 @@ func (c *client) drainRTCP(s *webrtc.RTPSender) {
 					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 						c.plis.Add(1)
 						c.keyReq.Store(true)
+					case *rtcp.TransportLayerCC:
+						c.twccReported.Add(int64(p.(*rtcp.TransportLayerCC).PacketStatusCount))
 					}
 				}
 			}

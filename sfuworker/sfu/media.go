@@ -71,9 +71,16 @@ func newAPI(cfg Config, routes *twccRoutes) (*webrtc.API, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("sfu: rtcp reports: %w", err)
 	}
-	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
-		return nil, fmt.Errorf("sfu: twcc: %w", err)
+	// TWCC: the header extension and feedback, as
+	// webrtc.ConfigureTWCCSender registers them, with our feedback sender
+	// (twccfeedback.go) in place of pion's.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, fmt.Errorf("sfu: twcc: %w", err)
+		}
 	}
+	ir.Add(twccFeedbackFactory{log: cfg.Logger})
 
 	s := webrtc.SettingEngine{}
 	// AES-GCM first (RFC 7714): ≈0.4 µs to protect a packet against

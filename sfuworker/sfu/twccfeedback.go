@@ -1,0 +1,142 @@
+package sfu
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
+)
+
+// twccFeedbackInterval is how often a publisher is told which of its
+// packets arrived when (pion's default, and about Chrome's).
+const twccFeedbackInterval = 100 * time.Millisecond
+
+// twccFeedback sends publishers the transport-wide congestion control
+// feedback they estimate their bandwidth from. It is pion's
+// twcc.SenderInterceptor with pion's own Recorder, less one thing: pion's
+// hands every incoming packet to its sending goroutine over an
+// unbuffered channel, a goroutine switch (and, with idle processors, a
+// thread wake-up) per packet received. Here the reader records the
+// arrival under a lock, and the sending goroutine wakes only on its
+// ticker. It starts at the first packet, so a subscriber's connection,
+// which receives no media, runs no goroutine.
+type twccFeedback struct {
+	interceptor.NoOp
+	log   *slog.Logger
+	start time.Time
+
+	mu       sync.Mutex
+	recorder *twcc.Recorder
+	writer   interceptor.RTCPWriter
+	started  bool
+	closed   bool
+	done     chan struct{}
+	wg       sync.WaitGroup
+}
+
+type twccFeedbackFactory struct{ log *slog.Logger }
+
+func (f twccFeedbackFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &twccFeedback{log: f.log, start: time.Now(), done: make(chan struct{})}, nil
+}
+
+// BindRTCPWriter implements interceptor.Interceptor.
+func (t *twccFeedback) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.writer = w
+	// A fresh sender SSRC per connection, as pion's.
+	t.recorder = twcc.NewRecorder(rand.Uint32())
+	return w
+}
+
+// BindRemoteStream implements interceptor.Interceptor.
+func (t *twccFeedback) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	var id uint8
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			id = uint8(e.ID) //nolint:gosec // Negotiated ids are 1–14.
+			break
+		}
+	}
+	if id == 0 {
+		return r
+	}
+	ssrc := info.SSRC
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err != nil {
+			return n, a, err
+		}
+		if a == nil {
+			a = interceptor.Attributes{}
+		}
+		h, err := a.GetRTPHeader(b[:n])
+		if err != nil {
+			return 0, nil, err
+		}
+		ext := h.GetExtension(id)
+		if len(ext) < 2 {
+			return n, a, nil
+		}
+		seq := uint16(ext[0])<<8 | uint16(ext[1])
+		arrival := time.Since(t.start).Microseconds()
+		t.mu.Lock()
+		if t.recorder != nil && !t.closed {
+			t.recorder.Record(ssrc, seq, arrival)
+			if !t.started {
+				t.started = true
+				t.wg.Add(1)
+				go t.loop()
+			}
+		}
+		t.mu.Unlock()
+		return n, a, nil
+	})
+}
+
+// loop sends the feedback gathered since the last tick, until Close.
+func (t *twccFeedback) loop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(twccFeedbackInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		var pkts []rtcp.Packet
+		if t.recorder.PacketsHeld() > 0 {
+			pkts = t.recorder.BuildFeedbackPacket()
+		}
+		w := t.writer
+		t.mu.Unlock()
+		if len(pkts) == 0 {
+			continue
+		}
+		if _, err := w.Write(pkts, nil); err != nil {
+			t.log.Debug("twcc feedback", "err", err)
+		}
+	}
+}
+
+// Close implements interceptor.Interceptor.
+func (t *twccFeedback) Close() error {
+	t.mu.Lock()
+	if !t.closed {
+		t.closed = true
+		close(t.done)
+	}
+	t.mu.Unlock()
+	t.wg.Wait()
+	return nil
+}
+
+var _ interceptor.Factory = twccFeedbackFactory{}
