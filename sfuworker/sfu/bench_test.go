@@ -100,8 +100,10 @@ func (w *wire) send(m wireMsg) error {
 // subscriber peers run in a separate process (this test binary
 // re-executed as TestLoadGenerator), so the CPU (getrusage over a steady
 // window), allocations and memory reported are the worker's process
-// alone. One publisher (VP8 ≈1.5 Mbit/s, 175 pkt/s, keyframes on request;
-// Opus 50 pkt/s with audio levels) to 20 and 50 subscribers who join at
+// alone. One publisher (VP8 ≈1.6 Mbit/s: 30 frames/s of 6 packets written
+// back to back, as an encoder hands a frame over and as LiveKit's load
+// tester sends, 180 pkt/s, keyframes on request; Opus 50 pkt/s with
+// audio levels) to 20 and 50 subscribers who join at
 // once: the loads of LiveKit's figures in issue 15; then 5 audio-only
 // publishers (Opus, 50 pkt/s each) to 50 subscribers, a panel's sound.
 // heap-KiB/sub-track is the heap per subscribed track. Run with

@@ -162,7 +162,8 @@ type clientOpts struct {
 	video, audio bool
 	simulcast    bool
 	dropSeqs     func(seq uint16) bool // Dropped once on arrival.
-	// bench sends ~1.5 Mbit/s of video (175 pkt/s) and 50 pkt/s audio.
+	// bench sends ~1.6 Mbit/s of video (30 frames of 6 packets a
+	// second) and 50 pkt/s audio.
 	bench bool
 	// keyOnRequest sends video keyframes as a browser does: the first
 	// frame and on PLI/FIR only, never periodically.
@@ -700,14 +701,19 @@ func (c *client) drainRTCP(s *webrtc.RTPSender) {
 }
 
 // send writes synthetic VP8 (a keyframe every second and on request) and
-// Opus with an audio level, until closed.
+// Opus with an audio level, until closed. In tests every 10 ms brings a
+// one-packet video frame and every other one an audio packet. For the
+// benchmark the shape is a camera's, and the load LiveKit's load tester
+// sends (docs/sfu.md): 30 frames a second of 6 packets of 1,150 bytes
+// written back to back, as an encoder hands a frame over, and an audio
+// packet every 20 ms.
 func (c *client) send(bench bool) {
 	defer c.wg.Done()
-	period, size, audioEvery := 10*time.Millisecond, 100, 2
+	size, perFrame, framePeriod := 100, 1, 10*time.Millisecond
 	if bench {
-		period, size, audioEvery = 5714*time.Microsecond, 1070, 3
+		size, perFrame, framePeriod = 1150, 6, time.Second/30
 	}
-	t := time.NewTicker(period)
+	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	var seq [3]uint16
 	var aseq uint16
@@ -717,14 +723,14 @@ func (c *client) send(bench bool) {
 		sizes = c.opts.layerBytes
 	}
 	payload := make([]byte, max(sizes[0], sizes[1], sizes[2]))
+	start := time.Now()
+	frames := 0
 	for i := 0; ; i++ {
 		select {
 		case <-c.done:
 			return
 		case <-t.C:
 		}
-		ts += 900
-		key := c.keyReq.Swap(false) || i == 0 || (i%100 == 0 && !c.opts.keyOnRequest)
 		// Tracks may be replaced while sending (republishing).
 		c.mu.Lock()
 		video, audio := c.video, c.audio
@@ -738,17 +744,27 @@ func (c *client) send(bench bool) {
 				}
 			}
 		}
-		for l, tr := range video {
-			payload[0] = 0x10 // S=1, PID=0.
-			payload[1] = 0x01 // Inter frame.
-			if key {
-				payload[1] = 0x00
+		for time.Since(start) >= time.Duration(frames)*framePeriod {
+			key := c.keyReq.Swap(false) || frames == 0 || (frames%100 == 0 && !c.opts.keyOnRequest)
+			frames++
+			ts += uint32(framePeriod * 90000 / time.Second)
+			for l, tr := range video {
+				for k := range perFrame {
+					payload[0] = 0x00 // A continuation: S=0, PID=0.
+					if k == 0 {
+						payload[0] = 0x10 // S=1: the frame's first packet.
+					}
+					payload[1] = 0x01 // Inter frame.
+					if key {
+						payload[1] = 0x00
+					}
+					payload[2] = byte(l)
+					seq[l]++
+					_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: k == perFrame-1, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:sizes[min(l, 2)]]})
+				}
 			}
-			payload[2] = byte(l)
-			seq[l]++
-			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:sizes[min(l, 2)]]})
 		}
-		if audio != nil && i%audioEvery == 0 {
+		if audio != nil && i%2 == 0 {
 			aseq++
 			level := uint8(127)
 			if c.opts.level != nil {
