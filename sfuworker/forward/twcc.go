@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 )
 
 // Transport-wide congestion control (draft-holmer-rmcat-transport-wide-cc-
@@ -72,6 +73,8 @@ type Transport struct {
 
 	mu  sync.Mutex
 	bwe delayEstimator
+
+	direct atomic.Pointer[rtpWriterBox]
 }
 
 // NewTransport makes the congestion state of one connection.
@@ -457,4 +460,30 @@ func (e *delayEstimator) update(now time.Time, lost, got int) bool {
 	}
 	e.est = float64(clamp(int64(e.est)))
 	return cut
+}
+
+// RTPWriter writes one RTP packet of a connection: the worker's SRTP
+// writer below pion's (sfu/srtpdirect.go).
+type RTPWriter interface {
+	WriteRTP(h *rtp.Header, payload []byte) (int, error)
+}
+
+type rtpWriterBox struct{ w RTPWriter }
+
+// SetDirect makes w the writer of the connection's forwarded RTP, in
+// place of pion's SRTP session (nil: pion's again).
+func (t *Transport) SetDirect(w RTPWriter) {
+	if w == nil {
+		t.direct.Store(nil)
+		return
+	}
+	t.direct.Store(&rtpWriterBox{w})
+}
+
+// Direct returns the connection's direct writer, or nil.
+func (t *Transport) Direct() RTPWriter {
+	if b := t.direct.Load(); b != nil {
+		return b.w
+	}
+	return nil
 }

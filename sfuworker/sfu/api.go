@@ -111,6 +111,10 @@ type Stats struct {
 	// link congested and cut its estimate.
 	TWCCFeedbacks uint64
 	Overuses      uint64
+	// DirectSRTP counts the packets of current members' connections
+	// protected and sent by the worker's own SRTP writer rather than
+	// pion's (srtpdirect.go).
+	DirectSRTP uint64
 }
 
 // The Worker's methods (worker.go):

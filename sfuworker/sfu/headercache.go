@@ -1,8 +1,12 @@
 package sfu
 
 import (
+	"sync/atomic"
+
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+
+	"github.com/greenroom-live/greenroom/sfuworker/forward"
 )
 
 // headerCache is the innermost interceptor of every incoming RTP stream.
@@ -55,6 +59,33 @@ func (*headerCache) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RT
 			return n, nil, nil
 		}
 		return n, attrs, nil
+	})
+}
+
+// BindLocalStream implements interceptor.Interceptor: once the
+// connection the stream's sender belongs to has its own SRTP writer
+// (srtpdirect.go), the packets go there instead of into pion's SRTP
+// session. As the innermost interceptor, it sees them after every other
+// one (the sender reports count them).
+func (c *headerCache) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	if c.routes == nil {
+		return w
+	}
+	ssrc := info.SSRC
+	var route atomic.Pointer[forward.Transport]
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		t := route.Load()
+		if t == nil {
+			if t = c.routes.get(ssrc); t != nil {
+				route.Store(t)
+			}
+		}
+		if t != nil {
+			if d := t.Direct(); d != nil {
+				return d.WriteRTP(h, payload)
+			}
+		}
+		return w.Write(h, payload, a)
 	})
 }
 

@@ -97,6 +97,10 @@ type member struct {
 	// routed are the SSRCs of the member's senders in the worker's TWCC
 	// routes.
 	routed map[uint32]struct{}
+	// pair is the selected candidate pair; srtp the connection's SRTP
+	// writer below pion's, once DTLS has connected (srtpdirect.go).
+	pair atomic.Pointer[webrtc.ICECandidatePair]
+	srtp atomic.Pointer[directSRTP]
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
@@ -133,8 +137,13 @@ func (m *member) open() {
 		m.ops.push(func() { m.send("media.candidate", candidatePayload{Candidate: init}) })
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) { m.onTrack(pc, t, rr) })
-	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+	dtlsT := pc.SCTP().Transport()
+	dtlsT.ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
 		udp := p != nil && p.Local != nil && p.Local.Protocol == webrtc.ICEProtocolUDP
+		m.pair.Store(p)
+		if d := m.srtp.Load(); d != nil {
+			d.setPair(p)
+		}
 		m.w.mu.Lock()
 		defer m.w.mu.Unlock()
 		m.udp.Store(udp)
@@ -142,6 +151,22 @@ func (m *member) open() {
 			s.dt.SetDirect(udp)
 		}
 	})
+	if m.w.batch != nil {
+		// Called with the transport's lock held (see newDirectSRTP).
+		dtlsT.OnStateChange(func(s webrtc.DTLSTransportState) {
+			if s != webrtc.DTLSTransportStateConnected {
+				return
+			}
+			d, err := newDirectSRTP(dtlsT, m.w.batch)
+			if err != nil {
+				m.w.log.Warn("sfu: forwarding through pion's SRTP", "member", m.id, "err", err)
+				return
+			}
+			d.setPair(m.pair.Load())
+			m.srtp.Store(d)
+			m.tw.SetDirect(d)
+		})
+	}
 }
 
 type sdpPayload struct {

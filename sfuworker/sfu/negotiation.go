@@ -357,7 +357,7 @@ func (m *member) attach(create bool) {
 		switch {
 		case t != nil:
 			var err error
-			sender, err = m.w.api.NewRTPSender(s.dt, m.pc.SCTP().Transport())
+			sender, err = peerAPI(m.pc, m.w.api).NewRTPSender(s.dt, m.pc.SCTP().Transport())
 			if err == nil {
 				err = t.SetSender(sender, s.dt)
 			}

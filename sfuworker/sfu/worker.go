@@ -322,6 +322,9 @@ func (w *Worker) Stats() Stats {
 		for _, m := range r.members {
 			st.Tracks += len(m.pubs)
 			ts := m.tw.Stats()
+			if d := m.srtp.Load(); d != nil {
+				st.DirectSRTP += d.packets.Load()
+			}
 			st.TWCCFeedbacks += ts.Feedbacks
 			st.Overuses += ts.Overuses
 			for _, p := range m.pubs {

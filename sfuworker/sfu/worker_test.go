@@ -32,7 +32,7 @@ func TestPublisherReachesEverySubscriber(t *testing.T) {
 			return s.count("pub", "video") > 20 && s.count("pub", "audio") > 10
 		})
 	}
-	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 {
+	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 || st.DirectSRTP < st.PacketsForwarded {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -362,5 +362,21 @@ func TestDirectWritesOnlyOverUDP(t *testing.T) {
 	}
 	if d, n := direct("t"); n == 0 || d != 0 {
 		t.Fatalf("over TCP: %d of %d tracks direct", d, n)
+	}
+	// Both connections' packets were protected by the worker's own SRTP
+	// writer (srtpdirect.go) and decrypted by pion's receiver: over UDP
+	// into the send batch, over TCP through pion's SRTP endpoint.
+	for _, id := range []MemberID{"u", "t"} {
+		h.w.mu.Lock()
+		var sent uint64
+		for _, r := range h.w.rooms {
+			if m := r.members[id]; m != nil && m.srtp.Load() != nil {
+				sent = m.srtp.Load().packets.Load()
+			}
+		}
+		h.w.mu.Unlock()
+		if sent < 20 {
+			t.Fatalf("%s: %d packets through the worker's SRTP writer", id, sent)
+		}
 	}
 }
