@@ -26,6 +26,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   let wasOnStage = false;
   let leftStage = 0;       // when I ended my own live video
   let lastApproved = null; // {userId, at}: the newest hand.approved of another member
+  let genericExitAt = 0; // When an exit notice without its reason was shown.
 
   const err = (e) => {
     const text = explain(e);
@@ -122,7 +123,11 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     if (ev.event === 'breakout.closing') toast('Breakout rooms are closing soon.');
     if (ev.event === 'hand.declined' && ev.userId === live.userId) toast('Your request to speak was declined.');
     if (ev.event === 'hand.approved' && ev.userId === live.userId) toast('You are on stage now.');
-    if (ev.event === 'hand.approved' && ev.userId !== live.userId) lastApproved = { userId: ev.userId, at: Date.now() };
+    if (ev.event === 'hand.approved' && ev.userId !== live.userId) {
+      lastApproved = { userId: ev.userId, at: Date.now() };
+      // The approval that replaced me came after the notice: say so now.
+      if (Date.now() - genericExitAt < 5000 && !ui.notice.hidden) explainStageExit();
+    }
   });
   live.addEventListener('removed', () => toast('You were removed from this session.', 'error'));
   live.addEventListener('ended', () => { ended = true; render(); });
@@ -259,6 +264,7 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const text = next
       ? `Your live video ended: ${host} brought ${next.name} on stage, and one speaker is on stage at a time. You can ask to speak again.`
       : 'Your live video ended: a host took you off the stage. You can ask to speak again.';
+    genericExitAt = next ? 0 : Date.now();
     replace(ui.notice, h('span', text), h('button.secondary.small#dismiss-notice', { type: 'button', onclick: () => { ui.notice.hidden = true; } }, 'OK'));
     ui.notice.hidden = false;
   }
