@@ -576,9 +576,16 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
     const st = live.state;
     const qOpen = st.questions.filter((q) => q.status === 'open').length;
     const def = [['people', `People (${st.members.filter((m) => m.connected !== false).length})`], ['chat', 'Chat'], ['qa', `Q&A${qOpen ? ` (${qOpen})` : ''}`]];
-    replace(ui.tabs, def.map(([k, label]) => h(`button.tab#tab-${k}`, {
-      role: 'tab', 'aria-selected': String(tab === k), onclick: () => { tab = k; renderTabs(); },
-    }, label)));
+    // Rebuilt only when a label or the open tab changes: every state
+    // change renders the room, and a rebuilt button loses the keyboard
+    // focus and the click in progress.
+    const key = JSON.stringify([tab, def]);
+    if (ui.tabs.dataset.key !== key) {
+      ui.tabs.dataset.key = key;
+      replace(ui.tabs, def.map(([k, label]) => h(`button.tab#tab-${k}`, {
+        role: 'tab', 'aria-selected': String(tab === k), onclick: () => { tab = k; renderTabs(); },
+      }, label)));
+    }
     for (const [k, p] of Object.entries(ui.panels)) p.hidden = k !== tab;
   }
 
