@@ -237,7 +237,13 @@ export class Live extends EventTarget {
     const versioned = !UNVERSIONED.has(name) && typeof e.version === 'number';
     if (versioned && e.version <= this.snapshot) return; // already in the snapshot
     let handled = apply(this.state, e, this.userId);
-    if (name === 'active.speaker') { this.speaker = e.userId || null; handled = true; }
+    if (name === 'active.speaker') {
+      // It changes up to twice a second while two people talk, and only
+      // the stage shows it: views listen for 'speaker', not 'change'.
+      this.speaker = e.userId || null;
+      this.dispatchEvent(new CustomEvent('speaker'));
+      return;
+    }
     if (versioned) {
       if (e.version > this.version + 1) handled = false; // missed something
       this.version = Math.max(this.version, e.version);

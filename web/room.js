@@ -101,6 +101,9 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
 
   // ---- wiring
   live.addEventListener('change', () => render());
+  // Who speaks shows on the stage only; a full render per change would
+  // rebuild every button twice a second while two people talk.
+  live.addEventListener('speaker', () => { if (!ended && live.state) renderStage(); });
   live.addEventListener('error', (e) => err(e.detail));
   live.addEventListener('connection', (e) => {
     if (e.detail === 'open') {
