@@ -46,8 +46,10 @@ func (r *twccRoutes) get(ssrc uint32) *forward.Transport {
 // parses the batch, which for TWCC allocates per packet status and per
 // delta (about three allocations per packet forwarded). A batch of
 // feedback only is not returned at all: the read goes on to the next.
-// (A sender made with the API's NewRTPSender, for a reused transceiver,
-// reads outside this chain; its DownTrack strips the feedback itself.)
+// (A reused transceiver's sender is made with the connection's own API,
+// so it reads through this chain too; only if peerAPI had to fall back to
+// the worker's shared API would it read outside it, and its DownTrack
+// strips the feedback itself for that case.)
 func (c *headerCache) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
 	if c.routes == nil {
 		return r
