@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Size is the most packets one batch holds, and one sendmmsg sends.
-const Size = 64
+// Size is the most packets one batch holds, and one sendmmsg sends: the
+// fan-out of a video frame's packets (about 6) to 50 subscribers.
+const Size = 320
 
 // DefaultDelay bounds how long a queued packet waits for the batch to be
 // flushed when nothing flushes it sooner. The worker flushes at the end
@@ -66,8 +67,19 @@ type Conn struct {
 
 	closed atomic.Bool
 
-	batches, packets, errs atomic.Uint64
+	// intercept, if set, is offered every RTP packet read before the
+	// reader gets it (SetIntercept); reading is set while it runs.
+	intercept atomic.Pointer[Intercept]
+	reading   atomic.Bool
+
+	batches, packets, msgs, errs atomic.Uint64
 }
+
+// Intercept takes an RTP packet read from the socket out of the read
+// stream: it returns true when it has dealt with the packet, which the
+// reader then does not see. It runs on the reading goroutine (pion's UDP
+// mux has one), with b valid only during the call, and must not block.
+type Intercept func(b []byte, from netip.AddrPort) bool
 
 type batch struct {
 	n     int
@@ -79,10 +91,16 @@ type batch struct {
 // sender sends the first n packets of a batch; it is the platform's
 // batched send.
 type sender interface {
-	sendBatch(b *batch) (sent int, err error)
+	// sendBatch sends all of b's packets but those it drops, as lost
+	// datagrams, when the kernel refuses them.
+	// It returns the messages it made (fewer than packets with GSO).
+	sendBatch(b *batch) (msgs, dropped int, err error)
 	// sendTo and readFrom are one datagram's send and read.
 	sendTo(b []byte, addr netip.AddrPort) (int, error)
 	readFrom(b []byte) (int, netip.AddrPort, error)
+	// setDry makes a read call f when the socket has nothing to read,
+	// before it waits.
+	setDry(f func())
 }
 
 // New wraps udp; it returns ErrUnsupported where batches cannot be sent.
@@ -104,6 +122,7 @@ func New(udp net.PacketConn, cfg Config) (*Conn, error) {
 	c := &Conn{udp: u, send: s, delay: cfg.Delay, log: cfg.Logger, cur: &batch{}, spare: &batch{}}
 	c.sweeper = time.AfterFunc(time.Hour, c.sweep)
 	c.sweeper.Stop()
+	s.setDry(c.Flush)
 	return c, nil
 }
 
@@ -168,34 +187,27 @@ func (c *Conn) Flush() {
 	c.mu.Unlock()
 	c.batches.Add(1)
 	c.packets.Add(uint64(q.n))
-	for off := 0; off < q.n; {
-		sent, err := c.send.sendBatch(q.shift(off))
-		if err != nil {
-			// The packet at off could not go (an unreachable
-			// destination, say): drop it, as a lost datagram, and go on.
-			if c.errs.Add(1) <= 10 {
-				c.log.Debug("udpbatch: send", "to", q.addrs[off], "err", err)
-			}
-			sent = 1
+	msgs, dropped, err := c.send.sendBatch(q)
+	c.msgs.Add(uint64(msgs))
+	if dropped > 0 {
+		if c.errs.Add(uint64(dropped)) <= 10 {
+			c.log.Debug("udpbatch: send", "dropped", dropped, "err", err)
 		}
-		off += sent
 	}
 	q.n = 0
 }
 
-// shift makes the batch's packets from off on its first ones, in place,
-// and returns it; for the rare partial send.
-func (q *batch) shift(off int) *batch {
-	if off == 0 {
-		return q
+// FlushSoon is Flush, unless the socket's reader is handing a packet to
+// the intercept: the packets queued then go out together when its reads
+// run dry, before it waits for the next datagram. The worker forwards a
+// publisher's packets from the intercept, so the fan-out of a whole
+// video frame (its packets arrive back to back) leaves in one sendmmsg,
+// and each subscriber's share of it in one GSO message.
+func (c *Conn) FlushSoon() {
+	if c.reading.Load() {
+		return
 	}
-	n := copy(q.lens[:], q.lens[off:q.n])
-	copy(q.addrs[:], q.addrs[off:q.n])
-	for i := range n {
-		q.bufs[i] = q.bufs[off+i]
-	}
-	q.n = n
-	return q
+	c.Flush()
 }
 
 // sweep flushes a batch that nothing else flushed within Delay.
@@ -207,23 +219,56 @@ func (c *Conn) sweep() {
 }
 
 // Stats are counters of a Conn: batches sent, RTP packets they carried,
-// and packets dropped on a send error.
+// the messages (GSO or single datagrams) those made, and packets dropped
+// on a send error.
 type Stats struct {
-	Batches, Packets, Errors uint64
+	Batches, Packets, Messages, Errors uint64
 }
 
 // Stats returns the counters.
 func (c *Conn) Stats() Stats {
-	return Stats{c.batches.Load(), c.packets.Load(), c.errs.Load()}
+	return Stats{c.batches.Load(), c.packets.Load(), c.msgs.Load(), c.errs.Load()}
 }
 
-// ReadFromAddrPort reads from the socket.
+// SetIntercept makes f see every RTP packet read before the reader does
+// (nil: none). The worker reads its publishers' media this way, below
+// pion's receive pipeline (sfu/fastread.go).
+func (c *Conn) SetIntercept(f Intercept) {
+	if f == nil {
+		c.intercept.Store(nil)
+		return
+	}
+	c.intercept.Store(&f)
+}
+
+// ReadFromAddrPort reads from the socket; packets the intercept takes
+// are not returned.
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.send.readFrom(b)
+	for {
+		n, from, err := c.send.readFrom(b)
+		if err != nil {
+			return n, from, err
+		}
+		if f := c.intercept.Load(); f != nil && isRTP(b[:n]) {
+			c.reading.Store(true)
+			took := (*f)(b[:n], from)
+			c.reading.Store(false)
+			if took {
+				continue
+			}
+		}
+		return n, from, nil
+	}
 }
 
 // ReadFrom implements net.PacketConn.
-func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) { return c.udp.ReadFrom(b) }
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
 
 // LocalAddr implements net.PacketConn.
 func (c *Conn) LocalAddr() net.Addr { return c.udp.LocalAddr() }

@@ -268,3 +268,120 @@ func TestReadsAsTheNetPackageDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestGSOKeepsEachDestinationsPackets: with UDP GSO, a batch's packets
+// to one destination go as few messages, which the kernel cuts back into
+// the same datagrams: each destination receives every packet whole and
+// in order, whether sizes repeat (a video frame's), grow (which must
+// start a new message), shrink (which must end one) or run past the most
+// segments a message takes.
+func TestGSOKeepsEachDestinationsPackets(t *testing.T) {
+	var sizes []int
+	for range 10 {
+		sizes = append(sizes, 1150, 1150, 1150, 1150, 1150, 700) // A frame.
+	}
+	sizes = append(sizes, 1000, 1001, 1001, 999, 999, 80, 80, 1200)
+	for range 100 {
+		sizes = append(sizes, 300)
+	}
+	for _, tc := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp", ":0"}} {
+		t.Run(tc.network, func(t *testing.T) {
+			c := newConn(t, tc.network, tc.addr, time.Hour)
+			if s, ok := c.send.(*mmsgSender); !ok || !s.gso {
+				t.Skip("no UDP GSO here")
+			}
+			var rs []*net.UDPConn
+			var addrs []netip.AddrPort
+			for range 3 {
+				r := listen(t, "udp4", "127.0.0.1:0")
+				_ = r.SetReadBuffer(4 << 20)
+				rs = append(rs, r)
+				addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
+			}
+			for i, size := range sizes {
+				for j, a := range addrs {
+					if _, err := c.WriteToAddrPort(rtpPacket(uint16(i*3+j), size), a); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			c.Flush()
+			for j, r := range rs {
+				for i, p := range read(t, r, len(sizes)) {
+					if want := rtpPacket(uint16(i*3+j), sizes[i]); !bytes.Equal(p, want) {
+						t.Fatalf("destination %d packet %d: got %d bytes %x…, want %d bytes %x…", j, i, len(p), p[:4], len(want), want[:4])
+					}
+				}
+			}
+			st := c.Stats()
+			if st.Packets != uint64(3*len(sizes)) || st.Errors != 0 || st.Messages*3 > st.Packets {
+				t.Fatalf("stats %+v: want every packet, at least 3 per message", st)
+			}
+		})
+	}
+}
+
+// TestFanOutFromTheInterceptLeavesWhenReadsRunDry: what the intercept
+// writes while the reader hands it packets, with FlushSoon after each as
+// the worker's fan-out does, waits until the reader finds the socket
+// empty, and then leaves in one batch; the intercepted packets never
+// reach the reader, anything else does.
+func TestFanOutFromTheInterceptLeavesWhenReadsRunDry(t *testing.T) {
+	c := newConn(t, "udp4", "127.0.0.1:0", time.Hour)
+	var rs []*net.UDPConn
+	var addrs []netip.AddrPort
+	for range 3 {
+		r := listen(t, "udp4", "127.0.0.1:0")
+		rs = append(rs, r)
+		addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	var took int
+	c.SetIntercept(func(b []byte, _ netip.AddrPort) bool {
+		took++
+		for _, a := range addrs {
+			if _, err := c.WriteToAddrPort(b, a); err != nil {
+				t.Error(err)
+			}
+		}
+		c.FlushSoon()
+		return true
+	})
+	src := listen(t, "udp4", "127.0.0.1:0")
+	to := c.LocalAddr().(*net.UDPAddr)
+	const n = 30
+	for i := range n {
+		if _, err := src.WriteTo(rtpPacket(uint16(i), 500), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stun := []byte{0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	if _, err := src.WriteTo(stun, to); err != nil {
+		t.Fatal(err)
+	}
+	// The datagrams wait in the socket; the reader starts now.
+	buf := make([]byte, 1500)
+	k, _, err := c.ReadFromAddrPort(buf)
+	if err != nil || !bytes.Equal(buf[:k], stun) {
+		t.Fatalf("the reader got %x, %v; want the STUN packet", buf[:k], err)
+	}
+	if took != n {
+		t.Fatalf("the intercept took %d packets of %d", took, n)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = c.ReadFromAddrPort(buf) // Runs dry, flushes, waits.
+	}()
+	for j, r := range rs {
+		for i, p := range read(t, r, n) {
+			if want := rtpPacket(uint16(i), 500); !bytes.Equal(p, want) {
+				t.Fatalf("destination %d packet %d: got %x…", j, i, p[:4])
+			}
+		}
+	}
+	if st := c.Stats(); st.Batches != 1 || st.Packets != 3*n {
+		t.Fatalf("stats %+v: want the %d packets in one batch", st, 3*n)
+	}
+	_ = c.SetReadDeadline(time.Now())
+	<-done
+}

@@ -38,11 +38,25 @@ type mmsgSender struct {
 	sa4    [Size]unix.RawSockaddrInet4
 	sa6    [Size]unix.RawSockaddrInet6
 
+	// UDP GSO (UDP_SEGMENT, Linux 4.18): consecutive packets of a batch
+	// to one destination, of one size (the last may be shorter), go as
+	// one message the kernel cuts into datagrams; see group.
+	gso   bool
+	ctrl  [Size][gsoCmsgSpace]byte
+	msgs  [Size]gsoMsg
+	msgOf [Size]int32
+	open  map[netip.AddrPort]int32
+
 	// The call in progress, for write, which is made once.
+	off   int
 	n     int
 	sent  int
 	errno syscall.Errno
 	write func(fd uintptr) bool
+
+	// dry, if set, is called when a read finds nothing to read, before
+	// the reader waits (Conn.flushDry).
+	dry func()
 
 	// The read in progress (readFrom), under readMu.
 	readMu sync.Mutex
@@ -78,13 +92,20 @@ func newSender(u *net.UDPConn) (sender, error) {
 	if s.family != unix.AF_INET && s.family != unix.AF_INET6 {
 		return nil, ErrUnsupported
 	}
+	// The kernel knows UDP_SEGMENT if it can read it (quic-go's probe).
+	if err := rc.Control(func(fd uintptr) {
+		_, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+	}); err == nil && serr == nil {
+		s.gso = true
+		s.open = make(map[netip.AddrPort]int32, Size)
+	}
 	s.write = func(fd uintptr) bool {
 		// A raw system call, without the scheduler's entersyscall: the
 		// socket is non-blocking, so the call cannot block, and a
 		// scheduled one would wake the runtime's monitor thread from its
 		// sleep at the first system call after every idle moment (see
 		// rawRead).
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(s.n), 0, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.off])), uintptr(s.n-s.off), 0, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false // Wait until the socket can take more.
 		}
@@ -97,6 +118,9 @@ func newSender(u *net.UDPConn) (sender, error) {
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)), 0,
 			uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsalen)))
 		if e == unix.EAGAIN || e == unix.EINTR {
+			if e == unix.EAGAIN && s.dry != nil {
+				s.dry()
+			}
 			return false // Let the poller wait for the next datagram.
 		}
 		s.rn, s.rerr = int(r), e
@@ -113,6 +137,8 @@ func newSender(u *net.UDPConn) (sender, error) {
 	}
 	return s, nil
 }
+
+func (s *mmsgSender) setDry(f func()) { s.dry = f }
 
 // readFrom reads one datagram, as net.UDPConn.ReadFromUDPAddrPort does
 // (an IPv4 peer on a dual-stack socket comes as IPv4-mapped), but with a
@@ -212,54 +238,149 @@ func getPort(p *uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// sendBatch sends b's packets; it returns how many went, at least one
-// unless err says why the first could not.
-func (s *mmsgSender) sendBatch(b *batch) (int, error) {
-	n := 0
+// gsoMsg is one message of a batch: packets to one destination.
+type gsoMsg struct {
+	first int32 // The first packet's index in the batch.
+	count int32 // Packets, in order; their iovecs follow each other.
+	iov   int32 // The first iovec's index.
+	size  int32 // Every packet's length but the last's (the GSO size).
+	bytes int32
+	short bool // The last packet is shorter: nothing may follow.
+}
+
+// gsoCmsgSpace holds one UDP_SEGMENT control message (a uint16).
+const gsoCmsgSpace = 24
+
+// gsoMaxSegments and gsoMaxBytes bound one GSO message (the kernel's
+// UDP_MAX_SEGMENTS is at least 64; a datagram at most 64 KiB).
+const (
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 60000
+)
+
+// group assigns the batch's packets to messages: with GSO, a packet joins
+// the open message of its destination when it is no longer than that
+// message's size, which no shorter packet has ended; otherwise it opens a
+// new one. The order of packets to one destination is kept (a later
+// message of a destination goes after the earlier); packets to different
+// destinations may go in another order than queued. It returns the
+// number of messages and of packets that cannot go, and fills the
+// iovecs.
+func (s *mmsgSender) group(b *batch) (n, dropped int) {
+	if s.gso {
+		clear(s.open)
+	}
 	for i := 0; i < b.n; i++ {
-		h := &s.hdrs[n]
+		l := int32(b.lens[i])
+		if s.family == unix.AF_INET && !b.addrs[i].Addr().Unmap().Is4() {
+			// An IPv6 destination on an IPv4 socket: it cannot go.
+			s.msgOf[i] = -1
+			dropped++
+			continue
+		}
+		if s.gso {
+			if m, ok := s.open[b.addrs[i]]; ok {
+				g := &s.msgs[m]
+				if l <= g.size && g.count < gsoMaxSegments && g.bytes+l <= gsoMaxBytes {
+					g.count++
+					g.bytes += l
+					g.short = l < g.size
+					s.msgOf[i] = m
+					if g.short {
+						delete(s.open, b.addrs[i])
+					}
+					continue
+				}
+			}
+			s.open[b.addrs[i]] = int32(n)
+		}
+		s.msgs[n] = gsoMsg{first: int32(i), count: 1, size: l, bytes: l}
+		s.msgOf[i] = int32(n)
+		n++
+	}
+	// The iovecs of each message follow each other.
+	iov := int32(0)
+	for m := range n {
+		s.msgs[m].iov = iov
+		iov += s.msgs[m].count
+		s.msgs[m].count = 0
+	}
+	for i := 0; i < b.n; i++ {
+		if s.msgOf[i] < 0 {
+			continue
+		}
+		g := &s.msgs[s.msgOf[i]]
+		v := &s.iovs[g.iov+g.count]
+		v.Base = &b.bufs[i][0]
+		v.SetLen(b.lens[i])
+		g.count++
+	}
+	return n, dropped
+}
+
+// sendBatch sends b's packets: as many messages as group makes, in one
+// sendmmsg when the socket takes them all. A message the kernel refuses
+// (an unreachable destination, say) is dropped, as a lost datagram, and
+// the rest go on; it returns how many messages it made, how many packets
+// were dropped, and the last error.
+func (s *mmsgSender) sendBatch(b *batch) (msgs, dropped int, lastErr error) {
+	n, dropped := s.group(b)
+	if dropped > 0 {
+		lastErr = unix.EAFNOSUPPORT
+	}
+	for m := range n {
+		g := &s.msgs[m]
+		h := &s.hdrs[m]
 		h.len = 0
 		h.hdr = unix.Msghdr{}
-		a := b.addrs[i]
-		switch {
-		case s.family == unix.AF_INET6:
-			sa := &s.sa6[n]
-			sa.Family = unix.AF_INET6
-			sa.Addr = a.Addr().As16() // IPv4 as IPv4-mapped.
+		a := b.addrs[g.first]
+		if s.family == unix.AF_INET6 {
+			sa := &s.sa6[m]
+			*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.Addr().As16()} // IPv4 as IPv4-mapped.
 			putPort(&sa.Port, a.Port())
 			h.hdr.Name = (*byte)(unsafe.Pointer(sa))
 			h.hdr.Namelen = unix.SizeofSockaddrInet6
-		case a.Addr().Unmap().Is4():
-			sa := &s.sa4[n]
-			sa.Family = unix.AF_INET
-			sa.Addr = a.Addr().Unmap().As4()
+		} else {
+			sa := &s.sa4[m]
+			*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Addr().Unmap().As4()}
 			putPort(&sa.Port, a.Port())
 			h.hdr.Name = (*byte)(unsafe.Pointer(sa))
 			h.hdr.Namelen = unix.SizeofSockaddrInet4
-		default:
-			// An IPv6 destination on an IPv4 socket: it cannot go.
-			if n == 0 {
-				return 1, unix.EAFNOSUPPORT
+		}
+		h.hdr.Iov = &s.iovs[g.iov]
+		h.hdr.SetIovlen(int(g.count))
+		if g.count > 1 {
+			c := &s.ctrl[m]
+			ch := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+			ch.Level, ch.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+			ch.SetLen(unix.CmsgLen(2))
+			*(*uint16)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = uint16(g.size)
+			h.hdr.Control = &c[0]
+			h.hdr.SetControllen(unix.CmsgSpace(2))
+		}
+	}
+	for off := 0; off < n; {
+		s.off, s.n, s.sent, s.errno = off, n, 0, 0
+		if err := s.rc.Write(s.write); err != nil {
+			for m := off; m < n; m++ {
+				dropped += int(s.msgs[m].count)
 			}
+			return n, dropped, err
 		}
-		if h.hdr.Name == nil {
-			break // Send what precedes; the caller comes back to it.
+		if s.errno != 0 {
+			g := &s.msgs[off]
+			dropped += int(g.count)
+			lastErr = s.errno
+			if g.count > 1 && (s.errno == unix.EIO || s.errno == unix.EINVAL || s.errno == unix.ENOPROTOOPT) {
+				// The route's device cannot segment: no GSO from now on.
+				s.gso = false
+			}
+			off++
+			continue
 		}
-		iov := &s.iovs[n]
-		iov.Base = &b.bufs[i][0]
-		iov.SetLen(b.lens[i])
-		h.hdr.Iov = iov
-		h.hdr.SetIovlen(1)
-		n++
+		off += max(s.sent, 1)
 	}
-	s.n, s.sent, s.errno = n, 0, 0
-	if err := s.rc.Write(s.write); err != nil {
-		return 0, err
-	}
-	if s.errno != 0 {
-		return 0, s.errno
-	}
-	return s.sent, nil
+	return n, dropped, lastErr
 }
 
 // putPort stores a port in network byte order.
