@@ -80,6 +80,10 @@ type Receiver struct {
 }
 
 type layer struct {
+	// mu serializes the layer's fan-outs: its reader's and HandlePacket's
+	// (the worker reads most packets below pion, sfu/fastread.go, and the
+	// rest through the track).
+	mu    sync.Mutex
 	index int32
 	track TrackReader
 	ssrc  uint32
@@ -258,7 +262,9 @@ func (r *Receiver) Close() {
 	r.wg.Wait()
 	for i := range r.layers {
 		if l := r.layers[i].Load(); l != nil && l.cache != nil {
+			l.mu.Lock()
 			l.cache.clear()
+			l.mu.Unlock()
 		}
 	}
 	r.subsMu.Lock()
@@ -286,11 +292,14 @@ func (r *Receiver) readLoop(l *layer) {
 			continue
 		}
 		errs = 0
+		l.mu.Lock()
 		r.handle(l, p, p.buf[:n])
+		l.mu.Unlock()
 	}
 }
 
 // handle parses and fans out one packet; it owns p's first reference.
+// The caller holds l.mu.
 func (r *Receiver) handle(l *layer, p *packet, b []byte) {
 	payload, err := ParseRTP(&p.hdr, b)
 	if err != nil {
@@ -362,17 +371,39 @@ func (r *Receiver) measure(l *layer, n int) {
 	}
 }
 
-// HandlePacket feeds one raw RTP packet of a layer as if read from its
-// track; tests and benchmarks use it to drive the packet path directly.
-// It must not be called concurrently with the layer's reader.
+// HandlePacket feeds one RTP packet of a layer, read and decrypted
+// elsewhere, as if read from its track: the worker's reads below pion
+// (sfu/fastread.go) and tests and benchmarks use it. It may run
+// concurrently with the layer's reader, and it does nothing once the
+// Receiver is closed.
 func (r *Receiver) HandlePacket(layerIdx int, b []byte) {
+	if layerIdx < 0 || layerIdx >= MaxLayers {
+		return
+	}
 	l := r.layers[layerIdx].Load()
 	if l == nil || len(b) > maxPacket {
 		return
 	}
 	p := r.pool.Get().(*packet)
 	n := copy(p.buf[:], b)
+	l.mu.Lock()
+	if r.closed.Load() {
+		l.mu.Unlock()
+		r.pool.Put(p)
+		return
+	}
 	r.handle(l, p, p.buf[:n])
+	l.mu.Unlock()
+}
+
+// LayerOf is the index of the layer with SSRC ssrc, or -1.
+func (r *Receiver) LayerOf(ssrc uint32) int {
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && l.ssrc == ssrc {
+			return i
+		}
+	}
+	return -1
 }
 
 var _ TrackReader = (*webrtc.TrackRemote)(nil)
