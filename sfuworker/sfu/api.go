@@ -115,6 +115,9 @@ type Stats struct {
 	// protected and sent by the worker's own SRTP writer rather than
 	// pion's (srtpdirect.go).
 	DirectSRTP uint64
+	// FastReads counts the publishers' packets the worker read and
+	// decrypted below pion's receive pipeline (fastread.go).
+	FastReads uint64
 }
 
 // The Worker's methods (worker.go):

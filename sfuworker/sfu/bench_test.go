@@ -297,6 +297,7 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 	}
 	if sends := bs1.Batches - bs0.Batches; sends > 0 {
 		b.ReportMetric(float64(bs1.Packets-bs0.Packets)/float64(sends), "pkts/sendmmsg")
+		b.ReportMetric(float64(bs1.Packets-bs0.Packets)/float64(max(bs1.Messages-bs0.Messages, 1)), "pkts/msg")
 	}
 
 	pk := float64(st1.PacketsForwarded - st0.PacketsForwarded)
@@ -311,6 +312,8 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 		b.ReportMetric(recv/benchWindow.Seconds(), "recv-pkt/s")
 	}
 	b.ReportMetric(pk/benchWindow.Seconds(), "fwd-pkt/s")
+	// The publishers' packets read below pion (fastread.go), per second.
+	b.ReportMetric(float64(st1.FastReads-st0.FastReads)/benchWindow.Seconds(), "fast-read-pkt/s")
 	b.ReportMetric(100*(cpu1-cpu0).Seconds()/benchWindow.Seconds(), "cpu-%")
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(n)/1024, "heap-KiB/sub")
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(n*tracks)/1024, "heap-KiB/sub-track")

@@ -162,6 +162,9 @@ type clientOpts struct {
 	video, audio bool
 	simulcast    bool
 	dropSeqs     func(seq uint16) bool // Dropped once on arrival.
+	// skipSend, when not nil, names the sequence numbers of the first
+	// video layer the client never sends (a loss before the worker).
+	skipSend func(seq uint16) bool
 	// bench sends ~1.6 Mbit/s of video (30 frames of 6 packets a
 	// second) and 50 pkt/s audio.
 	bench bool
@@ -206,6 +209,11 @@ type client struct {
 	// twccReported counts the packets TWCC feedback to this publisher
 	// reported on.
 	twccReported atomic.Int64
+	// nacked are the sequence numbers the worker asked again for, and
+	// reported the highest extended sequence number a receiver report
+	// from the worker gave (0 before one).
+	nacked   sync.Map
+	reported atomic.Uint32
 	// simSender's transceiver gives the mid the simulcast layers carry.
 	simSender *webrtc.RTPSender
 	keyReq    atomic.Bool
@@ -693,6 +701,18 @@ func (c *client) drainRTCP(s *webrtc.RTPSender) {
 						c.keyReq.Store(true)
 					case *rtcp.TransportLayerCC:
 						c.twccReported.Add(int64(p.(*rtcp.TransportLayerCC).PacketStatusCount))
+					case *rtcp.TransportLayerNack:
+						for _, pair := range p.(*rtcp.TransportLayerNack).Nacks {
+							for _, seq := range pair.PacketList() {
+								c.nacked.Store(seq, true)
+							}
+						}
+					case *rtcp.ReceiverReport:
+						for _, r := range p.(*rtcp.ReceiverReport).Reports {
+							if r.SSRC == uint32(s.GetParameters().Encodings[0].SSRC) && s.Track() != nil && s.Track().Kind() == webrtc.RTPCodecTypeVideo {
+								c.reported.Store(r.LastSequenceNumber)
+							}
+						}
 					}
 				}
 			}
@@ -760,6 +780,9 @@ func (c *client) send(bench bool) {
 					}
 					payload[2] = byte(l)
 					seq[l]++
+					if l == 0 && c.opts.skipSend != nil && c.opts.skipSend(seq[l]) {
+						continue
+					}
 					_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: k == perFrame-1, SequenceNumber: seq[l], Timestamp: ts}, Payload: payload[:sizes[min(l, 2)]]})
 				}
 			}

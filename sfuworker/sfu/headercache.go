@@ -19,6 +19,8 @@ import (
 // they handle the packet, and the stream is read by one goroutine at a
 // time (pion's, then the track's reader), so reusing it is safe.
 //
+// It is also where a read below pion (fastread.go) enters the chain.
+//
 // On the RTCP side it takes the subscribers' TWCC feedback out before
 // pion parses it (twccroute.go).
 type headerCache struct {
@@ -39,6 +41,9 @@ func (*headerCache) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RT
 		hdr   *rtp.Header
 	)
 	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		if s, ok := a[fastMarkKey{}].(*fastStream); ok {
+			return s.readBelow(b, a)
+		}
 		n, a, err := r.Read(b, a)
 		if err != nil || len(a) != 0 {
 			return n, a, err
@@ -60,6 +65,24 @@ func (*headerCache) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RT
 		}
 		return n, attrs, nil
 	})
+}
+
+// readBelow is the innermost read of a packet the worker read below pion
+// (fastread.go): it is in b already, decrypted. The stream's own
+// Attributes carry its header, parsed again in place, as above.
+func (s *fastStream) readBelow(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	if s.hdr == nil {
+		h, err := a.GetRTPHeader(b[:s.n])
+		if err != nil {
+			return s.n, nil, nil
+		}
+		s.hdr = h
+		return s.n, a, nil
+	}
+	if _, err := s.hdr.Unmarshal(b[:s.n]); err != nil {
+		return s.n, nil, nil
+	}
+	return s.n, a, nil
 }
 
 // BindLocalStream implements interceptor.Interceptor: once the

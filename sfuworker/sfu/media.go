@@ -23,7 +23,7 @@ import (
 // is no NACK responder: it would copy every packet sent into a ring per
 // subscriber; subscribers' NACKs are answered by the forwarding layer
 // from one retransmission cache per published track.
-func newAPI(cfg Config, routes *twccRoutes) (*webrtc.API, error) {
+func newAPI(cfg Config, routes *twccRoutes, taps *fastTaps) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},
@@ -81,6 +81,10 @@ func newAPI(cfg Config, routes *twccRoutes) (*webrtc.API, error) {
 		}
 	}
 	ir.Add(twccFeedbackFactory{log: cfg.Logger})
+	if taps != nil {
+		// Last, so that it is the outermost: see fastread.go.
+		ir.Add(taps)
+	}
 
 	s := webrtc.SettingEngine{}
 	// AES-GCM first (RFC 7714): ≈0.4 µs to protect a packet against

@@ -101,6 +101,10 @@ type member struct {
 	// writer below pion's, once DTLS has connected (srtpdirect.go).
 	pair atomic.Pointer[webrtc.ICECandidatePair]
 	srtp atomic.Pointer[directSRTP]
+	// tap and fastc read what the member publishes below pion, once DTLS
+	// has connected (fastread.go); nil where pion reads it.
+	tap   *fastTap
+	fastc atomic.Pointer[fastConn]
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
@@ -129,6 +133,9 @@ func (m *member) open() {
 		return
 	}
 	m.pc = pc
+	if m.w.taps != nil {
+		m.tap = m.w.taps.take(pc.ID())
+	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -144,6 +151,9 @@ func (m *member) open() {
 		if d := m.srtp.Load(); d != nil {
 			d.setPair(p)
 		}
+		if c := m.fastc.Load(); c != nil {
+			m.w.fast.follow(c)
+		}
 		m.w.mu.Lock()
 		defer m.w.mu.Unlock()
 		m.udp.Store(udp)
@@ -157,7 +167,12 @@ func (m *member) open() {
 			if s != webrtc.DTLSTransportStateConnected {
 				return
 			}
-			d, err := newDirectSRTP(dtlsT, m.w.batch)
+			keys, endpoint, err := dtlsSRTP(dtlsT)
+			if err != nil {
+				m.w.log.Warn("sfu: reading and forwarding through pion's SRTP", "member", m.id, "err", err)
+				return
+			}
+			d, err := newDirectSRTP(keys, endpoint, m.w.batch)
 			if err != nil {
 				m.w.log.Warn("sfu: forwarding through pion's SRTP", "member", m.id, "err", err)
 				return
@@ -165,6 +180,17 @@ func (m *member) open() {
 			d.setPair(m.pair.Load())
 			m.srtp.Store(d)
 			m.tw.SetDirect(d)
+			if m.tap == nil {
+				return
+			}
+			ctx, err := newReadContext(keys)
+			if err != nil {
+				m.w.log.Warn("sfu: reading through pion's SRTP", "member", m.id, "err", err)
+				return
+			}
+			c := newFastConn(m.tap, ctx, m.pair.Load)
+			m.fastc.Store(c)
+			m.w.fast.follow(c)
 		})
 	}
 }
@@ -387,6 +413,9 @@ func (m *member) close() ([]*pubTrack, []*subscription) {
 	// The queue has stopped: its fields are ours now.
 	if m.timer != nil {
 		m.timer.Stop()
+	}
+	if c := m.fastc.Load(); c != nil {
+		m.w.fast.drop(c)
 	}
 	if m.pc != nil {
 		_ = m.pc.Close()

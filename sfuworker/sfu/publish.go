@@ -44,6 +44,10 @@ func (m *member) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *w
 		return
 	}
 	rid := t.RID()
+	if c := m.fastc.Load(); c != nil {
+		// From now on the layer is read below pion (fastread.go).
+		c.add(uint32(t.SSRC()), pt.recv)
+	}
 	m.wg.Add(1)
 	w.mu.Unlock()
 	go func() {
@@ -145,6 +149,9 @@ func (m *member) prunePubs() {
 	w.mu.Unlock()
 	for _, pt := range gone {
 		w.log.Debug("sfu: published track ended", "member", m.id, "track", pt.trackID)
+		if c := m.fastc.Load(); c != nil {
+			c.remove(pt.recv)
+		}
 		_ = pt.rr.Stop()
 		pt.recv.Close()
 		w.gonePLIs.Add(pt.recv.Stats().PLIs)

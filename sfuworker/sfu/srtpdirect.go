@@ -96,52 +96,87 @@ func udpAddr(p *webrtc.ICECandidatePair) *netip.AddrPort {
 	return &a
 }
 
-// newDirectSRTP reads the SRTP keys of dt, whose DTLS handshake has
-// completed, and makes the writer. It must run in dt's state change
+// dtlsSRTP reads the SRTP keys of dt, whose DTLS handshake has
+// completed, and pion's SRTP endpoint. It must run in dt's state change
 // handler for DTLSTransportStateConnected, which pion calls with dt's
 // lock held right after storing the connection: dt's methods would
 // deadlock there, and its fields are read directly.
 //
 // pion exports neither the keys nor the DTLS connection, so the fields
 // are read by reflection; if a pion upgrade changes them this returns an
-// error and the worker writes through pion as before (the change that
-// would make this unnecessary upstream: DTLSTransport.ExportKeyingMaterial).
-func newDirectSRTP(dt *webrtc.DTLSTransport, batch *udpbatch.Conn) (*directSRTP, error) {
+// error and the worker reads and writes through pion as before (the
+// change that would make this unnecessary upstream:
+// DTLSTransport.ExportKeyingMaterial).
+func dtlsSRTP(dt *webrtc.DTLSTransport) (srtp.Config, io.Writer, error) {
+	var cfg srtp.Config
 	v := reflect.ValueOf(dt).Elem()
 	cf, ef := v.FieldByName("conn"), v.FieldByName("srtpEndpoint")
 	if !cf.IsValid() || cf.Type() != reflect.TypeFor[*dtls.Conn]() || !ef.IsValid() || ef.Kind() != reflect.Pointer {
-		return nil, errors.New("sfu: pion's DTLSTransport has changed")
+		return cfg, nil, errors.New("sfu: pion's DTLSTransport has changed")
 	}
 	conn := (*dtls.Conn)(unsafe.Pointer(cf.Pointer()))
 	if conn == nil || ef.IsNil() {
-		return nil, errors.New("sfu: DTLS not connected")
+		return cfg, nil, errors.New("sfu: DTLS not connected")
 	}
 	endpoint, ok := reflect.NewAt(ef.Type(), unsafe.Pointer(ef.UnsafeAddr())).Elem().Interface().(io.Writer)
 	if !ok {
-		return nil, errors.New("sfu: pion's SRTP endpoint is not a writer")
+		return cfg, nil, errors.New("sfu: pion's SRTP endpoint is not a writer")
 	}
 	profile, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, errors.New("sfu: no SRTP profile negotiated")
+		return cfg, nil, errors.New("sfu: no SRTP profile negotiated")
 	}
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, errors.New("sfu: no DTLS state")
+		return cfg, nil, errors.New("sfu: no DTLS state")
 	}
 	rf := reflect.ValueOf(&state).Elem().FieldByName("isClient")
 	if !rf.IsValid() || rf.Kind() != reflect.Bool {
-		return nil, errors.New("sfu: pion's DTLS state has changed")
+		return cfg, nil, errors.New("sfu: pion's DTLS state has changed")
 	}
-	cfg := srtp.Config{Profile: srtp.ProtectionProfile(profile)}
+	cfg.Profile = srtp.ProtectionProfile(profile)
+	// Cryptex (RFC 9335) as negotiated, the options pion gives its session.
+	for _, f := range []struct {
+		name string
+		opts *[]srtp.ContextOption
+	}{{"localCryptexMode", &cfg.LocalOptions}, {"remoteCryptexMode", &cfg.RemoteOptions}} {
+		mf := v.FieldByName(f.name)
+		if !mf.IsValid() || mf.Type() != reflect.TypeFor[srtp.CryptexMode]() {
+			return cfg, nil, errors.New("sfu: pion's DTLSTransport has changed")
+		}
+		if mode := srtp.CryptexMode(mf.Int()); mode == srtp.CryptexModeEnabled || mode == srtp.CryptexModeRequired {
+			*f.opts = append(*f.opts, srtp.Cryptex(mode))
+		}
+	}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, rf.Bool()); err != nil {
-		return nil, fmt.Errorf("sfu: srtp keys: %w", err)
+		return cfg, nil, fmt.Errorf("sfu: srtp keys: %w", err)
 	}
-	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, cfg.Profile)
+	return cfg, endpoint, nil
+}
+
+// newDirectSRTP makes the writer from the keys dtlsSRTP read.
+func newDirectSRTP(cfg srtp.Config, endpoint io.Writer, batch *udpbatch.Conn) (*directSRTP, error) {
+	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, cfg.Profile, cfg.LocalOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: srtp context: %w", err)
 	}
 	return &directSRTP{batch: batch, endpoint: endpoint, ctx: ctx}, nil
 }
+
+// newReadContext makes the context that decrypts what the remote side
+// sends, for reads below pion (fastread.go), with replay protection as
+// pion's session has.
+func newReadContext(cfg srtp.Config) (*srtp.Context, error) {
+	opts := append([]srtp.ContextOption{srtp.SRTPReplayProtection(srtpReplayWindow)}, cfg.RemoteOptions...)
+	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: srtp read context: %w", err)
+	}
+	return ctx, nil
+}
+
+// srtpReplayWindow is pion's default SRTP replay window.
+const srtpReplayWindow = 64
 
 // peerAPI returns the API pion made for pc, whose interceptor chain is
 // pc's own (pion's AddTrack makes a reused transceiver's sender with it).

@@ -56,6 +56,10 @@ type Worker struct {
 
 	// twcc routes subscribers' TWCC feedback to their connections.
 	twcc *twccRoutes
+	// fast reads publishers' RTP below pion (fastread.go), nil without
+	// batch; taps hands each connection its interceptor chains.
+	fast *fastPath
+	taps *fastTaps
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -92,7 +96,11 @@ func New(cfg Config) (*Worker, error) {
 		apiCfg.UDP = batch
 	}
 	routes := newTWCCRoutes()
-	api, err := newAPI(apiCfg, routes)
+	var taps *fastTaps
+	if batch != nil {
+		taps = newFastTaps()
+	}
+	api, err := newAPI(apiCfg, routes, taps)
 	if err != nil {
 		if batch != nil {
 			batch.Stop()
@@ -113,9 +121,11 @@ func New(cfg Config) (*Worker, error) {
 		cfg.OfferBackoff = DefaultOfferBackoff
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, api: api, cert: cert, rooms: map[RoomID]*room{}, done: make(chan struct{}),
-		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch, twcc: routes}
+		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch, twcc: routes, taps: taps}
 	if batch != nil {
-		w.flush = batch.Flush
+		w.flush = batch.FlushSoon
+		w.fast = newFastPath()
+		batch.SetIntercept(w.fast.intercept)
 	}
 	w.wg.Add(1)
 	go w.speakerLoop()
@@ -314,6 +324,9 @@ func (w *Worker) Stats() Stats {
 		PacketsForwarded: w.gonePackets.Load(), BytesForwarded: w.goneBytes.Load(),
 		NACKs: w.goneNACKs.Load(), Resent: w.goneResent.Load(), PLIs: w.gonePLIs.Load(),
 	}
+	if w.fast != nil {
+		st.FastReads = w.fast.packets.Load()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st.Rooms = len(w.rooms)
@@ -389,6 +402,7 @@ func (w *Worker) Close() error {
 	}
 	w.wg.Wait()
 	if w.batch != nil {
+		w.batch.SetIntercept(nil)
 		w.batch.Stop()
 	}
 	return nil

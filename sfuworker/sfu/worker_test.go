@@ -32,7 +32,7 @@ func TestPublisherReachesEverySubscriber(t *testing.T) {
 			return s.count("pub", "video") > 20 && s.count("pub", "audio") > 10
 		})
 	}
-	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 || st.DirectSRTP < st.PacketsForwarded {
+	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 || st.DirectSRTP < st.PacketsForwarded || st.FastReads == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -378,5 +378,37 @@ func TestDirectWritesOnlyOverUDP(t *testing.T) {
 		if sent < 20 {
 			t.Fatalf("%s: %d packets through the worker's SRTP writer", id, sent)
 		}
+	}
+}
+
+// TestPublisherRTCPWhileReadBelowPion: the worker reads what publishers
+// send below pion's receive pipeline (fastread.go), and pion's
+// interceptors still see every packet: a publisher whose packets are
+// lost before the worker is asked for them again (NACK), and its
+// receiver reports follow its sequence numbers; its media reaches the
+// subscriber, and the worker read it below pion.
+func TestPublisherRTCPWhileReadBelowPion(t *testing.T) {
+	h := newHarness(t)
+	lost := func(seq uint16) bool { return seq%40 == 20 }
+	p := newClient(h, on("p", true, MainGroup), clientOpts{video: true, audio: true, skipSend: lost})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	eventually(t, wait, "video reaches the subscriber", func() bool { return s.count("p", "video") > 100 })
+	eventually(t, wait, "the publisher is asked again for lost packets", func() bool {
+		n := 0
+		p.nacked.Range(func(k, _ any) bool {
+			if !lost(k.(uint16)) {
+				t.Errorf("NACK for %d, which was sent", k)
+			}
+			n++
+			return true
+		})
+		return n >= 3
+	})
+	first := p.reported.Load()
+	eventually(t, wait, "receiver reports follow the publisher's sequence numbers", func() bool {
+		return first != 0 && p.reported.Load() > first+50
+	})
+	if st := h.w.Stats(); st.FastReads < 100 {
+		t.Fatalf("stats %+v: the publisher's packets were not read below pion", st)
 	}
 }
