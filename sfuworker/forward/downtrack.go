@@ -17,8 +17,8 @@ import (
 )
 
 // probeInterval is how often a DownTrack waiting for a keyframe tries to
-// start from the Receiver's cache.
-const probeInterval = 40 * time.Millisecond
+// start from the Receiver's cache (a variable for tests).
+var probeInterval = 40 * time.Millisecond
 
 // QueueSize bounds a subscriber's queue: past it, video is dropped up to
 // the next keyframe and a keyframe is requested.
@@ -81,8 +81,10 @@ type DownTrack struct {
 	codec    webrtc.RTPCodecParameters
 	video    bool
 
-	queue  chan item
-	eval   chan struct{}
+	queue chan item
+	eval  chan struct{}
+	// soon asks the writer to try the cache at its next wake (StartSoon).
+	soon   atomic.Bool
 	done   chan struct{}
 	closed atomic.Bool
 	wg     sync.WaitGroup
@@ -196,6 +198,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	// The header extension ids come with SetHeaderExtensions: those of
 	// the context may not be the ones negotiated.
 	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
+	d.soon.Store(true)
 	d.kick()
 	if d.video {
 		// Packets offered before the binding were dropped, keyframe
@@ -412,14 +415,7 @@ func (d *DownTrack) writeLoop() {
 		select {
 		case <-probe.C:
 			armed = false
-			if d.WaitingKeyframe() {
-				d.wmu.Lock()
-				d.startFromCache()
-				d.wmu.Unlock()
-				if f := d.recv.cfg.Flush; f != nil {
-					f()
-				}
-			}
+			d.tryCache()
 		case it := <-d.queue:
 			d.wmu.Lock()
 			d.write(it)
@@ -439,6 +435,9 @@ func (d *DownTrack) writeLoop() {
 			}
 		case <-d.eval:
 			d.evaluate()
+			if d.soon.Swap(false) {
+				d.tryCache()
+			}
 		case <-d.done:
 			for {
 				select {
@@ -450,6 +449,20 @@ func (d *DownTrack) writeLoop() {
 				}
 			}
 		}
+	}
+}
+
+// tryCache starts a video DownTrack waiting for a keyframe from the
+// cache, if it can (startFromCache); on the writer goroutine.
+func (d *DownTrack) tryCache() {
+	if !d.video || !d.WaitingKeyframe() || d.bound.Load() == nil {
+		return
+	}
+	d.wmu.Lock()
+	ok := d.startFromCache()
+	d.wmu.Unlock()
+	if f := d.recv.cfg.Flush; ok && f != nil {
+		f()
 	}
 }
 
@@ -538,6 +551,15 @@ func (d *DownTrack) write(it item) bool {
 		d.kick()
 	}
 	return false
+}
+
+// StartSoon makes a video DownTrack waiting for a keyframe try at once to
+// start from the cache, rather than at its next probe: its owner calls it
+// when the connection's SRTP comes up, and Bind does. A try that fails
+// (SRTP not up yet) leaves the probes to it.
+func (d *DownTrack) StartSoon() {
+	d.soon.Store(true)
+	d.kick()
 }
 
 // kick wakes the writer goroutine to look at the DownTrack's state.

@@ -466,3 +466,54 @@ func TestNewSubscriberStartsFromCachedKeyframe(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// gatedWriter drops what it is given, as pion's writer does before SRTP
+// is up, until it is opened.
+type gatedWriter struct {
+	recordWriter
+	open atomic.Bool
+}
+
+func (w *gatedWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if !w.open.Load() {
+		return 0, nil
+	}
+	return w.recordWriter.WriteRTP(h, payload)
+}
+
+// TestStartSoonStartsWhenSRTPComesUp: a subscriber bound before its
+// connection's SRTP is up cannot start from the cache then; when its
+// owner says SRTP is up (StartSoon) it starts at once, not at its next
+// probe (an hour away here).
+func TestStartSoonStartsWhenSRTPComesUp(t *testing.T) {
+	old := probeInterval
+	t.Cleanup(func() { probeInterval = old }) // Last: after the writers stop.
+	probeInterval = time.Hour
+	f := newFixture(t, []string{""}, 0)
+	for i := range 5 {
+		f.r.HandlePacket(0, vp8Packet(uint16(100+i), uint32(i*3000), i == 1, 0))
+	}
+	d := NewDownTrack(f.r, "v", "s")
+	w := &gatedWriter{}
+	if _, err := d.Bind(stubContext{w}); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Subscribe(d)
+	t.Cleanup(d.Close)
+	time.Sleep(50 * time.Millisecond) // The try at binding fails.
+	if n := len(w.written()); n != 0 || !d.WaitingKeyframe() {
+		t.Fatalf("%d packets before SRTP was up", n)
+	}
+	w.open.Store(true)
+	d.StartSoon()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.written()) < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d packets from the cache after StartSoon, want 4", len(w.written()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := d.Stats(); st.Replays != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

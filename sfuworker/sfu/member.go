@@ -180,6 +180,13 @@ func (m *member) open() {
 			d.setPair(m.pair.Load())
 			m.srtp.Store(d)
 			m.tw.SetDirect(d)
+			// Subscriptions bound before SRTP was up start now, from the
+			// cached keyframe.
+			m.w.mu.Lock()
+			for _, s := range m.subs {
+				s.dt.StartSoon()
+			}
+			m.w.mu.Unlock()
 			if m.tap == nil {
 				return
 			}
