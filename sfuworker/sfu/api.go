@@ -118,6 +118,9 @@ type Stats struct {
 	// FastReads counts the publishers' packets the worker read and
 	// decrypted below pion's receive pipeline (fastread.go).
 	FastReads uint64
+	// FastFeedbacks counts the subscribers' SRTCP packets of TWCC
+	// feedback the worker read below pion.
+	FastFeedbacks uint64
 }
 
 // The Worker's methods (worker.go):

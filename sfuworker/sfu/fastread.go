@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -46,11 +47,15 @@ import (
 type fastPath struct {
 	mu    sync.RWMutex
 	conns map[netip.AddrPort]*fastConn
+	// routes lead subscribers' TWCC feedback to their connections.
+	routes *twccRoutes
 
-	packets atomic.Uint64
+	packets, feedbacks atomic.Uint64
 }
 
-func newFastPath() *fastPath { return &fastPath{conns: map[netip.AddrPort]*fastConn{}} }
+func newFastPath(routes *twccRoutes) *fastPath {
+	return &fastPath{conns: map[netip.AddrPort]*fastConn{}, routes: routes}
+}
 
 // intercept is the udpbatch.Intercept of the worker's socket.
 func (f *fastPath) intercept(b []byte, from netip.AddrPort) bool {
@@ -58,7 +63,17 @@ func (f *fastPath) intercept(b []byte, from netip.AddrPort) bool {
 	f.mu.RLock()
 	c := f.conns[key]
 	f.mu.RUnlock()
-	if c == nil || !c.read(b) {
+	if c == nil {
+		return false
+	}
+	if b[1] >= 192 && b[1] <= 223 { // RTCP (RFC 5761 section 4).
+		if !c.readRTCP(b, f.routes) {
+			return false
+		}
+		f.feedbacks.Add(1)
+		return true
+	}
+	if len(b) < 12 || !c.read(b) {
 		return false
 	}
 	f.packets.Add(1)
@@ -108,10 +123,12 @@ type fastConn struct {
 	smu     sync.Mutex
 
 	// The read in progress: one at a time (the mux has one reader).
-	mu  sync.Mutex
-	ctx *srtp.Context
-	hdr rtp.Header
-	buf [maxRTPSize]byte
+	mu   sync.Mutex
+	ctx  *srtp.Context
+	hdr  rtp.Header
+	rhdr rtcp.Header
+	fb   forward.TWCCFeedback
+	buf  [maxRTPSize]byte
 }
 
 // fastStream is one incoming track layer read below pion.
@@ -208,6 +225,37 @@ func (c *fastConn) read(b []byte) bool {
 		return true
 	}
 	s.recv.HandlePacket(s.layer, c.buf[:n])
+	return true
+}
+
+// readRTCP takes an SRTCP packet of the connection that carries TWCC
+// feedback only, the bulk of what subscribers send (about ten a second
+// each), and hands the feedback to the connection's congestion state, as
+// headerCache does on pion's path (twccroute.go). Anything else
+// (receiver reports, NACKs, PLIs, REMB) goes on to pion, whose SRTCP
+// context has its own replay window: it returns false.
+func (c *fastConn) readRTCP(b []byte, routes *twccRoutes) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out, err := c.ctx.DecryptRTCP(c.buf[:0], b, &c.rhdr)
+	if err != nil || len(out) > len(c.buf) {
+		return false
+	}
+	for pos := 0; pos < len(out); {
+		if pos+4 > len(out) {
+			return false
+		}
+		l := (int(out[pos+2])<<8 | int(out[pos+3]) + 1) * 4
+		if pos+l > len(out) || out[pos+1] != 205 || out[pos]&0x1f != 15 {
+			return false
+		}
+		pos += l
+	}
+	forward.StripTWCC(out, &c.fb, func(fb *forward.TWCCFeedback) {
+		if t := routes.get(fb.MediaSSRC); t != nil {
+			t.OnFeedback(fb)
+		}
+	})
 	return true
 }
 

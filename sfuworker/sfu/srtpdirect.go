@@ -167,7 +167,8 @@ func newDirectSRTP(cfg srtp.Config, endpoint io.Writer, batch *udpbatch.Conn) (*
 // sends, for reads below pion (fastread.go), with replay protection as
 // pion's session has.
 func newReadContext(cfg srtp.Config) (*srtp.Context, error) {
-	opts := append([]srtp.ContextOption{srtp.SRTPReplayProtection(srtpReplayWindow)}, cfg.RemoteOptions...)
+	opts := append([]srtp.ContextOption{srtp.SRTPReplayProtection(srtpReplayWindow), srtp.SRTCPReplayProtection(srtpReplayWindow)},
+		cfg.RemoteOptions...)
 	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: srtp read context: %w", err)
@@ -175,7 +176,7 @@ func newReadContext(cfg srtp.Config) (*srtp.Context, error) {
 	return ctx, nil
 }
 
-// srtpReplayWindow is pion's default SRTP replay window.
+// srtpReplayWindow is pion's default SRTP and SRTCP replay window.
 const srtpReplayWindow = 64
 
 // peerAPI returns the API pion made for pc, whose interceptor chain is

@@ -124,7 +124,7 @@ func New(cfg Config) (*Worker, error) {
 		answerTimeout: cfg.AnswerTimeout, offerBackoff: cfg.OfferBackoff, batch: batch, twcc: routes, taps: taps}
 	if batch != nil {
 		w.flush = batch.FlushSoon
-		w.fast = newFastPath()
+		w.fast = newFastPath(routes)
 		batch.SetIntercept(w.fast.intercept)
 	}
 	w.wg.Add(1)
@@ -326,6 +326,7 @@ func (w *Worker) Stats() Stats {
 	}
 	if w.fast != nil {
 		st.FastReads = w.fast.packets.Load()
+		st.FastFeedbacks = w.fast.feedbacks.Load()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -32,7 +32,7 @@ func TestPublisherReachesEverySubscriber(t *testing.T) {
 			return s.count("pub", "video") > 20 && s.count("pub", "audio") > 10
 		})
 	}
-	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 || st.DirectSRTP < st.PacketsForwarded || st.FastReads == 0 {
+	if st := h.w.Stats(); st.Rooms != 1 || st.Members != 4 || st.Tracks != 2 || st.PacketsForwarded == 0 || st.DirectSRTP < st.PacketsForwarded || st.FastReads == 0 || st.FastFeedbacks == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }

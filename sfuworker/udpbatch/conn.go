@@ -75,9 +75,9 @@ type Conn struct {
 	batches, packets, msgs, errs atomic.Uint64
 }
 
-// Intercept takes an RTP packet read from the socket out of the read
-// stream: it returns true when it has dealt with the packet, which the
-// reader then does not see. It runs on the reading goroutine (pion's UDP
+// Intercept takes an RTP or RTCP packet (version 2) read from the socket
+// out of the read stream: it returns true when it has dealt with the
+// packet, which the reader then does not see. It runs on the reading goroutine (pion's UDP
 // mux has one), with b valid only during the call, and must not block.
 type Intercept func(b []byte, from netip.AddrPort) bool
 
@@ -230,7 +230,8 @@ func (c *Conn) Stats() Stats {
 	return Stats{c.batches.Load(), c.packets.Load(), c.msgs.Load(), c.errs.Load()}
 }
 
-// SetIntercept makes f see every RTP packet read before the reader does
+// SetIntercept makes f see every RTP and RTCP packet read before the
+// reader does
 // (nil: none). The worker reads its publishers' media this way, below
 // pion's receive pipeline (sfu/fastread.go).
 func (c *Conn) SetIntercept(f Intercept) {
@@ -249,7 +250,7 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if err != nil {
 			return n, from, err
 		}
-		if f := c.intercept.Load(); f != nil && isRTP(b[:n]) {
+		if f := c.intercept.Load(); f != nil && n >= 8 && b[0]>>6 == 2 {
 			c.reading.Store(true)
 			took := (*f)(b[:n], from)
 			c.reading.Store(false)
