@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -122,7 +121,7 @@ func BenchmarkWorker(b *testing.B) {
 // benchWorker measures pubs publishers (video and audio, or audio only)
 // to n subscribers.
 func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	udp, err := udpbatch.Listen(context.Background(), "udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/greenroom-live/greenroom/sfuworker/sfu/sdpcheck"
+	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
@@ -71,7 +72,7 @@ func newHarness(t testing.TB) *harness {
 func newHarnessWith(t testing.TB, tune func(*Config)) *harness {
 	t.Helper()
 	base := runtime.NumGoroutine()
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	udp, err := udpbatch.Listen(t.Context(), "udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

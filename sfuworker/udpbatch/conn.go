@@ -31,8 +31,13 @@ const maxPacket = 1500
 // Config configures a Conn.
 type Config struct {
 	// Delay is the longest a packet waits in a batch (DefaultDelay if 0).
-	Delay  time.Duration
-	Logger *slog.Logger
+	Delay time.Duration
+	// Readers is how many sockets on the port are read at once, each by
+	// its own goroutine (readers.go): 0 for one per processor, 1 for the
+	// socket alone. More than one needs SO_REUSEPORT on the socket
+	// (Listen).
+	Readers int
+	Logger  *slog.Logger
 }
 
 // Conn wraps a UDP socket: RTP packets written to it (RFC 3550 version 2
@@ -68,9 +73,20 @@ type Conn struct {
 	closed atomic.Bool
 
 	// intercept, if set, is offered every RTP packet read before the
-	// reader gets it (SetIntercept); reading is set while it runs.
+	// reader gets it (SetIntercept); reading counts the readers in it.
 	intercept atomic.Pointer[Intercept]
-	reading   atomic.Bool
+	reading   atomic.Int32
+
+	// With several readers (readers.go): the sockets besides udp, the
+	// datagrams the intercept did not take, on their way to
+	// ReadFromAddrPort, and the read deadline there.
+	extra    []*net.UDPConn
+	in       chan *queued
+	pool     sync.Pool
+	readers  sync.WaitGroup
+	closing  atomic.Bool
+	deadline atomic.Pointer[time.Time]
+	drops    atomic.Uint64
 
 	batches, packets, msgs, errs atomic.Uint64
 }
@@ -123,6 +139,7 @@ func New(udp net.PacketConn, cfg Config) (*Conn, error) {
 	c.sweeper = time.AfterFunc(time.Hour, c.sweep)
 	c.sweeper.Stop()
 	s.setDry(c.Flush)
+	c.startReaders(cfg.Readers)
 	return c, nil
 }
 
@@ -204,7 +221,7 @@ func (c *Conn) Flush() {
 // video frame (its packets arrive back to back) leaves in one sendmmsg,
 // and each subscriber's share of it in one GSO message.
 func (c *Conn) FlushSoon() {
-	if c.reading.Load() {
+	if c.reading.Load() > 0 {
 		return
 	}
 	c.Flush()
@@ -221,13 +238,16 @@ func (c *Conn) sweep() {
 // Stats are counters of a Conn: batches sent, RTP packets they carried,
 // the messages (GSO or single datagrams) those made, and packets dropped
 // on a send error.
+// Overruns counts datagrams the readers dropped because pion's reader
+// was behind, and Readers is the number of sockets read.
 type Stats struct {
-	Batches, Packets, Messages, Errors uint64
+	Batches, Packets, Messages, Errors, Overruns uint64
+	Readers                                      int
 }
 
 // Stats returns the counters.
 func (c *Conn) Stats() Stats {
-	return Stats{c.batches.Load(), c.packets.Load(), c.msgs.Load(), c.errs.Load()}
+	return Stats{c.batches.Load(), c.packets.Load(), c.msgs.Load(), c.errs.Load(), c.drops.Load(), 1 + len(c.extra)}
 }
 
 // SetIntercept makes f see every RTP and RTCP packet read before the
@@ -242,23 +262,21 @@ func (c *Conn) SetIntercept(f Intercept) {
 	c.intercept.Store(&f)
 }
 
-// ReadFromAddrPort reads from the socket; packets the intercept takes
-// are not returned.
+// ReadFromAddrPort reads from the socket (with several readers, what
+// they did not give the intercept); packets the intercept takes are not
+// returned.
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if c.in != nil {
+		return c.readQueued(b)
+	}
 	for {
 		n, from, err := c.send.readFrom(b)
 		if err != nil {
 			return n, from, err
 		}
-		if f := c.intercept.Load(); f != nil && n >= 8 && b[0]>>6 == 2 {
-			c.reading.Store(true)
-			took := (*f)(b[:n], from)
-			c.reading.Store(false)
-			if took {
-				continue
-			}
+		if !c.take(b[:n], from) {
+			return n, from, nil
 		}
-		return n, from, nil
 	}
 }
 
@@ -275,16 +293,29 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 func (c *Conn) LocalAddr() net.Addr { return c.udp.LocalAddr() }
 
 // SetDeadline implements net.PacketConn.
-func (c *Conn) SetDeadline(t time.Time) error { return c.udp.SetDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.deadline.Store(&t)
+	if c.in != nil {
+		return c.udp.SetWriteDeadline(t)
+	}
+	return c.udp.SetDeadline(t)
+}
 
 // SetReadDeadline implements net.PacketConn.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.udp.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.deadline.Store(&t)
+	if c.in != nil {
+		return nil // The readers wait for datagrams, not for the caller.
+	}
+	return c.udp.SetReadDeadline(t)
+}
 
 // SetWriteDeadline implements net.PacketConn.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.udp.SetWriteDeadline(t) }
 
 // Stop flushes what is queued and stops the sweeper; later writes go
-// out one by one. It leaves the socket open and is idempotent.
+// out one by one. It closes the sockets New opened, but leaves the
+// caller's open (its reader ends when the caller closes it). Idempotent.
 func (c *Conn) Stop() {
 	if c.closed.Swap(true) {
 		return
@@ -294,6 +325,7 @@ func (c *Conn) Stop() {
 	c.armed = false
 	c.sweeper.Stop()
 	c.mu.Unlock()
+	c.closeReaders()
 }
 
 // Close stops the Conn and closes the socket.

@@ -287,7 +287,7 @@ func TestGSOKeepsEachDestinationsPackets(t *testing.T) {
 	for _, tc := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp", ":0"}} {
 		t.Run(tc.network, func(t *testing.T) {
 			c := newConn(t, tc.network, tc.addr, time.Hour)
-			if s, ok := c.send.(*mmsgSender); !ok || !s.gso {
+			if !gsoEnabled(c) {
 				t.Skip("no UDP GSO here")
 			}
 			var rs []*net.UDPConn
@@ -384,4 +384,118 @@ func TestFanOutFromTheInterceptLeavesWhenReadsRunDry(t *testing.T) {
 	}
 	_ = c.SetReadDeadline(time.Now())
 	<-done
+}
+
+// TestSeveralReadersOnOnePort: a socket opened with Listen is read by
+// one socket per reader on the same port. Each source's RTP reaches the
+// intercept in order, whichever socket the kernel gave it to; what the
+// intercept leaves reaches ReadFromAddrPort with its source; a read
+// deadline and Close end a waiting read.
+func TestSeveralReadersOnOnePort(t *testing.T) {
+	pc, err := Listen(t.Context(), "udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(pc, Config{Readers: 4})
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats().Readers; got != 4 {
+		t.Fatalf("%d readers, want 4", got)
+	}
+	var mu sync.Mutex
+	next := map[netip.AddrPort]uint16{}
+	var outOfOrder, took int
+	c.SetIntercept(func(b []byte, from netip.AddrPort) bool {
+		if b[1] >= 192 && b[1] <= 223 {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seq := binary.BigEndian.Uint16(b[2:]); seq != next[from] {
+			outOfOrder++
+		} else {
+			next[from] = seq + 1
+		}
+		took++
+		return true
+	})
+	to := c.LocalAddr().(*net.UDPAddr)
+	const sources, per = 16, 50
+	var srcs []*net.UDPConn
+	for range sources {
+		srcs = append(srcs, listen(t, "udp4", "127.0.0.1:0"))
+	}
+	rtcp := []byte{0x80, 200, 0, 1, 0, 0, 0, 1}
+	taken := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return took
+	}
+	for i := range per {
+		for _, s := range srcs {
+			if _, err := s.WriteTo(rtpPacket(uint16(i), 200), to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// One round at a time, so that no socket buffer overflows on a
+		// busy machine: this is about routing and order.
+		deadline := time.Now().Add(5 * time.Second)
+		for taken() < (i+1)*sources && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	for _, s := range srcs {
+		if _, err := s.WriteTo(rtcp, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[netip.AddrPort]bool{}
+	buf := make([]byte, 1500)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(seen) < sources {
+		n, from, err := c.ReadFromAddrPort(buf)
+		if err != nil {
+			t.Fatalf("after %d sources' RTCP: %v", len(seen), err)
+		}
+		if !bytes.Equal(buf[:n], rtcp) {
+			t.Fatalf("the reader got %x", buf[:n])
+		}
+		seen[from] = true
+	}
+	for _, s := range srcs {
+		if !seen[s.LocalAddr().(*net.UDPAddr).AddrPort()] {
+			t.Fatalf("no RTCP from %v; sources seen %v", s.LocalAddr(), seen)
+		}
+	}
+	mu.Lock()
+	if took != sources*per || outOfOrder != 0 {
+		t.Fatalf("the intercept took %d packets of %d, %d out of order", took, sources*per, outOfOrder)
+	}
+	mu.Unlock()
+
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, _, err := c.ReadFromAddrPort(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a read past its deadline: %v", err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadFromAddrPort(buf)
+		done <- err
+	}()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("a read after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end a waiting read")
+	}
 }

@@ -388,3 +388,37 @@ func putPort(p *uint16, port uint16) {
 	b := (*[2]byte)(unsafe.Pointer(p))
 	b[0], b[1] = byte(port>>8), byte(port)
 }
+
+// setReusePort sets SO_REUSEPORT on a socket before it is bound.
+func setReusePort(fd uintptr) error {
+	return unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+}
+
+// hasReusePort reports whether u was bound with SO_REUSEPORT.
+func hasReusePort(u *net.UDPConn) bool {
+	return sockopt(u, unix.SOL_SOCKET, unix.SO_REUSEPORT) == 1
+}
+
+// v6only reports whether u is an IPv6 socket that takes no IPv4.
+func v6only(u *net.UDPConn) bool {
+	return sockopt(u, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY) == 1
+}
+
+// sockopt reads an integer socket option, -1 if it cannot.
+func sockopt(u *net.UDPConn, level, opt int) int {
+	rc, err := u.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	v, serr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { v, serr = unix.GetsockoptInt(int(fd), level, opt) }); err != nil || serr != nil {
+		return -1
+	}
+	return v
+}
+
+// gsoEnabled reports whether c sends with UDP GSO.
+func gsoEnabled(c *Conn) bool {
+	s, ok := c.send.(*mmsgSender)
+	return ok && s.gso
+}

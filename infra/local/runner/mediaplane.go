@@ -14,6 +14,7 @@ import (
 	"github.com/greenroom-live/greenroom/sfuworker/control"
 	"github.com/greenroom-live/greenroom/sfuworker/registry"
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
+	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
 	"github.com/greenroom-live/greenroom/shared/fanout"
 	"github.com/greenroom-live/greenroom/shared/media"
 	"github.com/greenroom-live/greenroom/shared/store"
@@ -98,7 +99,7 @@ func startMedia(ctx context.Context, cfg Config, st store.Store, notifier *fanou
 // its control API on 127.0.0.1 and its heartbeat.
 func startWorker(ctx context.Context, cfg Config, st store.Store, notifier *fanout.Notifier, secret, id string) (w *localWorker, err error) {
 	w = &localWorker{id: id, served: make(chan error, 1), beatDone: make(chan struct{})}
-	if w.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+	if w.udp, err = udpbatch.Listen(ctx, "udp4", "127.0.0.1:0"); err != nil {
 		return w, fmt.Errorf("worker udp: %w", err)
 	}
 	if w.tcp, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {

@@ -46,6 +46,7 @@ import (
 	"github.com/greenroom-live/greenroom/sfuworker/control"
 	"github.com/greenroom-live/greenroom/sfuworker/registry"
 	"github.com/greenroom-live/greenroom/sfuworker/sfu"
+	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
 	"github.com/greenroom-live/greenroom/shared/fanout"
 	"github.com/greenroom-live/greenroom/shared/publicip"
 	"github.com/greenroom-live/greenroom/shared/store"
@@ -294,7 +295,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	udp, err := net.ListenPacket("udp", ":"+strconv.Itoa(cfg.udpPort))
+	// SO_REUSEPORT: the worker reads the port with one socket per
+	// processor (udpbatch).
+	udp, err := udpbatch.Listen(ctx, "udp", ":"+strconv.Itoa(cfg.udpPort))
 	if err != nil {
 		return fmt.Errorf("ICE UDP: %w", err)
 	}
