@@ -45,6 +45,20 @@ func newConn(t *testing.T, network, addr string, delay time.Duration) *Conn {
 	return c
 }
 
+// receivers opens n IPv4 loopback sockets with room for bursts.
+func receivers(t *testing.T, n int) ([]*net.UDPConn, []netip.AddrPort) {
+	t.Helper()
+	var rs []*net.UDPConn
+	var addrs []netip.AddrPort
+	for range n {
+		r := listen(t, "udp4", "127.0.0.1:0")
+		_ = r.SetReadBuffer(4 << 20)
+		rs = append(rs, r)
+		addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return rs, addrs
+}
+
 // read receives n packets within a deadline.
 func read(t *testing.T, r *net.UDPConn, n int) [][]byte {
 	t.Helper()
@@ -68,13 +82,7 @@ func TestBatchesReachEveryDestination(t *testing.T) {
 	for _, tc := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp", ":0"}} {
 		t.Run(tc.network, func(t *testing.T) {
 			c := newConn(t, tc.network, tc.addr, time.Hour)
-			var rs []*net.UDPConn
-			var addrs []netip.AddrPort
-			for range 3 {
-				r := listen(t, "udp4", "127.0.0.1:0")
-				rs = append(rs, r)
-				addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
-			}
+			rs, addrs := receivers(t, 3)
 			const per = 50
 			for i := range per {
 				for j, a := range addrs {
@@ -290,14 +298,7 @@ func TestGSOKeepsEachDestinationsPackets(t *testing.T) {
 			if !gsoEnabled(c) {
 				t.Skip("no UDP GSO here")
 			}
-			var rs []*net.UDPConn
-			var addrs []netip.AddrPort
-			for range 3 {
-				r := listen(t, "udp4", "127.0.0.1:0")
-				_ = r.SetReadBuffer(4 << 20)
-				rs = append(rs, r)
-				addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
-			}
+			rs, addrs := receivers(t, 3)
 			for i, size := range sizes {
 				for j, a := range addrs {
 					if _, err := c.WriteToAddrPort(rtpPacket(uint16(i*3+j), size), a); err != nil {
@@ -328,13 +329,7 @@ func TestGSOKeepsEachDestinationsPackets(t *testing.T) {
 // reach the reader, anything else does.
 func TestFanOutFromTheInterceptLeavesWhenReadsRunDry(t *testing.T) {
 	c := newConn(t, "udp4", "127.0.0.1:0", time.Hour)
-	var rs []*net.UDPConn
-	var addrs []netip.AddrPort
-	for range 3 {
-		r := listen(t, "udp4", "127.0.0.1:0")
-		rs = append(rs, r)
-		addrs = append(addrs, r.LocalAddr().(*net.UDPAddr).AddrPort())
-	}
+	rs, addrs := receivers(t, 3)
 	var took int
 	c.SetIntercept(func(b []byte, _ netip.AddrPort) bool {
 		took++
