@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"encoding/binary"
-	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -40,8 +39,8 @@ import (
 //     instead of reading pion's SRTP session;
 //  4. the Receiver fans it out (forward.Receiver.HandlePacket).
 //
-// Anything else, and any packet this context cannot authenticate (a
-// rollover counter it cannot know, say), goes on to pion as before, which
+// Anything else, and any packet this context cannot decrypt (a rollover
+// counter it cannot know, say), goes on to pion as before, which
 // also reads every track until the Receiver exists. A stream whose
 // packets keep failing is left to pion.
 type fastPath struct {
@@ -206,14 +205,12 @@ func (c *fastConn) read(b []byte) bool {
 	defer c.mu.Unlock()
 	out, err := c.ctx.DecryptRTP(c.buf[:0], b, &c.hdr)
 	if err != nil {
-		if errors.Is(err, srtp.ErrFailedToVerifyAuthTag) {
-			// Perhaps a rollover counter this context cannot know:
-			// pion's session may read it.
-			s.fails++
-			return false
-		}
-		// A replayed or malformed packet: dropped, as pion would.
-		return true
+		// Perhaps a rollover counter this context cannot know, or a
+		// setting it lacks: pion's session may read it. (A duplicate
+		// the network made goes on too; pion forwards it once more, with
+		// the same sequence number, which the subscriber's SRTP drops.)
+		s.fails++
+		return false
 	}
 	s.fails = 0
 	if len(out) > len(c.buf) {

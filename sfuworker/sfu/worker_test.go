@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -410,5 +411,35 @@ func TestPublisherRTCPWhileReadBelowPion(t *testing.T) {
 	})
 	if st := h.w.Stats(); st.FastReads < 100 {
 		t.Fatalf("stats %+v: the publisher's packets were not read below pion", st)
+	}
+}
+
+// TestMediaFlowsWhenTheReadBelowPionCannotDecrypt: packets the worker's
+// own SRTP context cannot authenticate (here: it has the wrong keys) go
+// on to pion, and after maxFails in a row the stream is pion's: the
+// subscriber keeps receiving the publisher's video.
+func TestMediaFlowsWhenTheReadBelowPionCannotDecrypt(t *testing.T) {
+	h := newHarness(t)
+	newClient(h, on("p", true, MainGroup), clientOpts{video: true})
+	s := newClient(h, on("s", false, MainGroup), clientOpts{})
+	eventually(t, wait, "video arrives", func() bool { return s.count("p", "video") > 20 })
+	h.w.mu.Lock()
+	c := h.w.rooms[h.room].members["p"].fastc.Load()
+	h.w.mu.Unlock()
+	if c == nil {
+		t.Fatal("the publisher is not read below pion")
+	}
+	wrong, err := srtp.CreateContext(make([]byte, 16), make([]byte, 12), srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.ctx = wrong
+	c.mu.Unlock()
+	time.Sleep(200 * time.Millisecond)
+	before, fast := s.count("p", "video"), h.w.Stats().FastReads
+	eventually(t, wait, "video keeps arriving through pion", func() bool { return s.count("p", "video") > before+100 })
+	if got := h.w.Stats().FastReads; got != fast {
+		t.Fatalf("%d packets read below pion with the wrong keys", got-fast)
 	}
 }
