@@ -92,7 +92,12 @@ type DownTrack struct {
 	bound   atomic.Pointer[binding]
 	paused  atomic.Bool
 	waitKey atomic.Bool
-	cur     atomic.Int32 // Layer being forwarded, -1 before the first.
+	cur     atomic.Int32 // Layer being forwarded, -1 before the first, starting while the cache replays.
+	// smu orders the moves out of waiting for a keyframe: a keyframe
+	// offered live and a start from the cache must not both start the
+	// DownTrack (the subscriber would get the frames twice, renumbered).
+	// The steady path does not take it.
+	smu sync.Mutex
 	target  atomic.Int32 // Layer wanted, switched to on its keyframe.
 
 	estimate atomic.Int64
@@ -197,14 +202,18 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	// The header extension ids come with SetHeaderExtensions: those of
 	// the context may not be the ones negotiated.
+	if d.video {
+		// Packets offered before the binding were dropped, keyframe
+		// included: start again at the next keyframe (or the cached one),
+		// and ask for one now (the writer asks again until one arrives).
+		d.smu.Lock()
+		d.cur.Store(-1)
+		d.smu.Unlock()
+	}
 	d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
 	d.soon.Store(true)
 	d.kick()
 	if d.video {
-		// Packets offered before the binding were dropped, keyframe
-		// included: start again at the next keyframe, and ask for one now
-		// (the writer asks again until one arrives).
-		d.cur.Store(-1)
 		d.recv.RequestKeyframe(int(d.target.Load()))
 	}
 	return *match, nil
@@ -299,7 +308,7 @@ func (d *DownTrack) Direct() bool { return d.direct.Load() }
 func (d *DownTrack) Paused() bool { return d.paused.Load() }
 
 // Layer is the simulcast layer being forwarded (-1 before the first).
-func (d *DownTrack) Layer() int { return int(d.cur.Load()) }
+func (d *DownTrack) Layer() int { return int(max(d.cur.Load(), -1)) }
 
 // TargetLayer is the layer the DownTrack switches to at its next keyframe.
 func (d *DownTrack) TargetLayer() int { return int(d.target.Load()) }
@@ -351,23 +360,41 @@ func (d *DownTrack) offer(p *packet) {
 		// be lost, and the subscriber would start on inter frames.
 		return
 	}
+	if p.layer == d.cur.Load() && !d.waitKey.Load() {
+		d.enqueue(p, false)
+		return
+	}
+	if !p.keyframe {
+		return
+	}
+	// A keyframe that may start the DownTrack, or switch its layer.
+	d.smu.Lock()
 	cur := d.cur.Load()
-	if p.layer != cur {
-		if p.keyframe && d.target.Load() == p.layer && d.cur.CompareAndSwap(cur, p.layer) {
+	send, resync := false, false
+	switch {
+	case cur == starting:
+		// The writer replays the cache; this packet comes after what it
+		// replays, and is NACKed and resent from the cache.
+	case p.layer != cur:
+		if d.target.Load() == p.layer {
+			d.cur.Store(p.layer)
 			d.waitKey.Store(false)
-			d.enqueue(p, true)
+			send, resync = true, true
 		}
-		return
+	case d.waitKey.Load():
+		d.waitKey.Store(false)
+		send, resync = true, true
+	default:
+		send = true // Started by another path since the first look.
 	}
-	if d.waitKey.Load() {
-		if !p.keyframe || !d.waitKey.CompareAndSwap(true, false) {
-			return
-		}
-		d.enqueue(p, true)
-		return
+	d.smu.Unlock()
+	if send {
+		d.enqueue(p, resync)
 	}
-	d.enqueue(p, false)
 }
+
+// starting is cur while the writer replays the cache (startFromCache).
+const starting = -2
 
 func (d *DownTrack) enqueue(p *packet, resync bool) {
 	if d.closed.Load() {
@@ -586,13 +613,36 @@ const replayMax = 300
 // from the same cache.
 func (d *DownTrack) startFromCache() bool {
 	layer := d.target.Load()
-	if d.cur.Load() >= 0 && d.cur.Load() != layer {
-		return false
-	}
 	l := d.recv.layers[layer].Load()
 	if l == nil || l.cache == nil {
 		return false
 	}
+	// Claim the start, so that a keyframe offered meanwhile does not
+	// start the DownTrack too.
+	d.smu.Lock()
+	prev := d.cur.Load()
+	if (prev >= 0 && (prev != layer || !d.waitKey.Load())) || prev == starting {
+		d.smu.Unlock()
+		return false
+	}
+	d.cur.Store(starting)
+	d.smu.Unlock()
+	ok := d.replay(l, layer)
+	d.smu.Lock()
+	if ok {
+		d.cur.Store(layer)
+		d.waitKey.Store(false)
+		d.replays.Add(1)
+	} else {
+		d.cur.Store(prev)
+	}
+	d.smu.Unlock()
+	return ok
+}
+
+// replay writes the cache from the last keyframe within replayMax
+// packets to the newest packet, for startFromCache.
+func (d *DownTrack) replay(l *layer, layer int32) bool {
 	last := l.last.Load()
 	if last&(1<<16) == 0 {
 		return false
@@ -625,13 +675,9 @@ func (d *DownTrack) startFromCache() bool {
 			return false
 		}
 		if seq == end {
-			break
+			return true
 		}
 	}
-	d.cur.Store(layer)
-	d.waitKey.Store(false)
-	d.replays.Add(1)
-	return true
 }
 
 // Layer choice hysteresis: an estimate must carry a higher layer with a

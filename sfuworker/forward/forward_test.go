@@ -42,14 +42,17 @@ type countWriter struct {
 // testTWCCExt is the transport-wide sequence number's extension id.
 const testTWCCExt = 5
 
+// WriteRTP counts the packet last, so that a test which waits for the
+// count also sees everything else recorded about the packet.
 func (c *countWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	if n := c.n.Add(1); n > 1 && uint16(c.lastSeq.Load())+1 != h.SequenceNumber {
+	if c.n.Load() > 0 && uint16(c.lastSeq.Load())+1 != h.SequenceNumber {
 		c.gaps.Add(1)
 	}
 	c.lastSeq.Store(uint32(h.SequenceNumber))
 	if tw := h.GetExtension(testTWCCExt); len(tw) == 2 {
 		c.twcc.Add(1)
 	}
+	c.n.Add(1)
 	return h.MarshalSize() + len(payload), nil
 }
 func (c *countWriter) Write(b []byte) (int, error) { return len(b), nil }
@@ -516,4 +519,82 @@ func TestStartSoonStartsWhenSRTPComesUp(t *testing.T) {
 	if st := d.Stats(); st.Replays != 1 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// origWriter remembers which publisher packet each written packet was,
+// by the number tagPacket puts at the end of its payload.
+type origWriter struct {
+	mu    sync.Mutex
+	origs []uint16
+}
+
+func (w *origWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.origs = append(w.origs, uint16(payload[len(payload)-2])<<8|uint16(payload[len(payload)-1]))
+	return h.MarshalSize() + len(payload), nil
+}
+func (w *origWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *origWriter) written() []uint16 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.origs)
+}
+
+// TestEachSubscriberStartsOnce: 200 subscribers in a row join a stream
+// whose keyframes keep arriving, so that a start from the cache and a
+// start on a live keyframe race; each starts once, and no publisher
+// packet reaches a subscriber twice (a second start would send its
+// frames again, renumbered as new ones).
+func TestEachSubscriberStartsOnce(t *testing.T) {
+	f := newFixture(t, []string{""}, 0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b := vp8Packet(uint16(i), uint32(i*3000), i%5 == 0, 0)
+			b[len(b)-2], b[len(b)-1] = byte(i>>8), byte(i)
+			f.r.HandlePacket(0, b)
+			if i%10 == 0 {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); wg.Wait() }) // Before the fixture's.
+	var replays uint64
+	for round := range 200 {
+		d := NewDownTrack(f.r, "v", "s")
+		w := &origWriter{}
+		if _, err := d.Bind(stubContext{w}); err != nil {
+			t.Fatal(err)
+		}
+		f.r.Subscribe(d)
+		d.StartSoon()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(w.written()) < 30 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d packets", round, len(w.written()))
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		f.r.Unsubscribe(d)
+		d.Close()
+		seen := map[uint16]bool{}
+		for _, o := range w.written() {
+			if seen[o] {
+				t.Fatalf("round %d: publisher packet %d sent twice: %v", round, o, w.written())
+			}
+			seen[o] = true
+		}
+		replays += d.Stats().Replays
+	}
+	t.Logf("%d of 200 started from the cache", replays)
 }
