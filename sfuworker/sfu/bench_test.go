@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,30 @@ var benchSettle = func() time.Duration {
 	}
 	return time.Second
 }()
+
+// benchProfile, GREENROOM_SFU_BENCH_ALLOCS, is a file name prefix: the
+// benchmark writes the heap profile at the start of the window to
+// PREFIX.start and at its end to PREFIX.end, so that
+// `go tool pprof -sample_index=alloc_objects -diff_base PREFIX.start
+// BIN PREFIX.end` shows what allocated during the window alone. Run it
+// with -test.memprofilerate=1 for every allocation.
+var benchProfile = os.Getenv("GREENROOM_SFU_BENCH_ALLOCS")
+
+// writeHeapProfile writes the heap profile to name, if benchProfile is set.
+func writeHeapProfile(tb testing.TB, name string) {
+	if benchProfile == "" {
+		return
+	}
+	f, err := os.Create(benchProfile + "." + name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC() // The profile is as of the last collection.
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		tb.Fatal(err)
+	}
+}
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -285,9 +310,11 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 	recv0 := received()
 	st0, cpu0 := w.Stats(), cpuTime()
 	var m0, m1 runtime.MemStats
+	writeHeapProfile(b, "start")
 	runtime.ReadMemStats(&m0)
 	time.Sleep(benchWindow) // The bounded, steady measuring window.
 	runtime.ReadMemStats(&m1)
+	writeHeapProfile(b, "end")
 	st1, cpu1 := w.Stats(), cpuTime()
 	b.StopTimer()
 	recv := float64(received() - recv0)
