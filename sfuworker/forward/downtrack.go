@@ -98,7 +98,10 @@ type DownTrack struct {
 	// DownTrack (the subscriber would get the frames twice, renumbered).
 	// The steady path does not take it.
 	smu sync.Mutex
-	target  atomic.Int32 // Layer wanted, switched to on its keyframe.
+	// rmu serializes retransmissions (rtxHdr, rtxTwcc): NACKs come from
+	// the reader below pion and from pion's RTCP path.
+	rmu    sync.Mutex
+	target atomic.Int32 // Layer wanted, switched to on its keyframe.
 
 	estimate atomic.Int64
 	forced   atomic.Int64
@@ -794,6 +797,10 @@ func (d *DownTrack) ReadRTCP(src RTCPSource) {
 					continue
 				}
 			}
+			if err == nil && HandleFeedback(buf[:n], selfRouter{d}, &fb) {
+				errs = 0
+				continue
+			}
 			var pkts []rtcp.Packet
 			if err == nil {
 				pkts, err = rtcp.Unmarshal(buf[:n])
@@ -815,12 +822,13 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 	for _, pkt := range pkts {
 		switch p := pkt.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			d.plis.Add(1)
-			d.recv.RequestKeyframe(int(d.cur.Load()))
+			d.onPLI()
 		case *rtcp.TransportLayerNack:
+			d.rmu.Lock()
 			for i := range p.Nacks {
 				p.Nacks[i].Range(d.retransmit)
 			}
+			d.rmu.Unlock()
 			if f := d.recv.cfg.Flush; f != nil {
 				f()
 			}
@@ -833,9 +841,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 				t.OnFeedbackRTCP(p)
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			if p.Bitrate > 0 {
-				d.estimate.Store(clamp(int64(p.Bitrate)))
-			}
+			d.onREMB(int64(p.Bitrate))
 		}
 	}
 }
@@ -844,7 +850,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 // number sent to the subscriber: the source packet, still in the
 // Receiver's shared cache, goes again with the subscriber's SSRC, payload
 // type, sequence number and timestamp. It always returns true, to go on
-// with the next sequence number of the NACK.
+// with the next sequence number of the NACK. The caller holds rmu.
 func (d *DownTrack) retransmit(seq uint16) bool {
 	d.nacks.Add(1)
 	b := d.bound.Load()
@@ -887,14 +893,19 @@ func (d *DownTrack) retransmit(seq uint16) bool {
 // (draft-ietf-rmcat-gcc section 6): above 10 % loss the estimate shrinks
 // by half the loss fraction, below 2 % it grows by 5 %.
 func (d *DownTrack) onLoss(fraction uint8) {
-	est := d.estimate.Load()
-	switch {
-	case fraction > 26:
-		est = est * (512 - int64(fraction)) / 512
-	case fraction < 5:
-		est = est * 105 / 100
+	for {
+		old := d.estimate.Load()
+		est := old
+		switch {
+		case fraction > 26:
+			est = est * (512 - int64(fraction)) / 512
+		case fraction < 5:
+			est = est * 105 / 100
+		}
+		if d.estimate.CompareAndSwap(old, clamp(est)) {
+			return
+		}
 	}
-	d.estimate.Store(clamp(est))
 }
 
 func clamp(v int64) int64 {

@@ -118,8 +118,9 @@ type Stats struct {
 	// FastReads counts the publishers' packets the worker read and
 	// decrypted below pion's receive pipeline (fastread.go).
 	FastReads uint64
-	// FastFeedbacks counts the subscribers' SRTCP packets of TWCC
-	// feedback the worker read below pion.
+	// FastFeedbacks counts the subscribers' SRTCP packets of feedback
+	// (receiver reports, NACKs, PLIs, REMB, TWCC) the worker read and
+	// applied below pion.
 	FastFeedbacks uint64
 }
 

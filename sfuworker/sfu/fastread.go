@@ -46,13 +46,14 @@ import (
 type fastPath struct {
 	mu    sync.RWMutex
 	conns map[netip.AddrPort]*fastConn
-	// routes lead subscribers' TWCC feedback to their connections.
-	routes *twccRoutes
+	// routes lead subscribers' feedback to their DownTracks and
+	// connections.
+	routes *feedbackRoutes
 
 	packets, feedbacks atomic.Uint64
 }
 
-func newFastPath(routes *twccRoutes) *fastPath {
+func newFastPath(routes *feedbackRoutes) *fastPath {
 	return &fastPath{conns: map[netip.AddrPort]*fastConn{}, routes: routes}
 }
 
@@ -225,35 +226,22 @@ func (c *fastConn) read(b []byte) bool {
 	return true
 }
 
-// readRTCP takes an SRTCP packet of the connection that carries TWCC
-// feedback only, the bulk of what subscribers send (about ten a second
-// each), and hands the feedback to the connection's congestion state, as
-// headerCache does on pion's path (twccroute.go). Anything else
-// (receiver reports, NACKs, PLIs, REMB) goes on to pion, whose SRTCP
-// context has its own replay window: it returns false.
-func (c *fastConn) readRTCP(b []byte, routes *twccRoutes) bool {
+// readRTCP takes an SRTCP packet of the connection that carries only a
+// receiver's feedback, all that subscribers send (TWCC feedback about ten
+// times a second, receiver reports, NACKs, PLIs, REMB), and applies it
+// in place through the worker's routes (forward.HandleFeedback), where
+// pion would parse it into new packets twice, once in its report
+// interceptor and once for the sender's reader. Anything else (a sender
+// report of a connection that also publishes, BYE) goes on to pion,
+// whose SRTCP context has its own replay window: it returns false.
+func (c *fastConn) readRTCP(b []byte, routes *feedbackRoutes) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out, err := c.ctx.DecryptRTCP(c.buf[:0], b, &c.rhdr)
 	if err != nil || len(out) > len(c.buf) {
 		return false
 	}
-	for pos := 0; pos < len(out); {
-		if pos+4 > len(out) {
-			return false
-		}
-		l := (int(out[pos+2])<<8 | int(out[pos+3]) + 1) * 4
-		if pos+l > len(out) || out[pos+1] != 205 || out[pos]&0x1f != 15 {
-			return false
-		}
-		pos += l
-	}
-	forward.StripTWCC(out, &c.fb, func(fb *forward.TWCCFeedback) {
-		if t := routes.get(fb.MediaSSRC); t != nil {
-			t.OnFeedback(fb)
-		}
-	})
-	return true
+	return forward.HandleFeedback(out, routes, &c.fb)
 }
 
 // fastTap is the outermost interceptor: it keeps each incoming stream's

@@ -7,36 +7,46 @@ import (
 	"github.com/pion/interceptor"
 )
 
-// twccRoutes maps the SSRC of every track the worker sends to the
-// congestion state of the connection it goes on, so that TWCC feedback,
-// which names one of those SSRCs, reaches it. A plain map under a lock:
-// a sync.Map would box the uint32 key, an allocation per lookup.
-type twccRoutes struct {
+// feedbackRoutes maps the SSRC of every track the worker sends to the
+// DownTrack that sends it and the congestion state of the connection it
+// goes on, so that a subscriber's feedback, which names one of those
+// SSRCs, reaches them. A plain map under a lock: a sync.Map would box the
+// uint32 key, an allocation per lookup.
+type feedbackRoutes struct {
 	mu sync.RWMutex
-	m  map[uint32]*forward.Transport
+	m  map[uint32]feedbackRoute
 }
 
-func newTWCCRoutes() *twccRoutes { return &twccRoutes{m: map[uint32]*forward.Transport{}} }
+type feedbackRoute struct {
+	tw *forward.Transport
+	dt *forward.DownTrack
+}
 
-func (r *twccRoutes) add(ssrc uint32, t *forward.Transport) {
+func newFeedbackRoutes() *feedbackRoutes {
+	return &feedbackRoutes{m: map[uint32]feedbackRoute{}}
+}
+
+func (r *feedbackRoutes) add(ssrc uint32, t *forward.Transport, d *forward.DownTrack) {
 	r.mu.Lock()
-	r.m[ssrc] = t
+	r.m[ssrc] = feedbackRoute{t, d}
 	r.mu.Unlock()
 }
 
 // remove forgets ssrc if it still routes to t.
-func (r *twccRoutes) remove(ssrc uint32, t *forward.Transport) {
+func (r *feedbackRoutes) remove(ssrc uint32, t *forward.Transport) {
 	r.mu.Lock()
-	if r.m[ssrc] == t {
+	if r.m[ssrc].tw == t {
 		delete(r.m, ssrc)
 	}
 	r.mu.Unlock()
 }
 
-func (r *twccRoutes) get(ssrc uint32) *forward.Transport {
+// Route implements forward.FeedbackRouter.
+func (r *feedbackRoutes) Route(ssrc uint32) (*forward.DownTrack, *forward.Transport) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.m[ssrc]
+	e := r.m[ssrc]
+	return e.dt, e.tw
 }
 
 // BindRTCPReader implements interceptor.Interceptor for headerCache, the
@@ -56,7 +66,7 @@ func (c *headerCache) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPR
 	}
 	var fb forward.TWCCFeedback // Owned by the reader's goroutine.
 	apply := func(fb *forward.TWCCFeedback) {
-		if t := c.routes.get(fb.MediaSSRC); t != nil {
+		if _, t := c.routes.Route(fb.MediaSSRC); t != nil {
 			t.OnFeedback(fb)
 		}
 	}

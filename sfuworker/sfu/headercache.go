@@ -25,10 +25,10 @@ import (
 // pion parses it (twccroute.go).
 type headerCache struct {
 	interceptor.NoOp
-	routes *twccRoutes
+	routes *feedbackRoutes
 }
 
-type headerCacheFactory struct{ routes *twccRoutes }
+type headerCacheFactory struct{ routes *feedbackRoutes }
 
 func (f headerCacheFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 	return &headerCache{routes: f.routes}, nil
@@ -99,7 +99,7 @@ func (c *headerCache) BindLocalStream(info *interceptor.StreamInfo, w intercepto
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		t := route.Load()
 		if t == nil {
-			if t = c.routes.get(ssrc); t != nil {
+			if _, t = c.routes.Route(ssrc); t != nil {
 				route.Store(t)
 			}
 		}

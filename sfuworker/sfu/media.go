@@ -23,7 +23,7 @@ import (
 // is no NACK responder: it would copy every packet sent into a ring per
 // subscriber; subscribers' NACKs are answered by the forwarding layer
 // from one retransmission cache per published track.
-func newAPI(cfg Config, routes *twccRoutes, taps *fastTaps) (*webrtc.API, error) {
+func newAPI(cfg Config, routes *feedbackRoutes, taps *fastTaps) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},

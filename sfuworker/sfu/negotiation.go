@@ -384,7 +384,7 @@ func (m *member) attach(create bool) {
 		for _, e := range sender.GetParameters().Encodings {
 			// Its TWCC feedback names this SSRC.
 			ssrc := uint32(e.SSRC)
-			m.w.twcc.add(ssrc, m.tw)
+			m.w.twcc.add(ssrc, m.tw, s.dt)
 			m.routed[ssrc] = struct{}{}
 		}
 		s.dt.ReadRTCP(sender)

@@ -55,7 +55,7 @@ type Worker struct {
 	flush func()
 
 	// twcc routes subscribers' TWCC feedback to their connections.
-	twcc *twccRoutes
+	twcc *feedbackRoutes
 	// fast reads publishers' RTP below pion (fastread.go), nil without
 	// batch; taps hands each connection its interceptor chains.
 	fast *fastPath
@@ -95,7 +95,7 @@ func New(cfg Config) (*Worker, error) {
 	if batch != nil {
 		apiCfg.UDP = batch
 	}
-	routes := newTWCCRoutes()
+	routes := newFeedbackRoutes()
 	var taps *fastTaps
 	if batch != nil {
 		taps = newFastTaps()
