@@ -153,6 +153,14 @@ type DownTrack struct {
 	lastTS   uint32
 	lastWall int64
 	clock    int64
+	// frameTS and frameWall are the timestamp of the last frame sent and
+	// when its first packet went, for the sender reports (framed: once
+	// one has gone).
+	frameTS   uint32
+	frameWall int64
+	framed    bool
+	// sr is the sender report being written, owned by the writer.
+	sr [28]byte
 	// skipToKey: a video packet did not go out, so what follows is
 	// undecodable until the next keyframe.
 	skipToKey bool
@@ -437,6 +445,8 @@ func (d *DownTrack) writeLoop() {
 		tick = t.C
 	}
 	defer probe.Stop()
+	report := time.NewTicker(ReportInterval)
+	defer report.Stop()
 	for {
 		if d.video && !armed && d.WaitingKeyframe() {
 			probe.Reset(probeInterval)
@@ -452,6 +462,8 @@ func (d *DownTrack) writeLoop() {
 			d.wmu.Unlock()
 			d.recv.written(it.p)
 			it.p.release()
+		case now := <-report.C:
+			d.sendReport(now)
 		case <-tick:
 			d.evaluate()
 			if d.WaitingKeyframe() {
@@ -531,7 +543,8 @@ func (d *DownTrack) write(it item) bool {
 		return true
 	}
 	ts := p.hdr.Timestamp + d.tsOff
-	if int16(seq-d.lastSeq) > 0 || it.resync {
+	inOrder := int16(seq-d.lastSeq) > 0 || it.resync
+	if inOrder {
 		d.lastSeq, d.lastTS, d.lastWall = seq, ts, now
 	}
 	h := &d.hdr
@@ -565,9 +578,12 @@ func (d *DownTrack) write(it item) bool {
 	// SRTP is not ready yet (DTLS still running after Bind): for video
 	// that is a lost keyframe, and without another one the subscriber
 	// would never decode. Wait for the next keyframe and ask for it.
-	if n, err := b.writer.WriteRTP(h, p.payload); err == nil && n > 0 {
+	if n, err := d.writer(b).WriteRTP(h, p.payload); err == nil && n > 0 {
 		d.packets.Add(1)
 		d.bytes.Add(uint64(len(p.payload)) + 12)
+		if inOrder && (!d.framed || ts != d.frameTS) {
+			d.frameTS, d.frameWall, d.framed = ts, now, true
+		}
 		if d.sent != nil {
 			d.sent.record(seq, p.hdr.SequenceNumber, d.tsOff, p.layer)
 		}
@@ -883,7 +899,7 @@ func (d *DownTrack) retransmit(seq uint16) bool {
 			_ = h.SetExtension(id, d.rtxTwcc[:])
 		}
 	}
-	if _, err := b.writer.WriteRTP(h, p.payload); err == nil {
+	if _, err := d.writer(b).WriteRTP(h, p.payload); err == nil {
 		d.resent.Add(1)
 	}
 	return true

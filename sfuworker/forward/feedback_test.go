@@ -2,6 +2,7 @@ package forward
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,4 +173,77 @@ func FuzzHandleFeedback(f *testing.F) {
 			t.Fatal("the compound was changed")
 		}
 	})
+}
+
+// directRecorder is a connection's direct writer that counts RTP and
+// keeps the last RTCP packet.
+type directRecorder struct {
+	countWriter
+	mu   sync.Mutex
+	rtcp []byte
+}
+
+func (w *directRecorder) WriteRTCP(b []byte) error {
+	w.mu.Lock()
+	w.rtcp = append(w.rtcp[:0], b...)
+	w.mu.Unlock()
+	return nil
+}
+
+// TestSenderReportOfWhatWasSent: once the connection has a direct
+// writer, the DownTrack writes to it past pion's, and its sender report
+// goes there too: on the subscriber's SSRC, counting the packets and
+// payload octets sent, with the RTP time of the last frame advanced by
+// the time since; it does not allocate.
+func TestSenderReportOfWhatWasSent(t *testing.T) {
+	old := ReportInterval
+	t.Cleanup(func() { ReportInterval = old }) // Last: after the writers stop.
+	ReportInterval = time.Hour
+	f := newFixture(t, []string{""}, 1)
+	dw := &directRecorder{}
+	f.tw.SetDirect(dw)
+	f.dts[0].sendReport(time.Now())
+	if dw.rtcp != nil {
+		t.Fatal("a sender report before any packet")
+	}
+	for i := range 10 {
+		f.r.HandlePacket(0, vp8Packet(uint16(1+i), uint32(3000*i), i == 0, 0))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for dw.n.Load() < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 10 packets to the direct writer", dw.n.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := f.ws[0].n.Load(); n != 0 {
+		t.Fatalf("%d packets through pion's writer besides the direct one", n)
+	}
+	at := time.Now().Add(500 * time.Millisecond)
+	f.dts[0].sendReport(at)
+	dw.mu.Lock()
+	pkts, err := rtcp.Unmarshal(dw.rtcp)
+	dw.mu.Unlock()
+	if err != nil || len(pkts) != 1 {
+		t.Fatalf("%v: %v", pkts, err)
+	}
+	sr, ok := pkts[0].(*rtcp.SenderReport)
+	if !ok {
+		t.Fatalf("%T, want a sender report", pkts[0])
+	}
+	if sr.SSRC != 42 || sr.PacketCount != 10 || sr.OctetCount != 10*1000 {
+		t.Fatalf("report %+v", sr)
+	}
+	// Frames 3000 apart, the last one sent just now: its timestamp plus
+	// about half a second at 90 kHz.
+	d := f.dts[0]
+	d.wmu.Lock()
+	frame := d.frameTS
+	d.wmu.Unlock()
+	if got := int32(sr.RTPTime - frame); got < 40_000 || got > 46_000 {
+		t.Fatalf("RTP time %d ahead of the last frame, want about 45000", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { d.sendReport(at) }); n != 0 {
+		t.Fatalf("%.1f allocations per report", n)
+	}
 }

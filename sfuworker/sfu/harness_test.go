@@ -188,6 +188,9 @@ type clientOpts struct {
 	layerBytes [3]int
 	// shape, when not nil, limits the rate the client receives RTP at.
 	shape *shaper
+	// senderReports reads the RTCP of each track received and keeps its
+	// sender reports (received.srs).
+	senderReports bool
 }
 
 // client is a pion peer standing for a browser. out carries its
@@ -258,6 +261,20 @@ type received struct {
 	payload      []byte
 	// level is the last RFC 6464 audio level received, -1 for none.
 	level int
+	// lastTS is the timestamp of the last packet, lastAt when it came.
+	lastTS uint32
+	lastAt time.Time
+	// srs are the sender reports received (clientOpts.senderReports),
+	// each with the last packet's timestamp and arrival when it came.
+	srs []gotSR
+}
+
+type gotSR struct {
+	sr            rtcp.SenderReport
+	at            time.Time
+	lastTS        uint32
+	lastAt        time.Time
+	packetsByThen int
 }
 
 type inbox struct {
@@ -440,6 +457,29 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 				levelExt = uint8(e.ID)
 			}
 		}
+		if c.opts.senderReports {
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				for {
+					pkts, _, err := rr.ReadRTCP()
+					if err != nil {
+						return
+					}
+					for _, p := range pkts {
+						sr, ok := p.(*rtcp.SenderReport)
+						if !ok {
+							continue
+						}
+						c.mu.Lock()
+						if r := c.recv[key]; r != nil {
+							r.srs = append(r.srs, gotSR{*sr, time.Now(), r.lastTS, r.lastAt, r.packets})
+						}
+						c.mu.Unlock()
+					}
+				}
+			}()
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -463,6 +503,7 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 					r.firstKey = time.Now()
 				}
 				r.packets++
+				r.lastTS, r.lastAt = p.Timestamp, time.Now()
 				r.seqs[p.SequenceNumber]++
 				r.ssrc = p.SSRC
 				r.payload = p.Payload

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -68,9 +69,15 @@ func newAPI(cfg Config, routes *feedbackRoutes, taps *fastTaps) (*webrtc.API, er
 		return nil, fmt.Errorf("sfu: nack: %w", err)
 	}
 	ir.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("sfu: rtcp reports: %w", err)
+	// Receiver reports to publishers are pion's; the sender reports to
+	// subscribers are the DownTracks' own (forward/report.go), sent with
+	// the connection's SRTP writer: pion's sender-report interceptor took
+	// a lock per forwarded packet and allocated each report.
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: receiver reports: %w", err)
 	}
+	ir.Add(rr)
 	// TWCC: the header extension and feedback, as
 	// webrtc.ConfigureTWCCSender registers them, with our feedback sender
 	// (twccfeedback.go) in place of pion's.

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -26,8 +27,10 @@ import (
 // SRTP session's lock, marshal into a pooled buffer, the mux endpoint,
 // the ICE pair, the UDP mux's write bookkeeping) was about a sixth of the
 // worker's CPU. Everything else stays pion's: ICE, DTLS, RTCP (SRTCP has
-// its own context and indices) and the interceptors, which the packet
-// has passed before it gets here (headerCache is the innermost).
+// its own context and indices) and the interceptors that act on what
+// the connection receives. A DownTrack writes to it directly once it
+// exists (forward.Transport.Direct), past pion's writer; a write through
+// pion's chain before then ends here too (headerCache is the innermost).
 //
 // Every packet of the connection's senders goes through it from the
 // first one SRTP could carry (it is made when DTLS connects, before pion
@@ -44,6 +47,7 @@ type directSRTP struct {
 	mu    sync.Mutex // Serializes writes: the context and the buffers.
 	ctx   *srtp.Context
 	hdr   rtp.Header
+	rhdr  rtcp.Header
 	plain [maxRTPSize]byte
 	enc   [maxRTPSize + 64]byte
 
@@ -76,6 +80,26 @@ func (d *directSRTP) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		return d.batch.WriteToAddrPort(out, *a)
 	}
 	return d.endpoint.Write(out)
+}
+
+// WriteRTCP implements forward.RTCPWriter: the DownTracks' sender
+// reports go with the connection's own SRTCP context too. pion's
+// context never sends SRTCP for these SSRCs (the worker has no sender
+// report interceptor), so the two contexts' SRTCP indexes, which are
+// per SSRC, never meet.
+func (d *directSRTP) WriteRTCP(b []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out, err := d.ctx.EncryptRTCP(d.enc[:0], b, &d.rhdr)
+	if err != nil {
+		return err
+	}
+	if a := d.addr.Load(); a != nil {
+		_, err = d.batch.WriteToAddrPort(out, *a)
+		return err
+	}
+	_, err = d.endpoint.Write(out)
+	return err
 }
 
 // setPair follows the selected candidate pair.
