@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -116,22 +115,8 @@ func newAPI(cfg Config, routes *feedbackRoutes, taps *fastTaps) (*webrtc.API, er
 		s.SetIncludeLoopbackCandidate(true)
 	}
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// The worker's own consent checks (RFC 7675) every 4 s rather than
-	// pion's 2 s: clients check theirs every 2–5 s anyway, each answer
-	// keeps the pair alive for pion's 5 s disconnection timer, and a
-	// check costs about 25 allocations; in the benchmark's window the
-	// worker's checks were a quarter of what it allocated.
-	s.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepalive)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
 }
-
-// pion's ICE disconnection and failure timeouts (its defaults), and the
-// interval of the worker's consent checks.
-const (
-	iceDisconnectedTimeout = 5 * time.Second
-	iceFailedTimeout       = 25 * time.Second
-	iceKeepalive           = 4 * time.Second
-)
 
 // newCertificate makes the DTLS certificate all connections of a worker
 // share, so joining does not pay for a key generation.
