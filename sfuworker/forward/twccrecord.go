@@ -25,9 +25,9 @@ type TWCCRecorder struct {
 	deltas []int32
 }
 
-// arrivalRing bounds the sequence numbers held between two feedbacks:
-// about 8 s of a 1,000-packet/s publisher.
-const arrivalRing = 1 << 13
+// arrivalRing bounds the sequence numbers held between two feedbacks
+// (100 ms apart): 2 s of a 1,000-packet/s publisher, in 32 KiB.
+const arrivalRing = 1 << 11
 
 // twccMaxStatus bounds the packets one feedback reports on, so that it
 // fits in one datagram; the rest go in the next.

@@ -53,8 +53,6 @@ func (t *twccFeedback) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCP
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.writer = w
-	// A fresh sender SSRC per connection, as pion's.
-	t.recorder = forward.NewTWCCRecorder(rand.Uint32())
 	return w
 }
 
@@ -90,13 +88,17 @@ func (t *twccFeedback) BindRemoteStream(info *interceptor.StreamInfo, r intercep
 		seq := uint16(ext[0])<<8 | uint16(ext[1])
 		arrival := time.Since(t.start).Microseconds()
 		t.mu.Lock()
-		if t.recorder != nil && !t.closed {
-			t.recorder.Record(ssrc, seq, arrival)
+		if t.writer != nil && !t.closed {
 			if !t.started {
+				// At the first packet: a subscriber's connection, which
+				// receives no media, holds no recorder. A fresh sender
+				// SSRC per connection, as pion's.
 				t.started = true
+				t.recorder = forward.NewTWCCRecorder(rand.Uint32())
 				t.wg.Add(1)
 				go t.loop()
 			}
+			t.recorder.Record(ssrc, seq, arrival)
 		}
 		t.mu.Unlock()
 		return n, a, nil
