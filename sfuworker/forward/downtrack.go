@@ -159,8 +159,6 @@ type DownTrack struct {
 	frameTS   uint32
 	frameWall int64
 	framed    bool
-	// sr is the sender report being written, owned by the writer.
-	sr [28]byte
 	// skipToKey: a video packet did not go out, so what follows is
 	// undecodable until the next keyframe.
 	skipToKey bool
@@ -257,7 +255,17 @@ func (d *DownTrack) SetHeaderExtensions(exts []webrtc.RTPHeaderExtensionParamete
 // from t's estimate once TWCC feedback arrives. Call it once, before the
 // DownTrack is subscribed.
 func (d *DownTrack) SetTransport(t *Transport) {
-	if d.tw.Swap(t) == nil && t != nil && d.video {
+	old := d.tw.Swap(t)
+	if old == t {
+		return
+	}
+	if old != nil {
+		old.detach(d)
+	}
+	if t != nil {
+		t.attach(d)
+	}
+	if old == nil && t != nil && d.video {
 		t.videos.Add(1)
 	}
 }
@@ -445,8 +453,6 @@ func (d *DownTrack) writeLoop() {
 		tick = t.C
 	}
 	defer probe.Stop()
-	report := time.NewTicker(ReportInterval)
-	defer report.Stop()
 	for {
 		if d.video && !armed && d.WaitingKeyframe() {
 			probe.Reset(probeInterval)
@@ -462,8 +468,6 @@ func (d *DownTrack) writeLoop() {
 			d.wmu.Unlock()
 			d.recv.written(it.p)
 			it.p.release()
-		case now := <-report.C:
-			d.sendReport(now)
 		case <-tick:
 			d.evaluate()
 			if d.WaitingKeyframe() {
@@ -936,8 +940,11 @@ func (d *DownTrack) Close() {
 		return
 	}
 	d.recv.Unsubscribe(d)
-	if t := d.tw.Load(); t != nil && d.video {
-		t.videos.Add(-1)
+	if t := d.tw.Load(); t != nil {
+		t.detach(d)
+		if d.video {
+			t.videos.Add(-1)
+		}
 	}
 	close(d.done)
 	d.wg.Wait()

@@ -191,18 +191,16 @@ func (w *directRecorder) WriteRTCP(b []byte) error {
 }
 
 // TestSenderReportOfWhatWasSent: once the connection has a direct
-// writer, the DownTrack writes to it past pion's, and its sender report
-// goes there too: on the subscriber's SSRC, counting the packets and
-// payload octets sent, with the RTP time of the last frame advanced by
-// the time since; it does not allocate.
+// writer, its DownTracks write to it past pion's, and the connection's
+// sender reports go there too, one compound for all of them: each on its
+// subscriber SSRC, counting the packets and payload octets sent, with
+// the RTP time of the last frame advanced by the time since. A closed
+// DownTrack is reported no more. It does not allocate.
 func TestSenderReportOfWhatWasSent(t *testing.T) {
-	old := ReportInterval
-	t.Cleanup(func() { ReportInterval = old }) // Last: after the writers stop.
-	ReportInterval = time.Hour
-	f := newFixture(t, []string{""}, 1)
+	f := newFixture(t, []string{""}, 2)
 	dw := &directRecorder{}
 	f.tw.SetDirect(dw)
-	f.dts[0].sendReport(time.Now())
+	f.tw.SendReports(time.Now())
 	if dw.rtcp != nil {
 		t.Fatal("a sender report before any packet")
 	}
@@ -210,40 +208,60 @@ func TestSenderReportOfWhatWasSent(t *testing.T) {
 		f.r.HandlePacket(0, vp8Packet(uint16(1+i), uint32(3000*i), i == 0, 0))
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for dw.n.Load() < 10 {
+	for dw.n.Load() < 20 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 10 packets to the direct writer", dw.n.Load())
+			t.Fatalf("%d of 20 packets to the direct writer", dw.n.Load())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if n := f.ws[0].n.Load(); n != 0 {
-		t.Fatalf("%d packets through pion's writer besides the direct one", n)
+	for i, w := range f.ws {
+		if n := w.n.Load(); n != 0 {
+			t.Fatalf("subscriber %d: %d packets through pion's writer besides the direct one", i, n)
+		}
+	}
+	reports := func(at time.Time) []*rtcp.SenderReport {
+		t.Helper()
+		f.tw.SendReports(at)
+		dw.mu.Lock()
+		pkts, err := rtcp.Unmarshal(dw.rtcp)
+		dw.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var srs []*rtcp.SenderReport
+		for _, p := range pkts {
+			sr, ok := p.(*rtcp.SenderReport)
+			if !ok {
+				t.Fatalf("%T in the compound", p)
+			}
+			srs = append(srs, sr)
+		}
+		return srs
 	}
 	at := time.Now().Add(500 * time.Millisecond)
-	f.dts[0].sendReport(at)
-	dw.mu.Lock()
-	pkts, err := rtcp.Unmarshal(dw.rtcp)
-	dw.mu.Unlock()
-	if err != nil || len(pkts) != 1 {
-		t.Fatalf("%v: %v", pkts, err)
+	srs := reports(at)
+	if len(srs) != 2 {
+		t.Fatalf("%d sender reports for 2 DownTracks", len(srs))
 	}
-	sr, ok := pkts[0].(*rtcp.SenderReport)
-	if !ok {
-		t.Fatalf("%T, want a sender report", pkts[0])
+	for i, sr := range srs {
+		d := f.dts[i]
+		d.wmu.Lock()
+		frame := d.frameTS
+		d.wmu.Unlock()
+		if sr.SSRC != 42 || sr.PacketCount != 10 || sr.OctetCount != 10*1000 {
+			t.Fatalf("report %d: %+v", i, sr)
+		}
+		// The last frame sent just now: its timestamp plus about half a
+		// second at 90 kHz.
+		if got := int32(sr.RTPTime - frame); got < 40_000 || got > 46_000 {
+			t.Fatalf("report %d: RTP time %d ahead of the last frame, want about 45000", i, got)
+		}
 	}
-	if sr.SSRC != 42 || sr.PacketCount != 10 || sr.OctetCount != 10*1000 {
-		t.Fatalf("report %+v", sr)
+	if n := testing.AllocsPerRun(100, func() { f.tw.SendReports(at) }); n != 0 {
+		t.Fatalf("%.1f allocations per round of reports", n)
 	}
-	// Frames 3000 apart, the last one sent just now: its timestamp plus
-	// about half a second at 90 kHz.
-	d := f.dts[0]
-	d.wmu.Lock()
-	frame := d.frameTS
-	d.wmu.Unlock()
-	if got := int32(sr.RTPTime - frame); got < 40_000 || got > 46_000 {
-		t.Fatalf("RTP time %d ahead of the last frame, want about 45000", got)
-	}
-	if n := testing.AllocsPerRun(100, func() { d.sendReport(at) }); n != 0 {
-		t.Fatalf("%.1f allocations per report", n)
+	f.dts[1].Close()
+	if srs := reports(at); len(srs) != 1 {
+		t.Fatalf("%d sender reports after a DownTrack closed, want 1", len(srs))
 	}
 }

@@ -2,16 +2,13 @@ package forward
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 )
 
-// ReportInterval is how often a DownTrack sends a sender report, as
-// pion's sender-report interceptor does.
-var ReportInterval = time.Second
-
 // RTCPWriter sends an RTCP packet on a subscriber's connection. A
 // connection's direct writer (Transport.SetDirect) that is also an
-// RTCPWriter gets the DownTracks' sender reports.
+// RTCPWriter gets the DownTracks' sender reports (SendReports).
 type RTCPWriter interface {
 	WriteRTCP(b []byte) error
 }
@@ -29,40 +26,78 @@ func (d *DownTrack) writer(b *binding) RTPWriter {
 	return b.writer
 }
 
-// sendReport sends the subscriber a sender report (RFC 3550 section
-// 6.4.1) for what the DownTrack has sent, through the connection's
-// direct writer, so that it can map the stream's timestamps to wall
-// clock time and play audio and video in sync. The RTP time is the last
-// frame's timestamp advanced by the time since its first packet went,
-// as pion's interceptor reckons it. It does not allocate. It runs on
-// the writer goroutine.
-func (d *DownTrack) sendReport(now time.Time) {
-	b := d.bound.Load()
-	t := d.tw.Load()
-	if b == nil || t == nil {
-		return
-	}
+// SendReports sends the subscriber, in one compound packet, a sender
+// report (RFC 3550 section 6.4.1) for each DownTrack on the connection
+// that has sent something, through the connection's direct writer, so
+// that it can map each stream's timestamps to wall clock time and play
+// audio and video in sync. The worker calls it about once a second for
+// every connection. It does not allocate.
+func (t *Transport) SendReports(now time.Time) {
 	w, ok := t.Direct().(RTCPWriter)
 	if !ok {
 		return
+	}
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
+	b := t.rep[:0]
+	for _, d := range t.downs {
+		if len(b)+srSize > len(t.rep) {
+			_ = w.WriteRTCP(b)
+			b = t.rep[:0]
+		}
+		b = d.appendReport(b, now)
+	}
+	if len(b) > 0 {
+		_ = w.WriteRTCP(b)
+	}
+}
+
+// srSize is a sender report's size without report blocks; reportMax
+// bounds a compound, so that it fits a datagram with SRTCP's trailer.
+const (
+	srSize    = 28
+	reportMax = 39 * srSize
+)
+
+// attach and detach keep the DownTracks the connection reports on.
+func (t *Transport) attach(d *DownTrack) {
+	t.repMu.Lock()
+	t.downs = append(t.downs, d)
+	t.repMu.Unlock()
+}
+
+func (t *Transport) detach(d *DownTrack) {
+	t.repMu.Lock()
+	if i := slices.Index(t.downs, d); i >= 0 {
+		t.downs = slices.Delete(t.downs, i, i+1)
+	}
+	t.repMu.Unlock()
+}
+
+// appendReport appends the DownTrack's sender report to b: its SSRC,
+// the packets and payload octets it sent, and an RTP time that is the
+// last frame's timestamp advanced by the time since its first packet
+// went, as pion's interceptor reckons it. Nothing before the first
+// packet (RFC 3550 section 6.4: no SR then).
+func (d *DownTrack) appendReport(b []byte, now time.Time) []byte {
+	bnd := d.bound.Load()
+	if bnd == nil || d.closed.Load() {
+		return b
 	}
 	d.wmu.Lock()
 	framed, ts, wall := d.framed, d.frameTS, d.frameWall
 	d.wmu.Unlock()
 	if !framed {
-		return // RFC 3550 section 6.4: no SR before the first packet.
+		return b
 	}
 	packets := d.packets.Load()
 	octets := d.bytes.Load() - 12*packets
-	sr := d.sr[:]
-	sr[0], sr[1] = 0x80, 200 // V=2, no report blocks; SR.
-	binary.BigEndian.PutUint16(sr[2:], uint16(len(sr)/4-1))
-	binary.BigEndian.PutUint32(sr[4:], b.ssrc)
-	binary.BigEndian.PutUint64(sr[8:], ntpTime(now))
-	binary.BigEndian.PutUint32(sr[16:], ts+uint32((now.UnixNano()-wall)*d.clock/int64(time.Second)))
-	binary.BigEndian.PutUint32(sr[20:], uint32(packets))
-	binary.BigEndian.PutUint32(sr[24:], uint32(octets))
-	_ = w.WriteRTCP(sr)
+	b = append(b, 0x80, 200, 0, srSize/4-1) // V=2, no report blocks; SR.
+	b = binary.BigEndian.AppendUint32(b, bnd.ssrc)
+	b = binary.BigEndian.AppendUint64(b, ntpTime(now))
+	b = binary.BigEndian.AppendUint32(b, ts+uint32((now.UnixNano()-wall)*d.clock/int64(time.Second)))
+	b = binary.BigEndian.AppendUint32(b, uint32(packets))
+	return binary.BigEndian.AppendUint32(b, uint32(octets))
 }
 
 // ntpTime is t as a 64-bit NTP timestamp: seconds since 1900 and the

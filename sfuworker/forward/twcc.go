@@ -75,6 +75,12 @@ type Transport struct {
 	bwe delayEstimator
 
 	direct atomic.Pointer[rtpWriterBox]
+
+	// The sender reports (SendReports): the connection's DownTracks and
+	// the compound being sent.
+	repMu sync.Mutex
+	downs []*DownTrack
+	rep   [reportMax]byte
 }
 
 // NewTransport makes the congestion state of one connection.

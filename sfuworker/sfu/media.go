@@ -70,9 +70,10 @@ func newAPI(cfg Config, routes *feedbackRoutes, taps *fastTaps) (*webrtc.API, er
 	}
 	ir.Add(gen)
 	// Receiver reports to publishers are pion's; the sender reports to
-	// subscribers are the DownTracks' own (forward/report.go), sent with
-	// the connection's SRTP writer: pion's sender-report interceptor took
-	// a lock per forwarded packet and allocated each report.
+	// subscribers are the worker's own (forward/report.go: one compound
+	// per connection a second, from Worker.reportLoop), sent with the
+	// connection's SRTP writer: pion's sender-report interceptor took a
+	// lock per forwarded packet and allocated each report.
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: receiver reports: %w", err)

@@ -205,10 +205,10 @@ const srtpReplayWindow = 64
 
 // peerAPI returns the API pion made for pc, whose interceptor chain is
 // pc's own (pion's AddTrack makes a reused transceiver's sender with it).
-// A sender made with the worker's shared API instead writes past every
-// interceptor: no sender reports (which receivers need to synchronize
-// audio and video) and no SRTP writer of the worker's. It falls back to
-// the shared API if pion's PeerConnection has changed.
+// A sender made with the worker's shared API instead has none of the
+// connection's interceptors: its RTCP is read, and what it writes before
+// the connection has the worker's SRTP writer is written, past them. It
+// falls back to the shared API if pion's PeerConnection has changed.
 func peerAPI(pc *webrtc.PeerConnection, shared *webrtc.API) *webrtc.API {
 	f := reflect.ValueOf(pc).Elem().FieldByName("api")
 	if !f.IsValid() || f.Type() != reflect.TypeFor[*webrtc.API]() || f.IsNil() {

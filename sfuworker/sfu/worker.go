@@ -127,8 +127,9 @@ func New(cfg Config) (*Worker, error) {
 		w.fast = newFastPath(routes)
 		batch.SetIntercept(w.fast.intercept)
 	}
-	w.wg.Add(1)
+	w.wg.Add(2)
 	go w.speakerLoop()
+	go w.reportLoop()
 	return w, nil
 }
 
@@ -482,6 +483,42 @@ func (w *Worker) closeMember(m *member) {
 		w.goneBytes.Add(ds.Bytes)
 		w.goneNACKs.Add(ds.NACKs)
 		w.goneResent.Add(ds.Resent)
+	}
+}
+
+// reportInterval is how often each subscriber connection gets its
+// sender reports, as from pion's sender-report interceptor.
+const reportInterval = time.Second
+
+// reportLoop sends every connection its sender reports
+// (forward.Transport.SendReports), one compound per connection, about
+// once a second: one goroutine and one wake-up for the worker, where
+// pion's interceptor had a goroutine per connection and took a lock per
+// forwarded packet.
+func (w *Worker) reportLoop() {
+	defer w.wg.Done()
+	t := time.NewTicker(reportInterval)
+	defer t.Stop()
+	var tws []*forward.Transport
+	for {
+		var now time.Time
+		select {
+		case <-w.done:
+			return
+		case now = <-t.C:
+		}
+		w.mu.Lock()
+		for _, r := range w.rooms {
+			for _, m := range r.members {
+				tws = append(tws, m.tw)
+			}
+		}
+		w.mu.Unlock()
+		for _, tw := range tws {
+			tw.SendReports(now)
+		}
+		clear(tws)
+		tws = tws[:0]
 	}
 }
 
