@@ -41,30 +41,8 @@ func marshalCompound(tb testing.TB, pkts ...rtcp.Packet) []byte {
 // nothing of it is applied.
 func TestFeedbackParsedInPlace(t *testing.T) {
 	f := newFixture(t, []string{""}, 0)
-	var ws [2]*recordWriter
-	var dts [2]*DownTrack
-	for i := range dts {
-		ws[i] = &recordWriter{}
-		dts[i] = NewDownTrack(f.r, "v", "s")
-		if _, err := dts[i].Bind(stubContext{ws[i]}); err != nil {
-			t.Fatal(err)
-		}
-		f.r.Subscribe(dts[i])
-		t.Cleanup(dts[i].Close)
-	}
 	const n = 20
-	for i := range n {
-		f.r.HandlePacket(0, vp8Packet(uint16(1000+i), uint32(3000*i), i == 0, 0))
-	}
-	for i := range ws {
-		deadline := time.Now().Add(5 * time.Second)
-		for len(ws[i].written()) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("subscriber %d: %d of %d packets", i, len(ws[i].written()), n)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
+	dts, ws := recordingSubscribers(t, f, 2, n)
 	tw := NewTransport()
 	r := &mapRouter{dts: map[uint32]*DownTrack{1001: dts[0], 1002: dts[1]}, tw: tw}
 	sent := ws[1].written()

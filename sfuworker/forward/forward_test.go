@@ -293,30 +293,8 @@ func (w *recordWriter) written() []rtp.Header {
 // number, timestamp and SSRC, and to that subscriber only.
 func TestNACKServedFromSharedCache(t *testing.T) {
 	f := newFixture(t, []string{""}, 0)
-	var ws [2]*recordWriter
-	var dts [2]*DownTrack
-	for i := range dts {
-		ws[i] = &recordWriter{}
-		dts[i] = NewDownTrack(f.r, "v", "s")
-		if _, err := dts[i].Bind(stubContext{ws[i]}); err != nil {
-			t.Fatal(err)
-		}
-		f.r.Subscribe(dts[i])
-		t.Cleanup(dts[i].Close)
-	}
 	const n = 20
-	for i := range n {
-		f.r.HandlePacket(0, vp8Packet(uint16(1000+i), uint32(3000*i), i == 0, 0))
-	}
-	for i := range ws {
-		deadline := time.Now().Add(5 * time.Second)
-		for len(ws[i].written()) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("subscriber %d: %d of %d packets", i, len(ws[i].written()), n)
-			}
-			runtime.Gosched()
-		}
-	}
+	dts, ws := recordingSubscribers(t, f, 2, n)
 	orig := ws[0].written()[7]
 	dts[0].handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: orig.SSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{orig.SequenceNumber})}})
 	got := ws[0].written()
@@ -468,6 +446,36 @@ func TestNewSubscriberStartsFromCachedKeyframe(t *testing.T) {
 	if st := d.Stats(); st.Replays != 1 || st.Packets != 11 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// recordingSubscribers subscribes n DownTracks that record what they
+// write to f's Receiver, feeds it count packets from sequence number
+// 1000, a keyframe first, and waits until each has written them all.
+func recordingSubscribers(t *testing.T, f *fixture, n, count int) ([]*DownTrack, []*recordWriter) {
+	t.Helper()
+	dts, ws := make([]*DownTrack, n), make([]*recordWriter, n)
+	for i := range dts {
+		ws[i] = &recordWriter{}
+		dts[i] = NewDownTrack(f.r, "v", "s")
+		if _, err := dts[i].Bind(stubContext{ws[i]}); err != nil {
+			t.Fatal(err)
+		}
+		f.r.Subscribe(dts[i])
+		t.Cleanup(dts[i].Close)
+	}
+	for i := range count {
+		f.r.HandlePacket(0, vp8Packet(uint16(1000+i), uint32(3000*i), i == 0, 0))
+	}
+	for i, w := range ws {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(w.written()) < count {
+			if time.Now().After(deadline) {
+				t.Fatalf("subscriber %d: %d of %d packets", i, len(w.written()), count)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return dts, ws
 }
 
 // gatedWriter drops what it is given, as pion's writer does before SRTP
