@@ -80,6 +80,22 @@ export async function decodes(p, publisher) {
   await until(async () => (await frames()) > first + 10, { timeout: 20_000, what: `${p.name} frames growing` });
 }
 
+// senderReports lists the RTCP sender reports a member's browser has
+// taken for the streams it receives (getStats remote-outbound-rtp: one
+// entry per stream that has had one), with the NTP time of the last as
+// ms since the epoch. The worker writes them itself, with its own SRTCP
+// context: a report Chrome could not authenticate or parse would leave
+// no entry.
+export async function senderReports(p) {
+  return p.page.evaluate(async () => {
+    const out = [];
+    (await window.greenroom.media.pc.getStats()).forEach((r) => {
+      if (r.type === 'remote-outbound-rtp') out.push({ kind: r.kind, reports: r.reportsSent || 0, packets: r.packetsSent || 0, at: r.remoteTimestamp || 0 });
+    });
+    return out;
+  });
+}
+
 // member returns the row of a member in the People panel.
 export const memberRow = (page, id) => page.locator(`li.member[data-user-id="${id}"]`);
 export const tile = (page, id) => page.locator(`#stage .tile[data-user-id="${id}"]`);

@@ -4,7 +4,7 @@
 // video and their tile disappears for everyone. Chat and Q&A on the way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, signIn, shot, userId, until, decodes, memberRow, tile, closeAll, PHONE, skipMedia } from './helpers.mjs';
+import { launch, person, signIn, shot, userId, until, decodes, senderReports, memberRow, tile, closeAll, PHONE, skipMedia } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -66,6 +66,16 @@ test('seed 002: primetime request to speak, approve, end live video', async (t) 
 
   await t.test('a third member decodes the speaker\'s video', { skip: skipMedia }, async () => {
     await decodes(paula, fridaId);
+  });
+
+  await t.test('and takes the worker\'s sender reports for it', { skip: skipMedia }, async () => {
+    const reports = await until(async () => {
+      const r = await senderReports(paula);
+      return r.some((x) => x.reports >= 2 && x.packets > 0) ? r : null;
+    }, { timeout: 15_000, what: `${paula.name} taking sender reports` });
+    for (const r of reports.filter((x) => x.reports > 0)) {
+      assert.ok(Math.abs(r.at - Date.now()) < 5_000, `a ${r.kind} sender report's NTP time is ${r.at - Date.now()} ms off the clock`);
+    }
   });
 
   // Chat and Q&A.
