@@ -15,11 +15,13 @@ import (
 
 	"github.com/greenroom-live/greenroom/sfuworker/sfu/sdpcheck"
 	"github.com/greenroom-live/greenroom/sfuworker/udpbatch"
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -191,6 +193,13 @@ type clientOpts struct {
 	// senderReports reads the RTCP of each track received and keeps its
 	// sender reports (received.srs).
 	senderReports bool
+	// udp, when not nil, is the socket the client's ICE runs on (its UDP
+	// mux), so that a test can also write from the client's address and
+	// hold its reads (path_test.go). client.keys then gets the client's
+	// SRTP keys once DTLS is up.
+	udp *gatedConn
+	// noSend publishes tracks but sends nothing on them.
+	noSend bool
 }
 
 // client is a pion peer standing for a browser. out carries its
@@ -221,6 +230,9 @@ type client struct {
 	// simSender's transceiver gives the mid the simulcast layers carry.
 	simSender *webrtc.RTPSender
 	keyReq    atomic.Bool
+	// keys gets the client's SRTP keys (clientOpts.udp).
+	keys chan srtp.Config
+	mux  ice.UDPMux // pion does not close a UDP mux it was given.
 
 	// offers counts the worker's offers; while holdOffers is set they
 	// are kept in held, unanswered.
@@ -364,13 +376,34 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
 	}
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	var mux ice.UDPMux
+	if o.udp != nil {
+		mux = webrtc.NewICEUDPMux(nil, o.udp)
+		se.SetICEUDPMux(mux)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &client{t: t, out: out, opts: o, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}),
-		recv: map[string]*received{}, byRR: map[*webrtc.RTPReceiver]*atomic.Int64{}, api: api}
+		recv: map[string]*received{}, byRR: map[*webrtc.RTPReceiver]*atomic.Int64{}, api: api, mux: mux}
+	if o.udp != nil {
+		c.keys = make(chan srtp.Config, 1)
+		dt := pc.SCTP().Transport()
+		dt.OnStateChange(func(s webrtc.DTLSTransportState) {
+			if s != webrtc.DTLSTransportStateConnected {
+				return
+			}
+			// In the handler, as the worker reads its own (dtlsSRTP).
+			if cfg, _, err := dtlsSRTP(dt); err == nil {
+				select {
+				case c.keys <- cfg:
+				default:
+				}
+			}
+		})
+	}
 	if o.video {
 		vp8 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 		if o.simulcast {
@@ -530,7 +563,7 @@ func (c *client) start() {
 	if err := c.out("media.offer", b); err != nil {
 		c.t.Fatal(err)
 	}
-	if len(c.video) > 0 || c.audio != nil {
+	if (len(c.video) > 0 || c.audio != nil) && !c.opts.noSend {
 		c.wg.Add(1)
 		go c.send(c.opts.bench)
 	}
@@ -846,6 +879,10 @@ func (c *client) close() {
 	}
 	close(c.done)
 	_ = c.pc.Close()
+	if c.mux != nil {
+		c.opts.udp.release()
+		_ = c.mux.Close()
+	}
 	c.wg.Wait()
 }
 
