@@ -22,6 +22,8 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
   let opens = 0;
   let ended = false;
   let wasPublishing = false;
+  // turningOn is the devices.set of going live until its ack.
+  let turningOn = null;
   let mediaEpoch = null;
   let wasOnStage = false;
   let leftStage = 0;       // when I ended my own live video
@@ -174,13 +176,22 @@ export async function enterRoom(app, { sessionId, token, device, session }) {
       // Going live (on stage, presenter, a breakout room) turns the mic
       // and camera on; the toggles turn them off again.
       if (publish && !wasPublishing && (!self.mic || !self.cam) && !media.localError && live.connection === 'open') {
-        live.send('devices.set', { mic: true, cam: true }).catch((e) => err(e));
+        const on = live.send('devices.set', { mic: true, cam: true }).catch((e) => err(e))
+          .finally(() => { if (turningOn === on) turningOn = null; });
+        turningOn = on;
       }
       // Leaving the stage or a breakout room: nobody hears the microphone
       // any more, so it is switched off and the button says so (the
-      // camera stays as it was: it is the picture in the strip).
-      if (!publish && wasPublishing && self.mic && live.connection === 'open') {
-        live.send('devices.set', { mic: false, cam: !!self.cam }).catch((e) => err(e));
+      // camera stays as it was: it is the picture in the strip). If the
+      // switch-on of going live is still on its way (rooms closed right
+      // after they opened), the switch-off follows its ack, so that the
+      // server applies them in that order.
+      if (!publish && wasPublishing && (self.mic || turningOn) && live.connection === 'open') {
+        const cam = turningOn ? true : !!self.cam;
+        (turningOn || Promise.resolve()).then(() => {
+          if (mayPublish() || live.connection !== 'open') return undefined;
+          return live.send('devices.set', { mic: false, cam });
+        }).catch((e) => err(e));
       }
       // A share ends with the stage (or the breakout room).
       if (!publish && media.share) media.stopShare();
