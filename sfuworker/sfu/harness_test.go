@@ -252,6 +252,8 @@ type client struct {
 	voidUpTo int64
 	// offerIDs are the negotiation ids of the worker's offers applied.
 	offerIDs []int64
+	// frames counts the worker's frames by type.
+	frames map[string]int
 	// notices are the media.publishing frames received.
 	notices []json.RawMessage
 	// stopped are the transceivers stopSending took the tracks off;
@@ -387,7 +389,7 @@ func newPeer(t testing.TB, id MemberID, out func(string, json.RawMessage) error,
 		t.Fatal(err)
 	}
 	c := &client{t: t, out: out, opts: o, id: st.ID, pc: pc, inbox: &inbox{wake: make(chan struct{}, 1)}, done: make(chan struct{}),
-		recv: map[string]*received{}, byRR: map[*webrtc.RTPReceiver]*atomic.Int64{}, api: api, mux: mux}
+		recv: map[string]*received{}, frames: map[string]int{}, byRR: map[*webrtc.RTPReceiver]*atomic.Int64{}, api: api, mux: mux}
 	if o.udp != nil {
 		c.keys = make(chan srtp.Config, 1)
 		dt := pc.SCTP().Transport()
@@ -603,6 +605,12 @@ func (c *client) handle(m msg) {
 		c.t.Error(err)
 		return
 	}
+	c.mu.Lock()
+	c.frames[m.typ]++
+	if m.typ == "media.answer" && strings.Contains(p.SDP, "a=candidate:") {
+		c.frames["candidates in the answer"]++
+	}
+	c.mu.Unlock()
 	switch m.typ {
 	case "media.answer":
 		// The answer must match our offer's media sections, in order.

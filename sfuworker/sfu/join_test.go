@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -64,4 +65,49 @@ func TestFiftyMembersJoinAtOnce(t *testing.T) {
 		t.Errorf("%d members never connected", unconnected)
 	}
 	t.Logf("%d members started on a keyframe within %v", n-unconnected, slowest)
+}
+
+// TestAnswerCarriesTheCandidatesAndTheStage: 20 members join as the web
+// client does, offering one receive-only audio and video pair, while a
+// presenter publishes both. Each gets one frame back, the answer: it
+// carries the worker's ICE candidates (nothing trickles after it) and
+// fills both sections with the presenter's tracks (no offer of the
+// worker follows), and media flows. Then each reconnects with a fresh
+// connection, and the same holds again.
+func TestAnswerCarriesTheCandidatesAndTheStage(t *testing.T) {
+	const n = 20
+	h := newHarness(t)
+	newClient(h, on("pub", true, MainGroup), clientOpts{video: true, audio: true})
+	eventually(t, wait, "the presenter's tracks", func() bool { return h.w.Stats().Tracks == 2 })
+	for round := range 2 {
+		subs := make([]*client, n)
+		var wg sync.WaitGroup
+		for i := range subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := on(MemberID(fmt.Sprintf("s%02d", i)), false, MainGroup)
+				if round > 0 {
+					h.mu.Lock()
+					old := h.clients[st.ID]
+					h.mu.Unlock()
+					old.close()
+					st.Connection += "-again"
+				}
+				subs[i] = newClient(h, st, clientOpts{recvVideo: true})
+			}()
+		}
+		wg.Wait()
+		for _, s := range subs {
+			eventually(t, wait, fmt.Sprintf("round %d: video and audio reach %s", round, s.id), func() bool {
+				return s.count("pub", "video") > 10 && s.count("pub", "audio") > 5
+			})
+			s.mu.Lock()
+			frames := maps.Clone(s.frames)
+			s.mu.Unlock()
+			if frames["media.answer"] != 1 || frames["candidates in the answer"] != 1 || frames["media.candidate"] != 0 || frames["media.offer"] != 0 {
+				t.Errorf("round %d: %s got %v; want one answer, with the candidates, and nothing else", round, s.id, frames)
+			}
+		}
+	}
 }

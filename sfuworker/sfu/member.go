@@ -105,6 +105,9 @@ type member struct {
 	// has connected (fastread.go); nil where pion reads it.
 	tap   *fastTap
 	fastc atomic.Pointer[fastConn]
+	// inlined are the candidates (a= lines' values) the last answer
+	// carried; on the queue.
+	inlined map[string]struct{}
 }
 
 func newMember(w *Worker, r *room, st MemberState) *member {
@@ -117,6 +120,7 @@ func newMember(w *Worker, r *room, st MemberState) *member {
 		ops:      newOpQueue(),
 		tw:       forward.NewTransport(),
 		routed:   map[uint32]struct{}{},
+		inlined:  map[string]struct{}{},
 	}
 	m.ops.push(m.open)
 	return m
@@ -141,7 +145,12 @@ func (m *member) open() {
 			return
 		}
 		init := c.ToJSON()
-		m.ops.push(func() { m.send("media.candidate", candidatePayload{Candidate: init}) })
+		m.ops.push(func() {
+			if _, ok := m.inlined[init.Candidate]; ok {
+				return // In the answer already (withCandidates).
+			}
+			m.send("media.candidate", candidatePayload{Candidate: init})
+		})
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) { m.onTrack(pc, t, rr) })
 	dtlsT := pc.SCTP().Transport()
