@@ -98,14 +98,18 @@ func procStatus(field string) int64 {
 // wireMsg is one line between the benchmark and its load generator:
 // signaling (T is media.*), or control (pub, join, joined).
 type wireMsg struct {
-	T       string          `json:"t"`
-	M       MemberID        `json:"m,omitempty"`
-	P       json.RawMessage `json:"p,omitempty"`
-	IDs     []MemberID      `json:"ids,omitempty"`
-	Lat     []float64       `json:"lat,omitempty"` // Join to first keyframe (audio only: packet), ms.
-	Missing int             `json:"missing,omitempty"`
-	Audio   bool            `json:"audio,omitempty"` // pub: audio only; join: wait for audio.
-	N       int             `json:"n,omitempty"`     // counted: RTP packets the subscribers received.
+	T   string          `json:"t"`
+	M   MemberID        `json:"m,omitempty"`
+	P   json.RawMessage `json:"p,omitempty"`
+	IDs []MemberID      `json:"ids,omitempty"`
+	Lat []float64       `json:"lat,omitempty"` // Join to first keyframe (audio only: packet), ms.
+	// FromOffer is each member's time from its offer leaving to its
+	// first keyframe (packet), ms: Lat less the load generator making 50
+	// PeerConnections at once on the worker's processors.
+	FromOffer []float64 `json:"fromOffer,omitempty"`
+	Missing   int       `json:"missing,omitempty"`
+	Audio     bool      `json:"audio,omitempty"` // pub: audio only; join: wait for audio.
+	N         int       `json:"n,omitempty"`     // counted: RTP packets the subscribers received.
 }
 
 type wire struct {
@@ -268,6 +272,7 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 	if err := w.Apply(ctx, RoomState{Room: room, Version: 2, Members: members}); err != nil {
 		b.Fatal(err)
 	}
+	joinCPU := cpuTime()
 	if err := out.send(wireMsg{T: "join", IDs: ids, Audio: audioOnly}); err != nil {
 		b.Fatal(err)
 	}
@@ -277,10 +282,12 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 	case <-ctx.Done():
 		b.Fatal("the load generator never reported the joins")
 	}
+	joinCPU = cpuTime() - joinCPU
 	if len(res.Lat) == 0 {
 		b.Fatal("no member got media")
 	}
 	slices.Sort(res.Lat)
+	slices.Sort(res.FromOffer)
 	time.Sleep(benchSettle) // Let the joins' negotiation settle before measuring.
 	runtime.GC()
 	var after runtime.MemStats
@@ -348,6 +355,14 @@ func benchWorker(b *testing.B, exe string, n, pubs int, audioOnly bool) {
 	b.ReportMetric(res.Lat[len(res.Lat)/2], "join-p50-ms")
 	b.ReportMetric(res.Lat[(len(res.Lat)*99)/100], "join-p99-ms")
 	b.ReportMetric(float64(res.Missing), "join-missing")
+	// The worker's CPU from the join until the load generator has seen
+	// every first keyframe, per member: negotiation, ICE, DTLS, and the
+	// forwarding to those already in meanwhile.
+	b.ReportMetric(float64(joinCPU.Microseconds())/1e3/float64(n), "join-cpu-ms/member")
+	if len(res.FromOffer) > 0 {
+		b.ReportMetric(res.FromOffer[len(res.FromOffer)/2], "offer-p50-ms")
+		b.ReportMetric(res.FromOffer[(len(res.FromOffer)*99)/100], "offer-p99-ms")
+	}
 }
 
 // TestLoadGenerator is BenchmarkWorker's peer process; it does nothing
@@ -436,7 +451,10 @@ func join(ids []MemberID, audio bool, add func(MemberID, clientOpts) *client, ou
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs[i] = add(id, clientOpts{})
+			// As the web client joins: one receive-only audio and
+			// video pair (web/media.js), which the worker's answer
+			// fills with the stage's first tracks.
+			cs[i] = add(id, clientOpts{recvVideo: true})
 		}()
 	}
 	wg.Wait()
@@ -458,6 +476,9 @@ func join(ids []MemberID, audio bool, add func(MemberID, clientOpts) *client, ou
 		}
 		if at := first(c); !at.IsZero() {
 			res.Lat = append(res.Lat, float64(at.Sub(start).Microseconds())/1e3)
+			if off := c.offeredAt.Load(); off != 0 {
+				res.FromOffer = append(res.FromOffer, float64(at.UnixMicro()-off)/1e3)
+			}
 		} else {
 			res.Missing++
 		}

@@ -252,6 +252,8 @@ type client struct {
 	voidUpTo int64
 	// offerIDs are the negotiation ids of the worker's offers applied.
 	offerIDs []int64
+	// offeredAt is when the first offer left, in Unix µs.
+	offeredAt atomic.Int64
 	// frames counts the worker's frames by type.
 	frames map[string]int
 	// notices are the media.publishing frames received.
@@ -565,6 +567,7 @@ func (c *client) start() {
 	if err := c.out("media.offer", b); err != nil {
 		c.t.Fatal(err)
 	}
+	c.offeredAt.CompareAndSwap(0, time.Now().UnixMicro())
 	if (len(c.video) > 0 || c.audio != nil) && !c.opts.noSend {
 		c.wg.Add(1)
 		go c.send(c.opts.bench)
