@@ -96,6 +96,24 @@ export async function senderReports(p) {
   });
 }
 
+// sendEstimate is what a member's browser estimates it may send, in bit/s
+// (getStats: the selected candidate pair's availableOutgoingBitrate), and
+// what its video senders send. Chrome estimates from the transport-wide
+// congestion control feedback the worker builds itself
+// (forward.TWCCRecorder): feedback Chrome could not authenticate or parse
+// would leave the estimate where it starts, about 300 kbit/s.
+export async function sendEstimate(p) {
+  return p.page.evaluate(async () => {
+    let estimate = 0;
+    let sent = 0;
+    (await window.greenroom.media.pc.getStats()).forEach((r) => {
+      if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') estimate = Math.max(estimate, r.availableOutgoingBitrate || 0);
+      if (r.type === 'outbound-rtp' && r.kind === 'video') sent += r.bytesSent || 0;
+    });
+    return { estimate, sent };
+  });
+}
+
 // member returns the row of a member in the People panel.
 export const memberRow = (page, id) => page.locator(`li.member[data-user-id="${id}"]`);
 export const tile = (page, id) => page.locator(`#stage .tile[data-user-id="${id}"]`);

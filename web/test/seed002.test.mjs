@@ -4,7 +4,7 @@
 // video and their tile disappears for everyone. Chat and Q&A on the way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, signIn, shot, userId, until, decodes, senderReports, memberRow, tile, closeAll, PHONE, skipMedia } from './helpers.mjs';
+import { launch, person, signIn, shot, userId, until, decodes, senderReports, sendEstimate, memberRow, tile, closeAll, PHONE, skipMedia } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -76,6 +76,18 @@ test('seed 002: primetime request to speak, approve, end live video', async (t) 
     for (const r of reports.filter((x) => x.reports > 0)) {
       assert.ok(Math.abs(r.at - Date.now()) < 5_000, `a ${r.kind} sender report's NTP time is ${r.at - Date.now()} ms off the clock`);
     }
+  });
+
+  await t.test('and the speaker\'s browser estimates its bandwidth from the worker\'s TWCC feedback', { skip: skipMedia }, async () => {
+    // On loopback an estimate that has left its start (about 300 kbit/s)
+    // for more than a megabit comes from feedback Chrome took.
+    let last;
+    const got = await until(async () => {
+      last = await sendEstimate(frida);
+      return last.estimate > 1_000_000 ? last : null;
+    }, { timeout: 20_000, what: `${frida.name}'s send estimate above 1 Mbit/s` })
+      .catch((e) => { throw new Error(`${e.message}; last ${JSON.stringify(last)}`); });
+    assert.ok(got.sent > 0, 'her video is sent');
   });
 
   // Chat and Q&A.
