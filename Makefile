@@ -137,7 +137,10 @@ bench-live: bench-bin
 
 # The SFU: the forwarding layer alone, then the worker with real pion
 # peers (CPU and allocations per forwarded packet, memory per subscriber,
-# join-to-first-packet latency) for 10, 25 and 50 subscribers.
+# join-to-first-packet latency and the worker's CPU per join) for 1 video
+# publisher → 20 and → 50 subscribers and 5 audio publishers → 50, and
+# the whole forwarding path through real sockets (testing.AllocsPerRun).
+# docs/sfu.md has the figures.
 bench-sfu:
 	@echo '== SFU forwarding layer'
 	@$(GO) test -run '^$$' -bench Fanout -benchtime 20000x ./sfuworker/forward | grep -E '^Benchmark'
