@@ -781,20 +781,20 @@ func (c *client) drainRTCP(s *webrtc.RTPSender) {
 					return
 				}
 				for _, p := range pkts {
-					switch p.(type) {
+					switch p := p.(type) {
 					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 						c.plis.Add(1)
 						c.keyReq.Store(true)
 					case *rtcp.TransportLayerCC:
-						c.twccReported.Add(int64(p.(*rtcp.TransportLayerCC).PacketStatusCount))
+						c.twccReported.Add(int64(p.PacketStatusCount))
 					case *rtcp.TransportLayerNack:
-						for _, pair := range p.(*rtcp.TransportLayerNack).Nacks {
+						for _, pair := range p.Nacks {
 							for _, seq := range pair.PacketList() {
 								c.nacked.Store(seq, true)
 							}
 						}
 					case *rtcp.ReceiverReport:
-						for _, r := range p.(*rtcp.ReceiverReport).Reports {
+						for _, r := range p.Reports {
 							if r.SSRC == uint32(s.GetParameters().Encodings[0].SSRC) && s.Track() != nil && s.Track().Kind() == webrtc.RTPCodecTypeVideo {
 								c.reported.Store(r.LastSequenceNumber)
 							}
